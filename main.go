@@ -1,0 +1,253 @@
+// Command labchat is the chat system and TCP/UDP toolkit of a socket-programming lab: an IRC
+// chat server (serve), its client (connect), and the tools the lab's other parts add.
+//
+// main.go holds the command-line wiring, the configuration and the exit codes; the protocol
+// lives in the files named for it.
+package main
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/urfave/cli/v2"
+)
+
+// defaultConfigTOML is config.toml from the source tree: the documented defaults.
+//
+//go:embed config.toml
+var defaultConfigTOML []byte
+
+// Exit codes. Scripts rely on them, so they never change meaning; the README lists them.
+const (
+	exitOK           = 0
+	exitFailure      = 1 // anything not listed below (I/O error, server failure)
+	exitUsage        = 2 // bad flags, arguments or configuration
+	exitConnect      = 3 // cannot resolve or connect to the server
+	exitLoginRefused = 4 // the server refused the login or registration
+	exitProtocol     = 5 // the connection broke or the server answered nonsense
+	exitNoAnswer     = 6 // UDP: a reply was expected and none came
+	exitRefused      = 7 // UDP: the port was refused (ICMP port unreachable)
+	exitThreshold    = 8 // UDP: loss above --max-loss
+)
+
+// exitError carries an exit code to main, which alone calls os.Exit.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// withExit marks err with the exit code main should use; nil stays nil.
+func withExit(code int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &exitError{code: code, err: err}
+}
+
+func usageErrorf(format string, args ...any) error {
+	return withExit(exitUsage, fmt.Errorf(format, args...))
+}
+
+// exitCode reports err on stderr and returns the process exit code for it.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "labchat: %v\n", err)
+	if ee, ok := errors.AsType[*exitError](err); ok {
+		return ee.code
+	}
+	return exitFailure
+}
+
+func main() {
+	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is main without the process: tests call it with their own streams.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	app := newApp(stdin, stdout, stderr)
+	return exitCode(app.Run(args), stderr)
+}
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
+	app := &cli.App{
+		Name:  "labchat",
+		Usage: "chat server and client (IRC over TCP) and UDP toolkit for a socket-programming lab",
+		Description: "Run `labchat serve` on one PC and `labchat connect HOST` on the others.\n" +
+			"Every command reads the built-in config.toml, then --config FILE, then environment\n" +
+			"variables, then flags (each overrides the one before).",
+		Reader:          stdin,
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		Flags:           commonFlags(),
+		Commands:        commands(),
+		HideHelpCommand: true,
+		// main reports errors and picks the exit code; cli must not exit by itself.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return withExit(exitUsage, err)
+		},
+	}
+	for _, cmd := range app.Commands {
+		cmd.Flags = append(cmd.Flags, commonFlags()...)
+		if cmd.OnUsageError == nil {
+			cmd.OnUsageError = app.OnUsageError
+		}
+	}
+	return app
+}
+
+// commonFlags are accepted before and after the subcommand (`labchat --data-dir d serve` and
+// `labchat serve --data-dir d`), since users type them both ways. Each call makes new flag
+// values: cli keeps set-state inside them.
+func commonFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "config", Usage: "read configuration from `FILE` over the built-in defaults", EnvVars: []string{"LABCHAT_CONFIG"}},
+		&cli.StringFlag{Name: "data-dir", Usage: "keep labchat's files in `DIR` (overrides data_dir)", EnvVars: []string{"LABCHAT_DATA"}},
+	}
+}
+
+// lookupFlag returns the value of a flag set on the command line or by its environment
+// variable, at whichever level (app or subcommand) it was given.
+func lookupFlag(c *cli.Context, name string) (string, bool) {
+	for _, ctx := range c.Lineage() {
+		if slices.Contains(ctx.LocalFlagNames(), name) {
+			return ctx.String(name), true
+		}
+	}
+	return "", false
+}
+
+// Config is the whole configuration file. The field tags are the TOML keys.
+type Config struct {
+	DataDir string       `toml:"data_dir"`
+	Server  ServerConfig `toml:"server"`
+	Client  ClientConfig `toml:"client"`
+}
+
+// ServerConfig is the [server] table; config.toml documents every key.
+type ServerConfig struct {
+	Listen                    string   `toml:"listen"`
+	Name                      string   `toml:"name"`
+	Network                   string   `toml:"network"`
+	MOTD                      string   `toml:"motd"`
+	RequireLogin              bool     `toml:"require_login"`
+	Registration              bool     `toml:"registration"`
+	RegistrationBeforeConnect bool     `toml:"registration_before_connect"`
+	RegistrationRequiresEmail bool     `toml:"registration_requires_email"`
+	Password                  string   `toml:"password"`
+	BcryptCost                int      `toml:"bcrypt_cost"`
+	LoginFailuresPerMinute    int      `toml:"login_failures_per_minute"`
+	RegistrationTimeout       Duration `toml:"registration_timeout"`
+	PingInterval              Duration `toml:"ping_interval"`
+	PingTimeout               Duration `toml:"ping_timeout"`
+	MaxClients                int      `toml:"max_clients"`
+	MaxClientsPerIP           int      `toml:"max_clients_per_ip"`
+	SendQBytes                int      `toml:"sendq_bytes"`
+	WriteTimeout              Duration `toml:"write_timeout"`
+	FloodBurst                int      `toml:"flood_burst"`
+	FloodRate                 float64  `toml:"flood_rate"`
+	FloodQueue                int      `toml:"flood_queue"`
+	ChannelLen                int      `toml:"channel_len"`
+	NickLen                   int      `toml:"nick_len"`
+}
+
+// ClientConfig is the [client] table.
+type ClientConfig struct {
+	Server       string `toml:"server"`
+	Bell         string `toml:"bell"`
+	HistoryLines int    `toml:"history_lines"`
+}
+
+// Duration is a time.Duration written in TOML as a string such as "90s" or "1m30s".
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalText(text []byte) error {
+	v, err := time.ParseDuration(string(text))
+	if err != nil {
+		return fmt.Errorf("duration %q: want a number with a unit, like 30s or 2m", text)
+	}
+	if v < 0 {
+		return fmt.Errorf("duration %q: must not be negative", text)
+	}
+	d.Duration = v
+	return nil
+}
+
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// decodeConfig decodes TOML over cfg, so keys absent from data keep their current values.
+// An unknown key is an error naming it: a typo must not silently fall back to a default.
+func decodeConfig(cfg *Config, data []byte, name string) error {
+	md, err := toml.NewDecoder(bytes.NewReader(data)).Decode(cfg)
+	if err != nil {
+		if pe, ok := errors.AsType[toml.ParseError](err); ok {
+			return fmt.Errorf("config %s: line %d: %s", name, pe.Position.Line, pe.Message)
+		}
+		return fmt.Errorf("config %s: %w", name, err)
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		keys := make([]string, len(undecoded))
+		for i, k := range undecoded {
+			keys[i] = k.String()
+		}
+		return fmt.Errorf("config %s: unknown key %s (see config.toml for the valid keys)", name, strings.Join(keys, ", "))
+	}
+	return nil
+}
+
+// loadConfig returns the built-in defaults overlaid with the --config file, if any, and with
+// --data-dir. Subcommands apply their own flags on top.
+func loadConfig(c *cli.Context) (*Config, error) {
+	var cfg Config
+	if err := decodeConfig(&cfg, defaultConfigTOML, "(built-in)"); err != nil {
+		return nil, err // a broken embedded file is a build bug; say so loudly
+	}
+	if path, ok := lookupFlag(c, "config"); ok && path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, usageErrorf("read config: %w", err)
+		}
+		if err := decodeConfig(&cfg, data, path); err != nil {
+			return nil, withExit(exitUsage, err)
+		}
+	}
+	if dir, ok := lookupFlag(c, "data-dir"); ok {
+		cfg.DataDir = dir
+	}
+	if cfg.DataDir == "" {
+		base, err := os.UserConfigDir()
+		if err != nil {
+			return nil, usageErrorf("no data directory: set data_dir, --data-dir or LABCHAT_DATA (%w)", err)
+		}
+		cfg.DataDir = filepath.Join(base, "labchat")
+	}
+	abs, err := filepath.Abs(cfg.DataDir)
+	if err != nil {
+		return nil, usageErrorf("data directory %s: %w", cfg.DataDir, err)
+	}
+	cfg.DataDir = abs
+	return &cfg, nil
+}
+
+// serverDataDir and clientDataDir keep the two roles' files apart, so one PC can run both.
+func (cfg *Config) serverDataDir() string { return filepath.Join(cfg.DataDir, "server") }
+func (cfg *Config) clientDataDir() string { return filepath.Join(cfg.DataDir, "client") }
+
+// commands lists the subcommands; each lives in the file of its concern.
+func commands() []*cli.Command {
+	return []*cli.Command{serveCommand(), connectCommand()}
+}
