@@ -359,6 +359,38 @@ func FuzzMessageRoundTrip(f *testing.F) {
 	})
 }
 
+// FuzzAppendTo builds messages field by field, including ones ParseMessage would never return,
+// and checks AppendTo's guard: it fails leaving buf as it was, or writes exactly one line that
+// parses back to the same message.
+func FuzzAppendTo(f *testing.F) {
+	f.Add("@k", "v", "nick!u@h", "PRIVMSG", "#a", "hi there")
+	f.Add("", "", "", "001", "ann", "")
+	f.Add("a b", "x\x00", "a b", "PING\r\nQUIT", ":x", "\r\nQUIT :bye")
+	f.Fuzz(func(t *testing.T, key, value, source, command, p1, p2 string) {
+		m := Message{Source: source, Command: command, Params: []string{p1, p2}}
+		if key != "" || value != "" {
+			m.Tags = map[string]string{key: value}
+		}
+		prefix := []byte("PING x\r\n")
+		b, err := m.AppendTo(slices.Clone(prefix))
+		if err != nil {
+			if !bytes.Equal(b, prefix) {
+				t.Fatalf("AppendTo(%s) failed (%v) but changed buf to %s", clip(m), err, clip(b))
+			}
+			return
+		}
+		line, _ := bytes.CutPrefix(b, prefix)
+		if !bytes.HasSuffix(line, []byte("\r\n")) || bytes.ContainsAny(line[:len(line)-2], badChars) {
+			t.Fatalf("AppendTo(%s) = %s; want one line ending in CRLF", clip(m), clip(line))
+		}
+		got, err := ParseMessage(string(line))
+		m.Command = strings.ToUpper(m.Command)
+		if err != nil || !messagesEqual(got, m) {
+			t.Fatalf("AppendTo(%s) = %s, which parses to %s, %v", clip(m), clip(line), clip(got), err)
+		}
+	})
+}
+
 // readMakers wrap a reader so each lineReader test runs against several ways of splitting reads.
 var readMakers = []struct {
 	name string
