@@ -355,11 +355,12 @@ func (c *Session) settleNick() bool {
 	s := c.s
 	key := casefold(c.nick)
 	if owner := s.accountOwning(c.nick); owner != "" && (c.account == "" || casefold(c.account) != key) {
-		c.reply(ERR_NICKNAMEINUSE, c.nick, "Nickname is registered to an account; log in to use it, or choose another nick")
+		nick := c.nick
 		s.mu.Lock()
 		c.releaseNickLocked()
 		c.nick, c.nickProvisional = "", false
 		s.mu.Unlock()
+		c.reply(ERR_NICKNAMEINUSE, nick, "Nickname is registered to an account; log in to use it, or choose another nick")
 		return false
 	}
 	if !c.nickProvisional {

@@ -315,8 +315,9 @@ func (m *Message) appendBody(buf []byte) ([]byte, error) {
 			return buf, ErrBadParam
 		}
 		buf = append(buf, ' ')
-		if p == "" || p[0] == ':' || strings.IndexByte(p, ' ') >= 0 {
-			if i != len(m.Params)-1 {
+		last := i == len(m.Params)-1
+		if p == "" || p[0] == ':' || strings.IndexByte(p, ' ') >= 0 || last && textTrailing(m.Command, len(m.Params)) {
+			if !last {
 				return buf, ErrBadParam
 			}
 			buf = append(buf, ':')
@@ -328,6 +329,17 @@ func (m *Message) appendBody(buf []byte) ([]byte, error) {
 		return buf, ErrBodyTooLong
 	}
 	return buf, nil
+}
+
+// textTrailing reports whether the last parameter is free text that is written with ':'
+// even when it needs none, as servers conventionally do: hand-written parsers (students'
+// first clients) and capture readers look for the text after " :".
+func textTrailing(command string, params int) bool {
+	switch command {
+	case "PRIVMSG", "NOTICE", "PART", "QUIT", "KICK", "TOPIC", "ERROR", "AWAY":
+		return params >= 2 || command == "QUIT" || command == "ERROR" || command == "AWAY"
+	}
+	return params >= 2 && len(command) == 3 && isDigit(command[0])
 }
 
 // String returns the wire form without CRLF, or "" if m cannot be encoded; for logs and tests.

@@ -200,13 +200,39 @@ func decodeConfig(cfg *Config, data []byte, name string) error {
 		return fmt.Errorf("config %s: %w", name, err)
 	}
 	if undecoded := md.Undecoded(); len(undecoded) > 0 {
-		keys := make([]string, len(undecoded))
-		for i, k := range undecoded {
-			keys[i] = k.String()
-		}
-		return fmt.Errorf("config %s: unknown key %s (see config.toml for the valid keys)", name, strings.Join(keys, ", "))
+		k := undecoded[0]
+		return fmt.Errorf("config %s: line %d: unknown key %s (see config.toml for the valid keys)", name, keyLine(data, k), k)
 	}
 	return nil
+}
+
+// keyLine finds the line of a key, since toml reports no position for keys it did not
+// decode. It understands [table] headers and dotted keys well enough for config files; 0
+// means not found.
+func keyLine(data []byte, key toml.Key) int {
+	table := ""
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") {
+			table = strings.Trim(line, "[] ")
+			if table == key.String() {
+				return i + 1
+			}
+			continue
+		}
+		k, _, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		full := strings.Trim(strings.TrimSpace(k), `"`)
+		if table != "" {
+			full = table + "." + full
+		}
+		if full == key.String() || strings.HasPrefix(key.String(), full+".") {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // loadConfig returns the built-in defaults overlaid with the --config file, if any, and with

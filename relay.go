@@ -7,6 +7,7 @@ package main
 import (
 	"crypto/rand"
 	"encoding/base32"
+	"maps"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -56,33 +57,21 @@ func (o *outMsg) bytesFor(caps capSet) []byte {
 	if b := o.variants[v]; b != nil {
 		return b
 	}
-	var tags []byte
+	tags := make(map[string]string, len(o.msg.Tags)+2)
 	if v&2 != 0 {
-		tags = append(tags, "msgid="...)
-		tags = append(tags, o.msgid...)
-		for _, k := range sortedKeys(o.msg.Tags) {
-			tags = append(tags, ';')
-			tags = append(tags, k...)
-			if val := o.msg.Tags[k]; val != "" {
-				tags = append(tags, '=')
-				tags = append(tags, tagValueEscaper.Replace(val)...)
-			}
-		}
+		maps.Copy(tags, o.msg.Tags)
+		tags["msgid"] = o.msgid
 	}
 	if v&1 != 0 {
-		if len(tags) > 0 {
-			tags = append(tags, ';')
-		}
-		tags = append(tags, "time="...)
-		tags = o.at.UTC().AppendFormat(tags, "2006-01-02T15:04:05.000Z")
+		tags["time"] = o.at.UTC().Format("2006-01-02T15:04:05.000Z")
 	}
 	b := o.body
 	if len(tags) > 0 {
-		b = make([]byte, 0, len(tags)+2+len(o.body))
-		b = append(b, '@')
-		b = append(b, tags...)
-		b = append(b, ' ')
-		b = append(b, o.body...)
+		t, err := (&Message{Tags: tags}).appendTags(make([]byte, 0, 64+len(o.body)))
+		if err != nil {
+			return nil // client tags were size-checked on the way in; nothing fits here
+		}
+		b = append(t, o.body...)
 	}
 	o.variants[v] = b
 	return b
@@ -172,6 +161,11 @@ func (c *Session) relayToUser(target string, ev Message, notice bool) {
 	ev.Source = c.prefix()
 	ev.Params[0] = t.nick
 	o := newOutMsg(ev)
+	if o.body == nil {
+		s.mu.RUnlock()
+		c.replyTooLongToRelay(notice)
+		return
+	}
 	o.tagOnly = ev.Command == "TAGMSG"
 	t.send(o.bytesFor(t.caps))
 	if c.caps&capEchoMessage != 0 && t != c {
@@ -200,6 +194,10 @@ func (c *Session) relayToRoom(target string, ev Message, notice bool) {
 	ev.Source = c.prefix()
 	ev.Params[0] = r.name
 	o := newOutMsg(ev)
+	if o.body == nil {
+		c.replyTooLongToRelay(notice)
+		return
+	}
 	o.tagOnly = ev.Command == "TAGMSG"
 	echo := c.caps&capEchoMessage != 0
 	r.relayMu.Lock()
@@ -213,6 +211,14 @@ func (c *Session) relayToRoom(target string, ev Message, notice bool) {
 	r.relayMu.Unlock()
 	if _, member := r.members[c]; !member && echo {
 		c.send(o.bytesFor(c.caps))
+	}
+}
+
+// replyTooLongToRelay refuses a message that fits 512 bytes as sent but not once the
+// server puts the sender's nick!user@host in front: cutting it would lose text silently.
+func (c *Session) replyTooLongToRelay(notice bool) {
+	if !notice {
+		c.reply(ERR_INPUTTOOLONG, "Message too long to relay once your nick!user@host is added (512-byte line limit); split it")
 	}
 }
 
