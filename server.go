@@ -253,8 +253,8 @@ func (s *Server) buildISupport() []string {
 	return []string{
 		"CASEMAPPING=ascii",
 		"CHANTYPES=#",
-		"CHANMODES=,,,nt",
-		"PREFIX=(o)@",
+		"CHANMODES=,,,mnst",
+		"PREFIX=(ov)@+",
 		"NICKLEN=" + strconv.Itoa(s.cfg.NickLen),
 		"CHANNELLEN=" + strconv.Itoa(s.cfg.ChannelLen),
 		"TOPICLEN=" + strconv.Itoa(maxTopicLen),
