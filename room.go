@@ -372,20 +372,14 @@ func (c *Session) handleList(m *Message) {
 		name, topic string
 		n           int
 	}
-	var want map[string]bool
-	if p := m.Param(0); p != "" && !strings.HasPrefix(p, ">") && !strings.HasPrefix(p, "<") {
-		want = make(map[string]bool)
-		for n := range strings.SplitSeq(p, ",") {
-			want[casefold(n)] = true
-		}
-	}
+	filter := parseListFilter(m.Param(0))
 	s.mu.RLock()
 	var entries []entry
 	for key, r := range s.rooms {
 		if _, member := r.members[c]; r.modeS && !member {
 			continue // a secret room is not listed to outsiders
 		}
-		if want == nil || want[key] {
+		if filter.match(key, len(r.members)) {
 			entries = append(entries, entry{r.name, r.topic, len(r.members)})
 		}
 	}
@@ -398,8 +392,55 @@ func (c *Session) handleList(m *Message) {
 	c.reply(RPL_LISTEND, "End of /LIST")
 }
 
+// listFilter is LIST's argument under ISUPPORT ELIST=MNU: comma-separated room names or
+// masks (any may match), !masks (none may match) and <n / >n bounds on the member count.
+type listFilter struct {
+	masks, notMasks    []string // casefolded
+	moreThan, lessThan int      // lessThan 0: no upper bound
+}
+
+func parseListFilter(arg string) listFilter {
+	f := listFilter{moreThan: -1, lessThan: -1}
+	for item := range strings.SplitSeq(arg, ",") {
+		if n, err := strconv.Atoi(strings.TrimLeft(item, "<>")); err == nil && item[0] == '<' {
+			f.lessThan = n
+			continue
+		} else if err == nil && item[0] == '>' {
+			f.moreThan = n
+			continue
+		}
+		if not, ok := strings.CutPrefix(item, "!"); ok {
+			f.notMasks = append(f.notMasks, casefold(not))
+		} else if item != "" {
+			f.masks = append(f.masks, casefold(item))
+		}
+	}
+	return f
+}
+
+// match reports whether the room with this registry key and member count is listed.
+func (f listFilter) match(key string, users int) bool {
+	if users <= f.moreThan || (f.lessThan >= 0 && users >= f.lessThan) {
+		return false
+	}
+	for _, m := range f.notMasks {
+		if wildcardMatch(m, key) {
+			return false
+		}
+	}
+	if len(f.masks) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(f.masks, func(m string) bool { return wildcardMatch(m, key) })
+}
+
+// handleKick takes KICK <room> <nick>[,<nick>...] or, as RFC 2812 allows, one room per nick.
 func (c *Session) handleKick(m *Message) {
-	s := c.s
+	rooms, nicks := strings.Split(m.Params[0], ","), strings.Split(m.Params[1], ",")
+	if len(rooms) != 1 && len(rooms) != len(nicks) {
+		c.reply(ERR_NEEDMOREPARAMS, "KICK", "Give one room, or one room per nick")
+		return
+	}
 	reason := m.Param(2)
 	if reason == "" {
 		reason = c.nick
@@ -407,11 +448,18 @@ func (c *Session) handleKick(m *Message) {
 	if len(reason) > maxTopicLen {
 		reason = reason[:maxTopicLen]
 	}
+	for i, nick := range nicks {
+		c.kick(rooms[min(i, len(rooms)-1)], nick, reason)
+	}
+}
+
+func (c *Session) kick(room, nick, reason string) {
+	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.rooms[casefold(m.Params[0])]
+	r, ok := s.rooms[casefold(room)]
 	if !ok {
-		c.reply(ERR_NOSUCHCHANNEL, m.Params[0], "No such channel")
+		c.reply(ERR_NOSUCHCHANNEL, room, "No such channel")
 		return
 	}
 	modes, member := r.members[c]
@@ -423,18 +471,13 @@ func (c *Session) handleKick(m *Message) {
 		c.reply(ERR_CHANOPRIVSNEEDED, r.name, "You're not channel operator")
 		return
 	}
-	for nick := range strings.SplitSeq(m.Params[1], ",") {
-		t, ok := s.nicks[casefold(nick)]
-		if _, in := r.members[t]; !ok || !in {
-			c.reply(ERR_USERNOTINCHANNEL, nick, r.name, "They aren't on that channel")
-			continue
-		}
-		r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "KICK", Params: []string{r.name, t.nick, reason}}))
-		r.removeLocked(t)
-		if len(r.members) == 0 {
-			return
-		}
+	t, ok := s.nicks[casefold(nick)]
+	if _, in := r.members[t]; !ok || !in {
+		c.reply(ERR_USERNOTINCHANNEL, nick, r.name, "They aren't on that channel")
+		return
 	}
+	r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "KICK", Params: []string{r.name, t.nick, reason}}))
+	r.removeLocked(t)
 }
 
 func (c *Session) handleMode(m *Message) {

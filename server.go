@@ -260,7 +260,8 @@ func (s *Server) buildISupport() []string {
 		"TOPICLEN=" + strconv.Itoa(maxTopicLen),
 		"KICKLEN=" + strconv.Itoa(maxTopicLen),
 		"NETWORK=" + s.cfg.Network,
-		"TARGMAX=PRIVMSG:4,NOTICE:4,TAGMSG:4,JOIN:,PART:,NAMES:1,WHOIS:1",
+		"TARGMAX=PRIVMSG:4,NOTICE:4,TAGMSG:4,JOIN:,PART:,KICK:,NAMES:1,WHOIS:1",
+		"ELIST=MNU",
 		"WHOX",
 	}
 }
