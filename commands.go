@@ -572,11 +572,11 @@ func (c *Session) saslChunk(arg string) {
 		c.reply(ERR_SASLFAIL, "SASL authentication failed: "+loginErrorText(parts[1], err))
 		return
 	}
+	if c.registered {
+		c.sendPreviousLogin() // first, so 900 and 903 end the SASL exchange as clients expect
+	}
 	c.loggedIn()
 	c.reply(RPL_SASLSUCCESS, "SASL authentication successful")
-	if c.registered {
-		c.sendPreviousLogin()
-	}
 	c.tryRegister()
 }
 
@@ -636,7 +636,7 @@ func (c *Session) register(name, email, password string) {
 		c.fail("REGISTER", "BAD_ACCOUNT_NAME", name, "Account names start with a letter and hold only letters, digits, - and _ (at most 30)")
 		return
 	case errors.Is(err, ErrBadPassword):
-		c.fail("REGISTER", "UNACCEPTABLE_PASSWORD", name, fmt.Sprintf("Passwords must be %d to %d bytes without control characters", minPasswordLen, maxPasswordLen))
+		c.fail("REGISTER", "UNACCEPTABLE_PASSWORD", name, fmt.Sprintf("Passwords must be %d to %d bytes without control characters", c.s.accounts.minPassword, maxPasswordLen))
 		return
 	case err != nil:
 		c.s.log.Error("register", "account", name, "err", err)
