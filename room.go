@@ -329,6 +329,10 @@ func (c *Session) handleTopic(m *Message) {
 		c.reply(ERR_NOSUCHCHANNEL, name, "No such channel")
 		return
 	}
+	if len(m.Params) < 2 && s.hiddenFrom(r, c) {
+		c.reply(ERR_NOTONCHANNEL, r.name, "You're not on that channel")
+		return
+	}
 	if len(m.Params) < 2 {
 		c.sendTopic(r, true)
 		return
@@ -349,6 +353,14 @@ func (c *Session) handleTopic(m *Message) {
 		r.topic, r.topicBy, r.topicAt = topic, c.prefix(), time.Now()
 		r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "TOPIC", Params: []string{r.name, topic}}))
 	}
+}
+
+// hiddenFrom reports whether r is secret and c is not in it.
+func (s *Server) hiddenFrom(r *Room, c *Session) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, member := r.members[c]
+	return r.modeS && !member
 }
 
 // sendTopic sends 332+333, or 331 when asked and there is no topic.
