@@ -181,6 +181,10 @@ func (c *Session) handleUser(m *Message) {
 		c.reply(ERR_NEEDMOREPARAMS, "USER", "Invalid username")
 		return
 	}
+	if m.Params[3] == "" {
+		c.reply(ERR_NEEDMOREPARAMS, "USER", "Empty realname (USER <username> 0 * :<realname>)")
+		return
+	}
 	if len(user) > 16 {
 		user = user[:16]
 	}
@@ -307,8 +311,13 @@ func (c *Session) peersLocked() map[*Session]struct{} {
 
 // tryRegister completes connection registration once everything it needs has arrived.
 func (c *Session) tryRegister() {
-	if c.registered || c.nick == "" || c.user == "" || c.capNegotiating || c.saslActive {
+	if c.registered || c.nick == "" || c.user == "" || c.capNegotiating {
 		return
+	}
+	if c.saslActive {
+		// SASL 3.1: registration completed mid-exchange aborts it; the client goes on unauthenticated.
+		c.saslReset()
+		c.reply(ERR_SASLABORTED, "SASL authentication aborted")
 	}
 	cfg := &c.s.cfg
 	if cfg.Password != "" && !c.serverPassOK {
@@ -402,7 +411,7 @@ func (c *Session) welcome() {
 	c.reply(RPL_WELCOME, "Welcome to the "+cfg.Network+" IRC network, "+c.prefix())
 	c.reply(RPL_YOURHOST, "Your host is "+cfg.Name+", running labchat")
 	c.reply(RPL_CREATED, "This server was created "+s.created.UTC().Format(time.RFC1123))
-	c.reply(RPL_MYINFO, cfg.Name, "labchat", "i", "not", "o")
+	c.reply(RPL_MYINFO, cfg.Name, "labchat", "i", "mnostv", "ov")
 	for i := 0; i < len(s.isupport); i += 12 {
 		tokens := s.isupport[i:min(i+12, len(s.isupport))]
 		c.reply(RPL_ISUPPORT, append(append([]string{}, tokens...), "are supported by this server")...)
@@ -500,6 +509,9 @@ func (c *Session) loggedIn() {
 	c.reply(RPL_LOGGEDIN, c.nickOrStar()+"!"+c.userOrNick()+"@"+c.ip, c.account, "You are now logged in as "+c.account)
 }
 
+// saslChunkLen is the AUTHENTICATE payload size; a shorter chunk (or "+") ends a response.
+const saslChunkLen = 400
+
 // handleAuthenticate implements SASL PLAIN (RFC 4616) in AUTHENTICATE's 400-byte chunks.
 func (c *Session) handleAuthenticate(m *Message) {
 	arg := m.Params[0]
@@ -526,16 +538,24 @@ func (c *Session) handleAuthenticate(m *Message) {
 	}
 }
 
+// maxSASLResponse bounds a PLAIN response in base64: two names and a password fit easily.
+const maxSASLResponse = 1200
+
 func (c *Session) saslChunk(arg string) {
+	if len(arg) > saslChunkLen {
+		c.saslReset()
+		c.reply(ERR_SASLTOOLONG, "SASL message too long: send it in AUTHENTICATE chunks of 400 bytes")
+		return
+	}
 	if arg != "+" {
 		c.saslBuf.WriteString(arg)
 	}
-	if c.saslBuf.Len() > 1200 {
+	if c.saslBuf.Len() > maxSASLResponse {
 		c.saslReset()
-		c.reply(ERR_SASLTOOLONG, "SASL message too long")
+		c.reply(ERR_SASLFAIL, "SASL authentication failed: response longer than any PLAIN login")
 		return
 	}
-	if len(arg) == 400 {
+	if len(arg) == saslChunkLen {
 		return // more chunks follow
 	}
 	raw, err := base64.StdEncoding.DecodeString(c.saslBuf.String())
@@ -553,11 +573,11 @@ func (c *Session) saslChunk(arg string) {
 		c.reply(ERR_SASLFAIL, "SASL authentication failed: "+loginErrorText(parts[1], err))
 		return
 	}
+	if c.registered {
+		c.sendPreviousLogin() // first, so 900 and 903 end the SASL exchange as clients expect
+	}
 	c.loggedIn()
 	c.reply(RPL_SASLSUCCESS, "SASL authentication successful")
-	if c.registered {
-		c.sendPreviousLogin()
-	}
 	c.tryRegister()
 }
 
@@ -617,7 +637,7 @@ func (c *Session) register(name, email, password string) {
 		c.fail("REGISTER", "BAD_ACCOUNT_NAME", name, "Account names start with a letter and hold only letters, digits, - and _ (at most 30)")
 		return
 	case errors.Is(err, ErrBadPassword):
-		c.fail("REGISTER", "UNACCEPTABLE_PASSWORD", name, fmt.Sprintf("Passwords must be %d to %d bytes without control characters", minPasswordLen, maxPasswordLen))
+		c.fail("REGISTER", "UNACCEPTABLE_PASSWORD", name, fmt.Sprintf("Passwords must be %d to %d bytes without control characters", c.s.accounts.minPassword, maxPasswordLen))
 		return
 	case err != nil:
 		c.s.log.Error("register", "account", name, "err", err)
@@ -667,22 +687,22 @@ func (c *Session) handleMotd(*Message) {
 func (c *Session) handleLusers(*Message) {
 	s := c.s
 	s.mu.RLock()
-	users, unknown, rooms := 0, 0, len(s.rooms)
+	users, invisible, rooms := 0, 0, len(s.rooms)
 	for sess := range s.sessions {
 		if sess.registered {
 			users++
-		} else {
-			unknown++
+			if sess.invisible {
+				invisible++
+			}
 		}
 	}
 	s.mu.RUnlock()
 	n := strconv.Itoa(users)
-	c.reply(RPL_LUSERCLIENT, "There are "+n+" users and 0 invisible on 1 servers")
+	c.reply(RPL_LUSERCLIENT, "There are "+strconv.Itoa(users-invisible)+" users and "+strconv.Itoa(invisible)+" invisible on 1 servers")
 	c.reply(RPL_LUSERCHANNELS, strconv.Itoa(rooms), "channels formed")
 	c.reply(RPL_LUSERME, "I have "+n+" clients and 0 servers")
 	c.reply(RPL_LOCALUSERS, n, strconv.Itoa(s.cfg.MaxClients), "Current local users "+n+", max "+strconv.Itoa(s.cfg.MaxClients))
 	c.reply(RPL_GLOBALUSERS, n, strconv.Itoa(s.cfg.MaxClients), "Current global users "+n+", max "+strconv.Itoa(s.cfg.MaxClients))
-	_ = unknown
 }
 
 // findUser returns the registered session using nick, under s.mu read lock.
@@ -710,7 +730,9 @@ func (c *Session) handleWhois(m *Message) {
 	tnick, user, ip, real, account := t.nick, t.userOrNick(), t.ip, t.realname, t.account
 	var rooms []string
 	for r := range t.rooms {
-		rooms = append(rooms, r.memberPrefix(t)+r.name)
+		if r.visibleLocked(t, c) {
+			rooms = append(rooms, r.memberPrefix(t, c)+r.name)
+		}
 	}
 	idle, signon := time.Since(t.lastActiveSeen()), t.connectedAt
 	s.mu.RUnlock()

@@ -150,6 +150,7 @@ type ServerConfig struct {
 	RegistrationRequiresEmail bool     `toml:"registration_requires_email"`
 	Password                  string   `toml:"password"`
 	BcryptCost                int      `toml:"bcrypt_cost"`
+	MinPasswordLen            int      `toml:"min_password_len"`
 	LoginFailuresPerMinute    int      `toml:"login_failures_per_minute"`
 	RegistrationTimeout       Duration `toml:"registration_timeout"`
 	PingInterval              Duration `toml:"ping_interval"`

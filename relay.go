@@ -185,9 +185,9 @@ func (c *Session) relayToRoom(target string, ev Message, notice bool) {
 		}
 		return
 	}
-	if _, member := r.members[c]; !member && r.modeN {
+	if why := r.cannotSendLocked(c); why != "" {
 		if !notice {
-			c.reply(ERR_CANNOTSENDTOCHAN, r.name, "Cannot send to channel (join it first: JOIN "+r.name+")")
+			c.reply(ERR_CANNOTSENDTOCHAN, r.name, "Cannot send to channel ("+why+")")
 		}
 		return
 	}
@@ -220,6 +220,18 @@ func (c *Session) replyTooLongToRelay(notice bool) {
 	if !notice {
 		c.reply(ERR_INPUTTOOLONG, "Message too long to relay once your nick!user@host is added (512-byte line limit); split it")
 	}
+}
+
+// cannotSendLocked says why c may not speak in r, or "" if it may; s.mu must be held.
+func (r *Room) cannotSendLocked(c *Session) string {
+	modes, member := r.members[c]
+	switch {
+	case !member && r.modeN:
+		return "join it first: JOIN " + r.name
+	case r.modeM && modes == 0:
+		return "the room is moderated (+m): only operators and voiced members speak"
+	}
+	return ""
 }
 
 // unregister removes c from nicks, rooms and the session set, and tells everyone who shared

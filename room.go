@@ -18,12 +18,14 @@ type Room struct {
 	created time.Time
 
 	// Guarded by Server.mu.
-	members  map[*Session]bool // member → is operator
+	members  map[*Session]memberModes
 	topic    string
 	topicBy  string
 	topicAt  time.Time
 	modeT    bool // only operators set the topic
 	modeN    bool // no messages from outside
+	modeM    bool // moderated: only operators and voiced members speak
+	modeS    bool // secret: hidden from LIST, WHOIS and NAMES of non-members
 	joinedAt map[*Session]time.Time
 
 	relayMu sync.Mutex // tier 2; one relay at a time, so members see one order
@@ -31,8 +33,49 @@ type Room struct {
 	// with Server.mu read-locked and relayMu held; cleared with Server.mu write-locked.
 }
 
+// memberModes are a member's privileges in a room (the prefix modes).
+type memberModes uint8
+
+const (
+	memberOp memberModes = 1 << iota
+	memberVoice
+)
+
+// prefixModes is ISUPPORT PREFIX=(ov)@+, highest privilege first.
+var prefixModes = []struct {
+	mode, prefix byte
+	bit          memberModes
+}{
+	{'o', '@', memberOp},
+	{'v', '+', memberVoice},
+}
+
+// prefixes is what NAMES and WHO show before a nick: the highest prefix, or all of them for
+// clients with multi-prefix.
+func (mm memberModes) prefixes(all bool) string {
+	var b []byte
+	for _, pm := range prefixModes {
+		if mm&pm.bit != 0 {
+			b = append(b, pm.prefix)
+			if !all {
+				break
+			}
+		}
+	}
+	return string(b)
+}
+
+func prefixModeBit(mode byte) memberModes {
+	for _, pm := range prefixModes {
+		if pm.mode == mode {
+			return pm.bit
+		}
+	}
+	return 0
+}
+
 func newRoom(name string) *Room {
-	return &Room{name: name, created: time.Now(), members: make(map[*Session]bool), joinedAt: make(map[*Session]time.Time), modeT: true, modeN: true}
+	return &Room{name: name, created: time.Now(), members: make(map[*Session]memberModes), joinedAt: make(map[*Session]time.Time), modeT: true, modeN: true}
 }
 
 // memberList is the relay snapshot. Rebuilding it once per membership change (not per join,
@@ -47,8 +90,8 @@ func (r *Room) memberList() []*Session {
 	return r.list
 }
 
-func (r *Room) addLocked(c *Session, op bool) {
-	r.members[c] = op
+func (r *Room) addLocked(c *Session, modes memberModes) {
+	r.members[c] = modes
 	r.joinedAt[c] = time.Now()
 	r.list = nil
 	c.rooms[r] = struct{}{}
@@ -65,22 +108,52 @@ func (r *Room) removeLocked(c *Session) {
 	}
 }
 
-func (r *Room) memberPrefix(c *Session) string {
-	if r.members[c] {
-		return "@"
+// memberPrefix is c's prefix in r as shown to asker; s.mu must be held.
+func (r *Room) memberPrefix(c, asker *Session) string {
+	return r.members[c].prefixes(asker.caps&capMultiPrefix != 0)
+}
+
+// flag returns the switch behind a channel mode letter without parameter, or nil.
+func (r *Room) flag(mode byte) *bool {
+	switch mode {
+	case 'm':
+		return &r.modeM
+	case 'n':
+		return &r.modeN
+	case 's':
+		return &r.modeS
+	case 't':
+		return &r.modeT
 	}
-	return ""
+	return nil
 }
 
 func (r *Room) modeString() string {
 	m := "+"
-	if r.modeN {
-		m += "n"
-	}
-	if r.modeT {
-		m += "t"
+	for _, mode := range []byte("mnst") {
+		if *r.flag(mode) {
+			m += string(mode)
+		}
 	}
 	return m
+}
+
+// visibleLocked reports whether asker may learn that c is in r: members see each other;
+// others see the members of a room that is not secret, except invisible (+i) users.
+// s.mu must be held.
+func (r *Room) visibleLocked(c, asker *Session) bool {
+	if _, in := r.members[asker]; in {
+		return true
+	}
+	return !r.modeS && !c.invisible
+}
+
+// symbol is RPL_NAMREPLY's channel type: "@" secret, "=" public.
+func (r *Room) symbol() string {
+	if r.modeS {
+		return "@"
+	}
+	return "="
 }
 
 // broadcastLocked sends an event to every member; s.mu must be held.
@@ -136,7 +209,11 @@ func (c *Session) join(name string) {
 		s.mu.Unlock()
 		return
 	}
-	r.addLocked(c, !exists)
+	var modes memberModes
+	if !exists {
+		modes = memberOp // the founder runs the room
+	}
+	r.addLocked(c, modes)
 	r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "JOIN", Params: []string{r.name}}))
 	s.mu.Unlock()
 	c.sendTopic(r, false)
@@ -203,36 +280,45 @@ func (c *Session) handleNames(m *Message) {
 	}
 }
 
-// sendNames lists a room's members in 353 lines that fit the 512-byte limit.
+// sendNames lists the room's members that c may see in 353 lines that fit the 512-byte limit.
 func (c *Session) sendNames(r *Room) {
 	s := c.s
 	s.mu.RLock()
-	names := make([]string, 0, len(r.members))
-	for m, op := range r.members {
-		p := ""
-		if op {
-			p = "@"
-		}
-		names = append(names, p+m.nick)
-	}
+	names := r.namesLocked(c)
+	room, symbol := r.name, r.symbol()
 	s.mu.RUnlock()
 	slices.Sort(names)
-	room := r.name
 	budget := maxBodyLen - len(s.cfg.Name) - len(c.nick) - len(room) - 20
 	var line []string
 	size := 0
 	for _, n := range names {
 		if size+len(n)+1 > budget && len(line) > 0 {
-			c.reply(RPL_NAMREPLY, "=", room, strings.Join(line, " "))
+			c.reply(RPL_NAMREPLY, symbol, room, strings.Join(line, " "))
 			line, size = line[:0], 0
 		}
 		line = append(line, n)
 		size += len(n) + 1
 	}
 	if len(line) > 0 {
-		c.reply(RPL_NAMREPLY, "=", room, strings.Join(line, " "))
+		c.reply(RPL_NAMREPLY, symbol, room, strings.Join(line, " "))
 	}
 	c.reply(RPL_ENDOFNAMES, room, "End of /NAMES list")
+}
+
+// namesLocked is the NAMES entries asker may see, formatted for its caps; s.mu must be held.
+func (r *Room) namesLocked(asker *Session) []string {
+	names := make([]string, 0, len(r.members))
+	for m, modes := range r.members {
+		if !r.visibleLocked(m, asker) {
+			continue
+		}
+		n := modes.prefixes(asker.caps&capMultiPrefix != 0) + m.nick
+		if asker.caps&capUserhostInNames != 0 {
+			n = modes.prefixes(asker.caps&capMultiPrefix != 0) + m.prefix()
+		}
+		names = append(names, n)
+	}
+	return names
 }
 
 func (c *Session) handleTopic(m *Message) {
@@ -241,6 +327,10 @@ func (c *Session) handleTopic(m *Message) {
 	r := s.lookupRoom(name)
 	if r == nil {
 		c.reply(ERR_NOSUCHCHANNEL, name, "No such channel")
+		return
+	}
+	if len(m.Params) < 2 && s.hiddenFrom(r, c) {
+		c.reply(ERR_NOTONCHANNEL, r.name, "You're not on that channel")
 		return
 	}
 	if len(m.Params) < 2 {
@@ -253,16 +343,24 @@ func (c *Session) handleTopic(m *Message) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	op, member := r.members[c]
+	modes, member := r.members[c]
 	switch {
 	case !member:
 		c.reply(ERR_NOTONCHANNEL, r.name, "You're not on that channel")
-	case r.modeT && !op:
+	case r.modeT && modes&memberOp == 0:
 		c.reply(ERR_CHANOPRIVSNEEDED, r.name, "You're not channel operator")
 	default:
 		r.topic, r.topicBy, r.topicAt = topic, c.prefix(), time.Now()
 		r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "TOPIC", Params: []string{r.name, topic}}))
 	}
+}
+
+// hiddenFrom reports whether r is secret and c is not in it.
+func (s *Server) hiddenFrom(r *Room, c *Session) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	_, member := r.members[c]
+	return r.modeS && !member
 }
 
 // sendTopic sends 332+333, or 331 when asked and there is no topic.
@@ -286,17 +384,14 @@ func (c *Session) handleList(m *Message) {
 		name, topic string
 		n           int
 	}
-	var want map[string]bool
-	if p := m.Param(0); p != "" && !strings.HasPrefix(p, ">") && !strings.HasPrefix(p, "<") {
-		want = make(map[string]bool)
-		for n := range strings.SplitSeq(p, ",") {
-			want[casefold(n)] = true
-		}
-	}
+	filter := parseListFilter(m.Param(0))
 	s.mu.RLock()
 	var entries []entry
 	for key, r := range s.rooms {
-		if want == nil || want[key] {
+		if _, member := r.members[c]; r.modeS && !member {
+			continue // a secret room is not listed to outsiders
+		}
+		if filter.match(key, len(r.members)) {
 			entries = append(entries, entry{r.name, r.topic, len(r.members)})
 		}
 	}
@@ -309,8 +404,55 @@ func (c *Session) handleList(m *Message) {
 	c.reply(RPL_LISTEND, "End of /LIST")
 }
 
+// listFilter is LIST's argument under ISUPPORT ELIST=MNU: comma-separated room names or
+// masks (any may match), !masks (none may match) and <n / >n bounds on the member count.
+type listFilter struct {
+	masks, notMasks    []string // casefolded
+	moreThan, lessThan int      // lessThan 0: no upper bound
+}
+
+func parseListFilter(arg string) listFilter {
+	f := listFilter{moreThan: -1, lessThan: -1}
+	for item := range strings.SplitSeq(arg, ",") {
+		if n, err := strconv.Atoi(strings.TrimLeft(item, "<>")); err == nil && item[0] == '<' {
+			f.lessThan = n
+			continue
+		} else if err == nil && item[0] == '>' {
+			f.moreThan = n
+			continue
+		}
+		if not, ok := strings.CutPrefix(item, "!"); ok {
+			f.notMasks = append(f.notMasks, casefold(not))
+		} else if item != "" {
+			f.masks = append(f.masks, casefold(item))
+		}
+	}
+	return f
+}
+
+// match reports whether the room with this registry key and member count is listed.
+func (f listFilter) match(key string, users int) bool {
+	if users <= f.moreThan || (f.lessThan >= 0 && users >= f.lessThan) {
+		return false
+	}
+	for _, m := range f.notMasks {
+		if wildcardMatch(m, key) {
+			return false
+		}
+	}
+	if len(f.masks) == 0 {
+		return true
+	}
+	return slices.ContainsFunc(f.masks, func(m string) bool { return wildcardMatch(m, key) })
+}
+
+// handleKick takes KICK <room> <nick>[,<nick>...] or, as RFC 2812 allows, one room per nick.
 func (c *Session) handleKick(m *Message) {
-	s := c.s
+	rooms, nicks := strings.Split(m.Params[0], ","), strings.Split(m.Params[1], ",")
+	if len(rooms) != 1 && len(rooms) != len(nicks) {
+		c.reply(ERR_NEEDMOREPARAMS, "KICK", "Give one room, or one room per nick")
+		return
+	}
 	reason := m.Param(2)
 	if reason == "" {
 		reason = c.nick
@@ -318,34 +460,36 @@ func (c *Session) handleKick(m *Message) {
 	if len(reason) > maxTopicLen {
 		reason = reason[:maxTopicLen]
 	}
+	for i, nick := range nicks {
+		c.kick(rooms[min(i, len(rooms)-1)], nick, reason)
+	}
+}
+
+func (c *Session) kick(room, nick, reason string) {
+	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r, ok := s.rooms[casefold(m.Params[0])]
+	r, ok := s.rooms[casefold(room)]
 	if !ok {
-		c.reply(ERR_NOSUCHCHANNEL, m.Params[0], "No such channel")
+		c.reply(ERR_NOSUCHCHANNEL, room, "No such channel")
 		return
 	}
-	op, member := r.members[c]
+	modes, member := r.members[c]
 	if !member {
 		c.reply(ERR_NOTONCHANNEL, r.name, "You're not on that channel")
 		return
 	}
-	if !op {
+	if modes&memberOp == 0 {
 		c.reply(ERR_CHANOPRIVSNEEDED, r.name, "You're not channel operator")
 		return
 	}
-	for nick := range strings.SplitSeq(m.Params[1], ",") {
-		t, ok := s.nicks[casefold(nick)]
-		if _, in := r.members[t]; !ok || !in {
-			c.reply(ERR_USERNOTINCHANNEL, nick, r.name, "They aren't on that channel")
-			continue
-		}
-		r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "KICK", Params: []string{r.name, t.nick, reason}}))
-		r.removeLocked(t)
-		if len(r.members) == 0 {
-			return
-		}
+	t, ok := s.nicks[casefold(nick)]
+	if _, in := r.members[t]; !ok || !in {
+		c.reply(ERR_USERNOTINCHANNEL, nick, r.name, "They aren't on that channel")
+		return
 	}
+	r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "KICK", Params: []string{r.name, t.nick, reason}}))
+	r.removeLocked(t)
 }
 
 func (c *Session) handleMode(m *Message) {
@@ -370,71 +514,101 @@ func (c *Session) handleMode(m *Message) {
 	c.roomMode(r, m.Params[1], m.Params[2:])
 }
 
-// roomMode applies +/-o, t and n. Changes are announced in one MODE line.
+// listModes are the list modes clients query on join (irssi and weechat send MODE #chan b).
+// labchat keeps no ban, exception or invite lists, so every query gets an empty list.
+var listModes = map[byte]struct{ end, text string }{
+	'b': {RPL_ENDOFBANLIST, "End of channel ban list"},
+	'e': {RPL_ENDOFEXCEPTLIST, "End of channel exception list"},
+	'I': {RPL_ENDOFINVITELIST, "End of channel invite list"},
+}
+
+// roomMode applies MODE changes from c (flags m, n, s, t and prefixes o, v) and announces
+// what changed in one MODE line. List queries are answered for anyone.
 func (c *Session) roomMode(r *Room, modes string, args []string) {
+	if strings.Trim(modes, "+beI") == "" {
+		for i := 0; i < len(modes); i++ {
+			if lm, ok := listModes[modes[i]]; ok {
+				c.reply(lm.end, r.name, lm.text)
+			}
+		}
+		return
+	}
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if op := r.members[c]; !op {
-		if modes == "b" || modes == "+b" {
-			c.reply("368", r.name, "End of channel ban list")
-			return
-		}
+	if r.members[c]&memberOp == 0 {
 		c.reply(ERR_CHANOPRIVSNEEDED, r.name, "You're not channel operator")
 		return
 	}
+	var change modeChange
 	adding := true
-	applied, appliedArgs, sign := "", []string{}, byte(0)
 	for i := 0; i < len(modes); i++ {
-		ch := modes[i]
-		switch ch {
-		case '+', '-':
-			adding = ch == '+'
-			continue
-		case 't', 'n':
-			flag := &r.modeT
-			if ch == 'n' {
-				flag = &r.modeN
+		switch mode := modes[i]; {
+		case mode == '+' || mode == '-':
+			adding = mode == '+'
+		case r.flag(mode) != nil:
+			if flag := r.flag(mode); *flag != adding {
+				*flag = adding
+				change.add(adding, mode, "")
 			}
-			if *flag == adding {
-				continue
-			}
-			*flag = adding
-		case 'o':
+		case prefixModeBit(mode) != 0:
 			if len(args) == 0 {
 				c.reply(ERR_NEEDMOREPARAMS, "MODE", "Not enough parameters")
 				continue
 			}
-			nick := args[0]
-			args = args[1:]
-			t, ok := s.nicks[casefold(nick)]
-			if _, in := r.members[t]; !ok || !in {
-				c.reply(ERR_USERNOTINCHANNEL, nick, r.name, "They aren't on that channel")
-				continue
+			if nick := c.setMemberMode(r, adding, prefixModeBit(mode), args[0]); nick != "" {
+				change.add(adding, mode, nick)
 			}
-			r.members[t] = adding
-			appliedArgs = append(appliedArgs, t.nick)
+			args = args[1:]
 		default:
-			c.reply(ERR_UNKNOWNMODE, string(ch), "is unknown mode char to me for "+r.name)
-			continue
+			c.reply(ERR_UNKNOWNMODE, string(mode), "is unknown mode char to me for "+r.name)
 		}
-		want := byte('-')
-		if adding {
-			want = '+'
-		}
-		if sign != want {
-			applied += string(want)
-			sign = want
-		}
-		applied += string(ch)
 	}
-	if applied == "" {
-		return
+	if len(change.modes) > 0 {
+		params := append([]string{r.name, string(change.modes)}, change.args...)
+		r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "MODE", Params: params}))
 	}
-	params := append([]string{r.name, applied}, appliedArgs...)
-	r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "MODE", Params: params}))
 }
 
+// setMemberMode gives or takes a prefix mode and returns the member's nick, or "" when
+// nick is not in the room (told to c). s.mu must be write-locked.
+func (c *Session) setMemberMode(r *Room, adding bool, bit memberModes, nick string) string {
+	t, ok := c.s.nicks[casefold(nick)]
+	if _, in := r.members[t]; !ok || !in {
+		c.reply(ERR_USERNOTINCHANNEL, nick, r.name, "They aren't on that channel")
+		return ""
+	}
+	if adding {
+		r.members[t] |= bit
+	} else {
+		r.members[t] &^= bit
+	}
+	return t.nick
+}
+
+// modeChange collects the applied part of a MODE command, as "+nt-o nick".
+type modeChange struct {
+	modes []byte
+	args  []string
+	sign  byte
+}
+
+func (mc *modeChange) add(adding bool, mode byte, arg string) {
+	sign := byte('-')
+	if adding {
+		sign = '+'
+	}
+	if mc.sign != sign {
+		mc.modes = append(mc.modes, sign)
+		mc.sign = sign
+	}
+	mc.modes = append(mc.modes, mode)
+	if arg != "" {
+		mc.args = append(mc.args, arg)
+	}
+}
+
+// userMode answers MODE <nick> [+i|-i]. +i (invisible) is the only user mode.
 func (c *Session) userMode(m *Message) {
 	if casefold(m.Params[0]) != casefold(c.nick) {
 		if c.s.findUser(m.Params[0]) == nil {
@@ -444,11 +618,37 @@ func (c *Session) userMode(m *Message) {
 		}
 		return
 	}
-	if len(m.Params) > 1 && strings.Trim(m.Params[1], "+-i") != "" {
-		c.reply(ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag (labchat has no user modes but +i, which is always on)")
+	if len(m.Params) == 1 {
+		c.reply(RPL_UMODEIS, c.userModeString())
 		return
 	}
-	c.reply(RPL_UMODEIS, "+i")
+	var change modeChange
+	adding := true
+	for _, mode := range []byte(m.Params[1]) {
+		switch {
+		case mode == '+' || mode == '-':
+			adding = mode == '+'
+		case mode == 'i':
+			if c.invisible != adding {
+				c.s.mu.Lock()
+				c.invisible = adding
+				c.s.mu.Unlock()
+				change.add(adding, mode, "")
+			}
+		default:
+			c.reply(ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag (labchat has only +i, invisible)")
+		}
+	}
+	if len(change.modes) > 0 {
+		c.sendMsg(&Message{Source: c.prefix(), Command: "MODE", Params: []string{c.nick, string(change.modes)}})
+	}
+}
+
+func (c *Session) userModeString() string {
+	if c.invisible {
+		return "+i"
+	}
+	return "+"
 }
 
 // handleWho answers WHO <mask> [%fields[,token]] with 352, or 354 for WHOX, then 315.
@@ -524,34 +724,54 @@ func (w whoRow) whox(fields, token string) []string {
 	return out
 }
 
-// whoRows matches a room name, or a nick mask with * and ? wildcards.
+// whoRows matches a room name, or a nick mask with * and ? wildcards. Masks skip invisible
+// users who share no room with the asker; an exact nick always matches.
 func (s *Server) whoRows(asker *Session, mask string) []whoRow {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var rows []whoRow
-	row := func(t *Session, r *Room) whoRow {
-		w := whoRow{room: "*", user: t.userOrNick(), host: t.ip, nick: t.nick, flags: "H", realname: t.realname, account: t.account, idle: time.Since(t.lastActiveSeen())}
-		if r != nil {
-			w.room = r.name
-			w.flags += r.memberPrefix(t)
-		}
-		return w
-	}
 	if strings.HasPrefix(mask, "#") {
 		if r, ok := s.rooms[casefold(mask)]; ok {
 			for t := range r.members {
-				rows = append(rows, row(t, r))
+				if r.visibleLocked(t, asker) {
+					rows = append(rows, newWhoRow(t, r, asker))
+				}
 			}
 		}
 		return rows
 	}
 	folded := casefold(mask)
+	exact := !strings.ContainsAny(mask, "*?")
 	for t := range s.sessions {
-		if t.registered && wildcardMatch(folded, casefold(t.nick)) {
-			rows = append(rows, row(t, nil))
+		if t.registered && wildcardMatch(folded, casefold(t.nick)) && (exact || s.seesLocked(asker, t)) {
+			rows = append(rows, newWhoRow(t, nil, asker))
 		}
 	}
 	return rows
+}
+
+// newWhoRow describes t, in room r if not nil, for asker; s.mu must be held.
+func newWhoRow(t *Session, r *Room, asker *Session) whoRow {
+	w := whoRow{room: "*", user: t.userOrNick(), host: t.ip, nick: t.nick, flags: "H", realname: t.realname, account: t.account, idle: time.Since(t.lastActiveSeen())}
+	if r != nil {
+		w.room = r.name
+		w.flags += r.memberPrefix(t, asker)
+	}
+	return w
+}
+
+// seesLocked reports whether asker may find t by a mask: t is itself, visible, or shares a
+// room with asker. s.mu must be held.
+func (s *Server) seesLocked(asker, t *Session) bool {
+	if t == asker || !t.invisible {
+		return true
+	}
+	for r := range t.rooms {
+		if _, in := r.members[asker]; in {
+			return true
+		}
+	}
+	return false
 }
 
 // wildcardMatch matches IRC masks: '*' any run, '?' one byte. Iterative with one

@@ -67,6 +67,7 @@ func NewServer(cfg ServerConfig, dataDir string, log *slog.Logger) (*Server, err
 		lock.Release()
 		return nil, err
 	}
+	accounts.minPassword = cfg.MinPasswordLen
 	s := &Server{
 		cfg:      cfg,
 		dataDir:  dataDir,
@@ -89,6 +90,8 @@ func validateServerConfig(cfg *ServerConfig) error {
 	switch {
 	case cfg.BcryptCost < 4 || cfg.BcryptCost > 31:
 		return usageErrorf("config server.bcrypt_cost = %d: must be 4 to 31", cfg.BcryptCost)
+	case cfg.MinPasswordLen < 1 || cfg.MinPasswordLen > maxPasswordLen:
+		return usageErrorf("config server.min_password_len = %d: must be 1 to %d", cfg.MinPasswordLen, maxPasswordLen)
 	case cfg.SendQBytes < 4096:
 		return usageErrorf("config server.sendq_bytes = %d: must be at least 4096", cfg.SendQBytes)
 	case cfg.FloodRate < 0 || cfg.FloodBurst < 1 || cfg.FloodQueue < 1:
@@ -253,14 +256,15 @@ func (s *Server) buildISupport() []string {
 	return []string{
 		"CASEMAPPING=ascii",
 		"CHANTYPES=#",
-		"CHANMODES=,,,nt",
-		"PREFIX=(o)@",
+		"CHANMODES=,,,mnst",
+		"PREFIX=(ov)@+",
 		"NICKLEN=" + strconv.Itoa(s.cfg.NickLen),
 		"CHANNELLEN=" + strconv.Itoa(s.cfg.ChannelLen),
 		"TOPICLEN=" + strconv.Itoa(maxTopicLen),
 		"KICKLEN=" + strconv.Itoa(maxTopicLen),
 		"NETWORK=" + s.cfg.Network,
-		"TARGMAX=PRIVMSG:4,NOTICE:4,TAGMSG:4,JOIN:,PART:,NAMES:1,WHOIS:1",
+		"TARGMAX=PRIVMSG:4,NOTICE:4,TAGMSG:4,JOIN:,PART:,KICK:,NAMES:1,WHOIS:1",
+		"ELIST=MNU",
 		"WHOX",
 	}
 }

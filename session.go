@@ -33,6 +33,8 @@ const (
 	capSASL
 	capAccountRegistration
 	capCapNotify
+	capMultiPrefix
+	capUserhostInNames
 )
 
 // capNames is the order CAP LS lists them in; values are added by capValue.
@@ -44,8 +46,10 @@ var capNames = []struct {
 	{"draft/account-registration", capAccountRegistration},
 	{"echo-message", capEchoMessage},
 	{"message-tags", capMessageTags},
+	{"multi-prefix", capMultiPrefix},
 	{"sasl", capSASL},
 	{"server-time", capServerTime},
+	{"userhost-in-names", capUserhostInNames},
 }
 
 // inLine is one received line, or the news that a line was too long.
@@ -69,6 +73,7 @@ type Session struct {
 	account    string
 	registered bool
 	caps       capSet
+	invisible  bool // user mode +i: hidden from WHO masks and WHOIS of those sharing no room
 	rooms      map[*Room]struct{}
 	gone       bool // removed from the registry; nothing may add it back
 
@@ -409,6 +414,10 @@ func (c *Session) handleLine(in inLine) {
 		c.reply(ERR_INPUTTOOLONG, "Input line was too long (limit: 512 bytes, 8191 for tags)")
 		return
 	}
+	if clientTagsTooLong(in.text) {
+		c.reply(ERR_INPUTTOOLONG, "Input line was too long (limit: 4094 bytes of tags from a client)")
+		return
+	}
 	m, err := ParseMessage(in.text)
 	switch {
 	case errors.Is(err, ErrLineEmpty):
@@ -431,6 +440,23 @@ func (c *Session) handleLine(in inLine) {
 	default:
 		cmd.run(c, &m)
 	}
+}
+
+// maxClientTagData is the tag data a client may send (message-tags: "Clients MUST NOT send
+// messages with tag data exceeding 4094 bytes"); the rest of the codec's 8191 is the
+// server's, for the tags it adds when relaying.
+const maxClientTagData = 4094
+
+// clientTagsTooLong reports a tag section the server must refuse with 417, not truncate.
+func clientTagsTooLong(line string) bool {
+	if !strings.HasPrefix(line, "@") {
+		return false
+	}
+	end := strings.IndexByte(line, ' ')
+	if end < 0 {
+		end = len(line)
+	}
+	return end-1 > maxClientTagData
 }
 
 func (c *Session) loginHint() string {

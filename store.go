@@ -32,6 +32,7 @@ var (
 )
 
 const (
+	// minPasswordLen is the default of server.min_password_len.
 	minPasswordLen = 4
 	// maxPasswordLen follows the account-registration spec's advice (passwords must fit a line).
 	maxPasswordLen = 300
@@ -49,8 +50,9 @@ type Account struct {
 
 // accountStore keeps every account in memory and writes each change through to its file.
 type accountStore struct {
-	dir  string
-	cost int
+	dir         string
+	cost        int
+	minPassword int // shortest password Register accepts; set before use
 
 	mu       sync.Mutex          // guards accounts; a leaf lock: nothing else is taken under it
 	accounts map[string]*Account // by casefolded name
@@ -66,7 +68,7 @@ func openAccountStore(dir string, cost int) (*accountStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read accounts dir: %w", err)
 	}
-	st := &accountStore{dir: dir, cost: cost, accounts: make(map[string]*Account)}
+	st := &accountStore{dir: dir, cost: cost, minPassword: minPasswordLen, accounts: make(map[string]*Account)}
 	for _, e := range entries {
 		name, ok := strings.CutSuffix(e.Name(), ".toml")
 		if !ok || e.IsDir() {
@@ -101,9 +103,9 @@ func validateAccountName(name string) error {
 	return nil
 }
 
-func validatePassword(pw string) error {
-	if len(pw) < minPasswordLen || len(pw) > maxPasswordLen {
-		return fmt.Errorf("%w: use %d to %d bytes", ErrBadPassword, minPasswordLen, maxPasswordLen)
+func validatePassword(pw string, minLen int) error {
+	if len(pw) < minLen || len(pw) > maxPasswordLen {
+		return fmt.Errorf("%w: use %d to %d bytes", ErrBadPassword, minLen, maxPasswordLen)
 	}
 	if strings.ContainsAny(pw, "\x00\r\n") {
 		return fmt.Errorf("%w: control characters", ErrBadPassword)
@@ -134,7 +136,7 @@ func (st *accountStore) Register(name, email, password string, now time.Time) er
 	if err := validateAccountName(name); err != nil {
 		return err
 	}
-	if err := validatePassword(password); err != nil {
+	if err := validatePassword(password, st.minPassword); err != nil {
 		return err
 	}
 	hash, err := bcrypt.GenerateFromPassword(prehash(password), st.cost)
