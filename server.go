@@ -1,19 +1,324 @@
 package main
 
+// The chat server: listener, accept loop, the registry of nicks and rooms, and shutdown.
+//
+// Lock order (take them in this order, never the reverse):
+//  1. Server.mu       — the registry: nicks, rooms, room membership, session identity fields
+//  2. Room.relayMu    — one relay at a time per room, so every member sees one order
+//  3. Session.qmu     — a session's send queue; held only to append bytes, never during I/O
+// accountStore.mu and loginThrottle.mu are leaves taken under none of these.
+
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
 )
+
+// ErrServerClosed is returned by Serve after Shutdown, as net/http does.
+var ErrServerClosed = errors.New("labchat: server closed")
+
+// Server is a labchat chat server. Create it with NewServer, then Listen and Serve.
+type Server struct {
+	cfg      ServerConfig
+	dataDir  string
+	log      *slog.Logger
+	accounts *accountStore
+	lock     *dataLock
+	throttle *loginThrottle
+	created  time.Time
+	isupport []string // RPL_ISUPPORT tokens, computed once
+
+	ln       net.Listener
+	shutdown chan struct{} // closed by Shutdown
+	sessWG   sync.WaitGroup
+
+	mu       sync.RWMutex        // tier 1; guards the fields below and every Session's identity fields
+	nicks    map[string]*Session // casefolded nick → holder (registered or not yet)
+	rooms    map[string]*Room    // casefolded name → room
+	sessions map[*Session]struct{}
+	perIP    map[string]int
+	closed   bool
+}
+
+// NewServer opens the data directory (taking its lock) and loads the accounts.
+func NewServer(cfg ServerConfig, dataDir string, log *slog.Logger) (*Server, error) {
+	if err := validateServerConfig(&cfg); err != nil {
+		return nil, err
+	}
+	lock, err := lockDataDir(dataDir)
+	if err != nil {
+		return nil, err
+	}
+	accounts, err := openAccountStore(filepath.Join(dataDir, "users"), cfg.BcryptCost)
+	if err != nil {
+		lock.Release()
+		return nil, err
+	}
+	s := &Server{
+		cfg:      cfg,
+		dataDir:  dataDir,
+		log:      log,
+		accounts: accounts,
+		lock:     lock,
+		throttle: newLoginThrottle(cfg.LoginFailuresPerMinute),
+		created:  time.Now(),
+		shutdown: make(chan struct{}),
+		nicks:    make(map[string]*Session),
+		rooms:    make(map[string]*Room),
+		sessions: make(map[*Session]struct{}),
+		perIP:    make(map[string]int),
+	}
+	s.isupport = s.buildISupport()
+	return s, nil
+}
+
+func validateServerConfig(cfg *ServerConfig) error {
+	switch {
+	case cfg.BcryptCost < 4 || cfg.BcryptCost > 31:
+		return usageErrorf("config server.bcrypt_cost = %d: must be 4 to 31", cfg.BcryptCost)
+	case cfg.SendQBytes < 4096:
+		return usageErrorf("config server.sendq_bytes = %d: must be at least 4096", cfg.SendQBytes)
+	case cfg.FloodRate < 0 || cfg.FloodBurst < 1 || cfg.FloodQueue < 1:
+		return usageErrorf("config server.flood_*: rate must be >= 0, burst and queue >= 1")
+	case cfg.NickLen < 9 || cfg.ChannelLen < 2:
+		return usageErrorf("config server.nick_len must be >= 9 and channel_len >= 2")
+	case cfg.MaxClients < 1 || cfg.MaxClientsPerIP < 1:
+		return usageErrorf("config server.max_clients and max_clients_per_ip must be >= 1")
+	case cfg.RegistrationTimeout.Duration <= 0 || cfg.PingInterval.Duration <= 0 || cfg.PingTimeout.Duration <= 0 || cfg.WriteTimeout.Duration <= 0:
+		return usageErrorf("config server timeouts must be positive")
+	case cfg.Name == "" || strings.ContainsAny(cfg.Name, " :!@"):
+		return usageErrorf("config server.name %q: must be a host-like name without spaces", cfg.Name)
+	}
+	return nil
+}
+
+// Listen opens the TCP listener; Serve then accepts on it. Split so that callers (and tests
+// on port 0) learn the address before serving.
+func (s *Server) Listen() error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr is the listening address, valid after Listen.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Serve accepts connections until Shutdown, then returns ErrServerClosed. Temporary accept
+// errors (out of file descriptors) are retried with backoff instead of ending the server.
+func (s *Server) Serve() error {
+	var backoff time.Duration
+	for {
+		conn, err := s.ln.Accept()
+		if err != nil {
+			select {
+			case <-s.shutdown:
+				return ErrServerClosed
+			default:
+			}
+			if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() || isTemporaryAccept(err) {
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.log.Warn("accept", "err", err, "retry_in", backoff)
+				select {
+				case <-time.After(backoff):
+				case <-s.shutdown:
+					return ErrServerClosed
+				}
+				continue
+			}
+			return fmt.Errorf("accept: %w", err)
+		}
+		backoff = 0
+		s.accept(conn)
+	}
+}
+
+func isTemporaryAccept(err error) bool {
+	return errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) ||
+		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ENOBUFS)
+}
+
+// accept admits a connection within the client limits and starts its session.
+func (s *Server) accept(conn net.Conn) {
+	ip := remoteIP(conn)
+	s.mu.Lock()
+	reason := ""
+	switch {
+	case s.closed:
+		reason = "Server shutting down"
+	case len(s.sessions) >= s.cfg.MaxClients:
+		reason = "Server full (max_clients reached)"
+	case s.perIP[ip] >= s.cfg.MaxClientsPerIP:
+		reason = "Too many connections from your address (max_clients_per_ip)"
+	}
+	if reason != "" {
+		s.mu.Unlock()
+		conn.SetWriteDeadline(time.Now().Add(time.Second))
+		io.WriteString(conn, "ERROR :Closing link: "+reason+"\r\n")
+		conn.Close()
+		s.log.Info("refused", "remote", conn.RemoteAddr().String(), "reason", reason)
+		return
+	}
+	c := newSession(s, conn, ip)
+	s.sessions[c] = struct{}{}
+	s.perIP[ip]++
+	s.sessWG.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.sessWG.Done()
+		c.run()
+	}()
+}
+
+func remoteIP(conn net.Conn) string {
+	if ta, ok := conn.RemoteAddr().(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	host, _, err := net.SplitHostPort(conn.RemoteAddr().String())
+	if err != nil {
+		return conn.RemoteAddr().String()
+	}
+	return host
+}
+
+// Shutdown stops accepting, tells every client "ERROR :Server shutting down", waits for
+// their queues to flush (until ctx ends) and releases the data directory.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.shutdown)
+	sessions := make([]*Session, 0, len(s.sessions))
+	for c := range s.sessions {
+		sessions = append(sessions, c)
+	}
+	s.mu.Unlock()
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	for _, c := range sessions {
+		c.kill("Server shutting down")
+	}
+	done := make(chan struct{})
+	go func() {
+		s.sessWG.Wait()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = fmt.Errorf("shutdown: sessions still open: %w", ctx.Err())
+	}
+	s.lock.Release()
+	return err
+}
+
+// casefold maps a nick or room name to its registry key under CASEMAPPING=ascii.
+func casefold(name string) string {
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; c >= 'A' && c <= 'Z' {
+			b := []byte(name)
+			for j := i; j < len(b); j++ {
+				if b[j] >= 'A' && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return name
+}
+
+// buildISupport lists only what the server really does.
+func (s *Server) buildISupport() []string {
+	return []string{
+		"CASEMAPPING=ascii",
+		"CHANTYPES=#",
+		"CHANMODES=,,,nt",
+		"PREFIX=(o)@",
+		"NICKLEN=" + strconv.Itoa(s.cfg.NickLen),
+		"CHANNELLEN=" + strconv.Itoa(s.cfg.ChannelLen),
+		"TOPICLEN=" + strconv.Itoa(maxTopicLen),
+		"KICKLEN=" + strconv.Itoa(maxTopicLen),
+		"NETWORK=" + s.cfg.Network,
+		"TARGMAX=PRIVMSG:4,NOTICE:4,TAGMSG:4,JOIN:,PART:,NAMES:1,WHOIS:1",
+		"WHOX",
+	}
+}
 
 func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "serve",
 		Usage:     "run the chat server (IRC over TCP)",
 		ArgsUsage: " ",
+		Description: "Accounts, rooms and direct messages over IRC (RFC 1459/2812 + IRCv3).\n" +
+			"Any IRC client works; Wireshark decodes the traffic on port 6667.\n" +
+			"Example: labchat serve --listen 0.0.0.0:6667 --data-dir ./chatdata",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "listen", Usage: "listen on `ADDR` (host:port)", EnvVars: []string{"LABCHAT_LISTEN"}},
+			&cli.StringFlag{Name: "listen", Usage: "listen on `ADDR` (host:port; overrides server.listen)", EnvVars: []string{"LABCHAT_LISTEN"}},
 		},
-		Action: func(c *cli.Context) error { return errors.New("serve: under construction") },
+		Action: runServe,
 	}
+}
+
+func runServe(c *cli.Context) error {
+	if c.Args().Len() > 0 {
+		return usageErrorf("serve takes no arguments (got %q); use --listen ADDR", c.Args().First())
+	}
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	if addr, ok := lookupFlag(c, "listen"); ok {
+		cfg.Server.Listen = addr
+	}
+	log := slog.New(slog.NewTextHandler(c.App.ErrWriter, nil))
+	srv, err := NewServer(cfg.Server, cfg.serverDataDir(), log)
+	if err != nil {
+		return err
+	}
+	if err := srv.Listen(); err != nil {
+		srv.lock.Release()
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "labchat serve: listening on %s (IRC), data in %s\n", srv.Addr(), srv.dataDir)
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve() }()
+	select {
+	case err := <-errc:
+		srv.Shutdown(context.Background())
+		return err
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(c.App.Writer, "labchat serve: shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, ErrServerClosed) {
+		return err
+	}
+	return nil
 }

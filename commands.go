@@ -1,0 +1,751 @@
+package main
+
+// The IRC command table and the handlers for connection registration, login and the
+// user-level queries. Room commands live in room.go, message relay in relay.go.
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// command is one entry of the command table; handleLine checks registration and the
+// parameter count once for all of them.
+type command struct {
+	run       func(c *Session, m *Message)
+	minParams int
+	preReg    bool // usable before connection registration completes
+}
+
+var commandTable map[string]command
+
+func init() {
+	// Assigned in init: the handlers refer back to the table through handleLine.
+	commandTable = map[string]command{
+		"CAP":          {run: (*Session).handleCap, minParams: 1, preReg: true},
+		"PASS":         {run: (*Session).handlePass, minParams: 1, preReg: true},
+		"NICK":         {run: (*Session).handleNick, preReg: true},
+		"USER":         {run: (*Session).handleUser, minParams: 4, preReg: true},
+		"AUTHENTICATE": {run: (*Session).handleAuthenticate, minParams: 1, preReg: true},
+		"REGISTER":     {run: (*Session).handleRegister, minParams: 3, preReg: true},
+		"PING":         {run: (*Session).handlePing, minParams: 1, preReg: true},
+		"PONG":         {run: func(*Session, *Message) {}, preReg: true},
+		"QUIT":         {run: (*Session).handleQuit, preReg: true},
+		"PRIVMSG":      {run: (*Session).handlePrivmsg},
+		"NOTICE":       {run: (*Session).handlePrivmsg},
+		"TAGMSG":       {run: (*Session).handlePrivmsg},
+		"JOIN":         {run: (*Session).handleJoin, minParams: 1},
+		"PART":         {run: (*Session).handlePart, minParams: 1},
+		"NAMES":        {run: (*Session).handleNames},
+		"TOPIC":        {run: (*Session).handleTopic, minParams: 1},
+		"LIST":         {run: (*Session).handleList},
+		"KICK":         {run: (*Session).handleKick, minParams: 2},
+		"MODE":         {run: (*Session).handleMode, minParams: 1},
+		"WHO":          {run: (*Session).handleWho},
+		"WHOIS":        {run: (*Session).handleWhois, minParams: 1},
+		"ISON":         {run: (*Session).handleIson, minParams: 1},
+		"USERHOST":     {run: (*Session).handleUserhost, minParams: 1},
+		"MOTD":         {run: (*Session).handleMotd},
+		"LUSERS":       {run: (*Session).handleLusers},
+	}
+}
+
+// ---- connection registration ----
+
+func (c *Session) handleCap(m *Message) {
+	sub := strings.ToUpper(m.Params[0])
+	switch sub {
+	case "LS":
+		if !c.registered {
+			c.capNegotiating = true
+		}
+		if v, err := strconv.Atoi(m.Param(1)); err == nil && v > c.capVersion {
+			c.capVersion = v
+		}
+		c.capReply("LS", c.capList(c.capVersion >= 302))
+	case "LIST":
+		var names []string
+		for _, cn := range capNames {
+			if c.caps&cn.bit != 0 {
+				names = append(names, cn.name)
+			}
+		}
+		c.capReply("LIST", strings.Join(names, " "))
+	case "REQ":
+		if !c.registered {
+			c.capNegotiating = true
+		}
+		c.capRequest(m.Param(1))
+	case "END":
+		if !c.registered && c.capNegotiating {
+			c.capNegotiating = false
+			c.tryRegister()
+		}
+	default:
+		c.reply(ERR_INVALIDCAPCMD, m.Params[0], "Invalid CAP subcommand")
+	}
+}
+
+func (c *Session) capReply(sub, list string) {
+	m := Message{Source: c.s.cfg.Name, Command: "CAP", Params: []string{c.nickOrStar(), sub, list}}
+	c.sendMsg(&m)
+}
+
+func (c *Session) capList(withValues bool) string {
+	var b strings.Builder
+	for i, cn := range capNames {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(cn.name)
+		if v := c.capValue(cn.bit); withValues && v != "" {
+			b.WriteString("=" + v)
+		}
+	}
+	return b.String()
+}
+
+func (c *Session) capValue(bit capSet) string {
+	cfg := &c.s.cfg
+	switch bit {
+	case capSASL:
+		return "PLAIN"
+	case capAccountRegistration:
+		var v []string
+		if cfg.RegistrationBeforeConnect {
+			v = append(v, "before-connect")
+		}
+		if cfg.RegistrationRequiresEmail {
+			v = append(v, "email-required")
+		}
+		return strings.Join(v, ",")
+	}
+	return ""
+}
+
+// capRequest grants all of a CAP REQ or none of it, as the spec requires.
+func (c *Session) capRequest(list string) {
+	add, del := capSet(0), capSet(0)
+	for name := range strings.FieldsSeq(list) {
+		remove := strings.HasPrefix(name, "-")
+		bit := capBit(strings.TrimPrefix(name, "-"))
+		if bit == 0 || (remove && bit == capCapNotify && c.capVersion >= 302) {
+			c.capReply("NAK", list)
+			return
+		}
+		if remove {
+			del |= bit
+		} else {
+			add |= bit
+		}
+	}
+	c.s.mu.Lock()
+	c.caps = (c.caps | add) &^ del
+	c.s.mu.Unlock()
+	c.capReply("ACK", list)
+}
+
+func capBit(name string) capSet {
+	for _, cn := range capNames {
+		if cn.name == name {
+			return cn.bit
+		}
+	}
+	return 0
+}
+
+func (c *Session) handlePass(m *Message) {
+	if c.registered {
+		c.reply(ERR_ALREADYREGISTERED, "You may not reregister")
+		return
+	}
+	c.pendingPass = m.Params[0]
+	if c.s.cfg.Password != "" {
+		c.serverPassOK = c.pendingPass == c.s.cfg.Password
+	}
+}
+
+func (c *Session) handleUser(m *Message) {
+	if c.registered {
+		c.reply(ERR_ALREADYREGISTERED, "You may not reregister")
+		return
+	}
+	if c.user != "" {
+		return // a repeated USER before registration changes nothing
+	}
+	user := m.Params[0]
+	if user == "" || strings.ContainsAny(user, "@!") {
+		c.reply(ERR_NEEDMOREPARAMS, "USER", "Invalid username")
+		return
+	}
+	if len(user) > 16 {
+		user = user[:16]
+	}
+	c.s.mu.Lock()
+	c.user, c.realname = "~"+user, m.Params[3]
+	c.s.mu.Unlock()
+	c.tryRegister()
+}
+
+func (c *Session) handleNick(m *Message) {
+	nick := m.Param(0)
+	if nick == "" {
+		c.reply(ERR_NONICKNAMEGIVEN, "No nickname given")
+		return
+	}
+	if err := c.s.validNick(nick); err != nil {
+		c.reply(ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname: "+err.Error())
+		return
+	}
+	if c.registered {
+		c.changeNick(nick)
+		return
+	}
+	if code, text := c.s.claimNick(c, nick); code != "" {
+		c.reply(code, nick, text)
+		return
+	}
+	c.tryRegister()
+}
+
+// validNick accepts RFC 2812 nicks: a letter or special, then letters, digits, specials, '-'.
+func (s *Server) validNick(nick string) error {
+	if len(nick) > s.cfg.NickLen {
+		return fmt.Errorf("longer than %d characters", s.cfg.NickLen)
+	}
+	for i := 0; i < len(nick); i++ {
+		c := nick[i]
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		special := strings.IndexByte("[]\\`_^{|}", c) >= 0
+		if !letter && !special && (i == 0 || !(isDigit(c) || c == '-')) {
+			return fmt.Errorf("character %q not allowed", c)
+		}
+	}
+	return nil
+}
+
+// claimNick gives nick to an unregistered session if nobody else holds it. A nick held by a
+// session of the account that shares its name stays with it for now: if this client logs in
+// to that account, it takes over at registration.
+func (s *Server) claimNick(c *Session, nick string) (code, text string) {
+	key := casefold(nick)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if holder, ok := s.nicks[key]; ok && holder != c {
+		if holder.account == "" || casefold(holder.account) != key {
+			return ERR_NICKNAMEINUSE, "Nickname is already in use"
+		}
+		c.releaseNickLocked()
+		c.nick, c.nickProvisional = nick, true
+		return "", ""
+	}
+	c.releaseNickLocked()
+	s.nicks[key] = c
+	c.nick, c.nickProvisional = nick, false
+	return "", ""
+}
+
+// releaseNickLocked frees the session's current nick; s.mu must be held.
+func (c *Session) releaseNickLocked() {
+	if c.nick != "" && !c.nickProvisional && c.s.nicks[casefold(c.nick)] == c {
+		delete(c.s.nicks, casefold(c.nick))
+	}
+}
+
+// changeNick renames a registered user and tells everyone who shares a room with them.
+func (c *Session) changeNick(nick string) {
+	s := c.s
+	key := casefold(nick)
+	if owner := s.accountOwning(nick); owner != "" && (c.account == "" || casefold(c.account) != key) {
+		c.reply(ERR_NICKNAMEINUSE, nick, "Nickname is registered to an account; log in to use it")
+		return
+	}
+	s.mu.Lock()
+	if holder, ok := s.nicks[key]; ok && holder != c {
+		s.mu.Unlock()
+		c.reply(ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
+		return
+	}
+	if c.nick == nick || c.gone {
+		s.mu.Unlock()
+		return
+	}
+	ev := newOutMsg(Message{Source: c.prefix(), Command: "NICK", Params: []string{nick}})
+	for peer := range c.peersLocked() {
+		peer.send(ev.bytesFor(peer.caps))
+	}
+	c.send(ev.bytesFor(c.caps))
+	delete(s.nicks, casefold(c.nick))
+	s.nicks[key] = c
+	c.nick = nick
+	s.mu.Unlock()
+}
+
+// accountOwning returns the name of the account called nick, if there is one.
+func (s *Server) accountOwning(nick string) string {
+	if a, ok := s.accounts.Lookup(nick); ok {
+		return a.Name
+	}
+	return ""
+}
+
+// peersLocked is every other session sharing a room with c; s.mu must be held.
+func (c *Session) peersLocked() map[*Session]struct{} {
+	peers := make(map[*Session]struct{})
+	for r := range c.rooms {
+		for m := range r.members {
+			if m != c {
+				peers[m] = struct{}{}
+			}
+		}
+	}
+	return peers
+}
+
+// tryRegister completes connection registration once everything it needs has arrived.
+func (c *Session) tryRegister() {
+	if c.registered || c.nick == "" || c.user == "" || c.capNegotiating || c.saslActive {
+		return
+	}
+	cfg := &c.s.cfg
+	if cfg.Password != "" && !c.serverPassOK {
+		c.reply(ERR_PASSWDMISMATCH, "Password incorrect (this server needs its server password: PASS)")
+		c.end("Bad server password")
+		return
+	}
+	if c.account == "" && cfg.Password == "" && c.pendingPass != "" {
+		if !c.loginWithPass() {
+			return
+		}
+	}
+	if c.pendingPass != "" {
+		c.pendingPass = "" // done with it; do not keep a password around
+	}
+	if cfg.RequireLogin && c.account == "" {
+		c.askForLogin()
+		return
+	}
+	if !c.settleNick() {
+		return
+	}
+	c.s.mu.Lock()
+	c.registered = true
+	c.s.mu.Unlock()
+	c.welcome()
+}
+
+// askForLogin explains, once, why a client that never logged in is not welcomed.
+func (c *Session) askForLogin() {
+	if c.toldLoginRequired {
+		return
+	}
+	c.toldLoginRequired = true
+	text := "This server requires an account: log in with SASL PLAIN or PASS account:password" +
+		" (create one with REGISTER <name> * <password>, or labchat connect --register)"
+	c.fail("*", "ACCOUNT_REQUIRED", text)
+	c.sendLine(":" + c.s.cfg.Name + " NOTICE " + c.nickOrStar() + " :*** " + text)
+}
+
+// settleNick makes sure the nick is ours and not an account's we did not log in to. A nick
+// held by an older session of our own account is taken over.
+func (c *Session) settleNick() bool {
+	s := c.s
+	key := casefold(c.nick)
+	if owner := s.accountOwning(c.nick); owner != "" && (c.account == "" || casefold(c.account) != key) {
+		c.reply(ERR_NICKNAMEINUSE, c.nick, "Nickname is registered to an account; log in to use it, or choose another nick")
+		s.mu.Lock()
+		c.releaseNickLocked()
+		c.nick, c.nickProvisional = "", false
+		s.mu.Unlock()
+		return false
+	}
+	if !c.nickProvisional {
+		return true
+	}
+	s.mu.Lock()
+	holder := s.nicks[key]
+	s.mu.Unlock()
+	if holder != nil && holder != c {
+		if holder.account == "" || c.account == "" || casefold(holder.account) != casefold(c.account) {
+			c.reply(ERR_NICKNAMEINUSE, c.nick, "Nickname is already in use")
+			s.mu.Lock()
+			c.nick, c.nickProvisional = "", false
+			s.mu.Unlock()
+			return false
+		}
+		holder.takenOver(c.ip)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h, ok := s.nicks[key]; ok && h != c {
+		c.reply(ERR_NICKNAMEINUSE, c.nick, "Nickname is already in use")
+		c.nick, c.nickProvisional = "", false
+		return false
+	}
+	s.nicks[key] = c
+	c.nickProvisional = false
+	return true
+}
+
+// takenOver ends a session whose account logged in elsewhere.
+func (c *Session) takenOver(addr string) {
+	c.end("Logged in from " + addr)
+}
+
+func (c *Session) welcome() {
+	s := c.s
+	cfg := &s.cfg
+	c.reply(RPL_WELCOME, "Welcome to the "+cfg.Network+" IRC network, "+c.prefix())
+	c.reply(RPL_YOURHOST, "Your host is "+cfg.Name+", running labchat")
+	c.reply(RPL_CREATED, "This server was created "+s.created.UTC().Format(time.RFC1123))
+	c.reply(RPL_MYINFO, cfg.Name, "labchat", "i", "not", "o")
+	for i := 0; i < len(s.isupport); i += 12 {
+		tokens := s.isupport[i:min(i+12, len(s.isupport))]
+		c.reply(RPL_ISUPPORT, append(append([]string{}, tokens...), "are supported by this server")...)
+	}
+	c.handleLusers(nil)
+	c.handleMotd(nil)
+	if c.account != "" {
+		c.sendPreviousLogin()
+	}
+}
+
+// ---- login ----
+
+// loginWithPass logs in with PASS account:password, or PASS password for the account named
+// like the nick. It reports false when the login failed (the session is then ending).
+func (c *Session) loginWithPass() bool {
+	name, password, ok := strings.Cut(c.pendingPass, ":")
+	if !ok {
+		name, password = c.nick, c.pendingPass
+	}
+	c.pendingPass = ""
+	if err := c.login(name, password); err != nil {
+		c.reply(ERR_PASSWDMISMATCH, "Password incorrect: "+loginErrorText(name, err))
+		c.end("Login failed: " + loginErrorText(name, err))
+		return false
+	}
+	return true
+}
+
+// login checks a password, marks the session logged in and takes over older sessions of the
+// account. Failures count against the client's address.
+func (c *Session) login(name, password string) error {
+	s := c.s
+	if wait := s.throttle.Blocked(c.ip, time.Now()); wait > 0 {
+		return fmt.Errorf("%w: try again in %v", errThrottled, wait.Round(time.Second))
+	}
+	prev, err := s.accounts.Authenticate(name, password)
+	if err != nil {
+		s.throttle.Fail(c.ip, time.Now())
+		s.log.Info("login failed", "account", name, "remote", c.ip, "reason", err)
+		return err
+	}
+	for _, old := range s.sessionsOf(prev.Name) {
+		if old != c {
+			old.takenOver(c.ip)
+		}
+	}
+	s.mu.Lock()
+	c.account = prev.Name
+	s.mu.Unlock()
+	c.prevLogin, c.prevAddr = prev.LastLogin, prev.LastAddr
+	if err := s.accounts.RecordLogin(prev.Name, c.ip, time.Now()); err != nil {
+		s.log.Error("record login", "account", prev.Name, "err", err)
+	}
+	s.log.Info("login", "account", prev.Name, "remote", c.ip)
+	return nil
+}
+
+var errThrottled = errors.New("too many failed logins from your address")
+
+func loginErrorText(name string, err error) string {
+	switch {
+	case errors.Is(err, ErrNoAccount):
+		return "there is no account named " + name + " (create it with REGISTER, or labchat connect --register)"
+	case errors.Is(err, ErrWrongPassword):
+		return "wrong password for account " + name
+	case errors.Is(err, errThrottled):
+		return err.Error()
+	}
+	return "login unavailable: " + err.Error()
+}
+
+// sessionsOf lists the sessions logged in to an account.
+func (s *Server) sessionsOf(account string) []*Session {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []*Session
+	for c := range s.sessions {
+		if c.account != "" && casefold(c.account) == casefold(account) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (c *Session) sendPreviousLogin() {
+	text := "First login to this account"
+	if !c.prevLogin.IsZero() {
+		text = "Previous login: " + c.prevLogin.UTC().Format(time.RFC3339) + " from " + c.prevAddr
+	}
+	c.sendLine(":" + c.s.cfg.Name + " NOTICE " + c.nick + " :" + text)
+}
+
+func (c *Session) loggedIn() {
+	c.reply(RPL_LOGGEDIN, c.nickOrStar()+"!"+c.userOrNick()+"@"+c.ip, c.account, "You are now logged in as "+c.account)
+}
+
+// handleAuthenticate implements SASL PLAIN (RFC 4616) in AUTHENTICATE's 400-byte chunks.
+func (c *Session) handleAuthenticate(m *Message) {
+	arg := m.Params[0]
+	switch {
+	case arg == "*":
+		if c.saslActive {
+			c.saslReset()
+			c.reply(ERR_SASLABORTED, "SASL authentication aborted")
+		} else {
+			c.reply(ERR_SASLFAIL, "SASL authentication failed: nothing to abort")
+		}
+	case c.account != "":
+		c.reply(ERR_SASLALREADY, "You have already authenticated using SASL")
+	case !c.saslActive:
+		if !strings.EqualFold(arg, "PLAIN") {
+			c.reply(RPL_SASLMECHS, "PLAIN", "are available SASL mechanisms")
+			c.reply(ERR_SASLFAIL, "SASL authentication failed: unsupported mechanism")
+			return
+		}
+		c.saslActive = true
+		c.sendLine("AUTHENTICATE +")
+	default:
+		c.saslChunk(arg)
+	}
+}
+
+func (c *Session) saslChunk(arg string) {
+	if arg != "+" {
+		c.saslBuf.WriteString(arg)
+	}
+	if c.saslBuf.Len() > 1200 {
+		c.saslReset()
+		c.reply(ERR_SASLTOOLONG, "SASL message too long")
+		return
+	}
+	if len(arg) == 400 {
+		return // more chunks follow
+	}
+	raw, err := base64.StdEncoding.DecodeString(c.saslBuf.String())
+	c.saslReset()
+	if err != nil {
+		c.reply(ERR_SASLFAIL, "SASL authentication failed: invalid base64")
+		return
+	}
+	parts := strings.Split(string(raw), "\x00")
+	if len(parts) != 3 || parts[1] == "" || (parts[0] != "" && parts[0] != parts[1]) {
+		c.reply(ERR_SASLFAIL, "SASL authentication failed: malformed PLAIN message")
+		return
+	}
+	if err := c.login(parts[1], parts[2]); err != nil {
+		c.reply(ERR_SASLFAIL, "SASL authentication failed: "+loginErrorText(parts[1], err))
+		return
+	}
+	c.loggedIn()
+	c.reply(RPL_SASLSUCCESS, "SASL authentication successful")
+	if c.registered {
+		c.sendPreviousLogin()
+	}
+	c.tryRegister()
+}
+
+func (c *Session) saslReset() {
+	c.saslActive = false
+	c.saslBuf.Reset()
+}
+
+// handleRegister implements IRCv3 draft/account-registration: REGISTER <account> <email> <password>.
+func (c *Session) handleRegister(m *Message) {
+	cfg := &c.s.cfg
+	name, email, password := m.Params[0], m.Params[1], m.Params[2]
+	if name == "*" {
+		name = c.nick
+	}
+	switch {
+	case !cfg.Registration:
+		c.fail("REGISTER", "TEMPORARILY_UNAVAILABLE", nameOrStar(name), "Account registration is disabled on this server")
+	case !c.registered && !cfg.RegistrationBeforeConnect:
+		c.fail("REGISTER", "COMPLETE_CONNECTION_REQUIRED", nameOrStar(name), "Finish connecting before you register")
+	case c.account != "":
+		c.fail("REGISTER", "ALREADY_AUTHENTICATED", c.account, "You are already logged in")
+	case c.nick == "":
+		c.fail("REGISTER", "NEED_NICK", "*", "Send NICK first: the account is named after your nick")
+	case casefold(name) != casefold(c.nick):
+		c.fail("REGISTER", "ACCOUNT_NAME_MUST_BE_NICK", name, "The account name must be your current nick")
+	case cfg.RegistrationRequiresEmail && !strings.Contains(email, "@"):
+		c.fail("REGISTER", "INVALID_EMAIL", name, "This server needs an e-mail address to register")
+	case cfg.Password != "" && !c.serverPassOK:
+		c.fail("REGISTER", "DISALLOWED", name, "Send the server password (PASS) first")
+	default:
+		c.register(name, email, password)
+	}
+}
+
+func nameOrStar(name string) string {
+	if name == "" {
+		return "*"
+	}
+	return name
+}
+
+func (c *Session) register(name, email, password string) {
+	if c.nickProvisional {
+		c.fail("REGISTER", "ACCOUNT_EXISTS", name, "Account "+name+" already exists")
+		return
+	}
+	if email == "*" {
+		email = ""
+	}
+	err := c.s.accounts.Register(name, email, password, time.Now())
+	switch {
+	case errors.Is(err, ErrAccountExists):
+		c.fail("REGISTER", "ACCOUNT_EXISTS", name, "Account "+name+" already exists; log in, or choose another nick")
+		return
+	case errors.Is(err, ErrBadAccountName):
+		c.fail("REGISTER", "BAD_ACCOUNT_NAME", name, "Account names start with a letter and hold only letters, digits, - and _ (at most 30)")
+		return
+	case errors.Is(err, ErrBadPassword):
+		c.fail("REGISTER", "UNACCEPTABLE_PASSWORD", name, fmt.Sprintf("Passwords must be %d to %d bytes without control characters", minPasswordLen, maxPasswordLen))
+		return
+	case err != nil:
+		c.s.log.Error("register", "account", name, "err", err)
+		c.fail("REGISTER", "TEMPORARILY_UNAVAILABLE", name, "Could not save the account; try again later")
+		return
+	}
+	c.s.log.Info("registered", "account", name, "remote", c.ip)
+	c.s.mu.Lock()
+	c.account = name
+	c.s.mu.Unlock()
+	_ = c.s.accounts.RecordLogin(name, c.ip, time.Now())
+	c.sendLine(":" + c.s.cfg.Name + " REGISTER SUCCESS " + name + " :Account created")
+	c.loggedIn()
+	if c.registered {
+		c.sendPreviousLogin()
+	}
+	c.tryRegister()
+}
+
+// ---- simple commands ----
+
+func (c *Session) handlePing(m *Message) {
+	c.sendMsg(&Message{Source: c.s.cfg.Name, Command: "PONG", Params: []string{c.s.cfg.Name, m.Params[0]}})
+}
+
+func (c *Session) handleQuit(m *Message) {
+	reason := "Client quit"
+	if q := m.Param(0); q != "" {
+		reason = "Quit: " + q
+	}
+	c.end(reason)
+}
+
+func (c *Session) handleMotd(*Message) {
+	motd := c.s.cfg.MOTD
+	if motd == "" {
+		c.reply(ERR_NOMOTD, "MOTD File is missing")
+		return
+	}
+	c.reply(RPL_MOTDSTART, "- "+c.s.cfg.Name+" Message of the day - ")
+	for line := range strings.SplitSeq(motd, "\n") {
+		c.reply(RPL_MOTD, "- "+line)
+	}
+	c.reply(RPL_ENDOFMOTD, "End of /MOTD command.")
+}
+
+func (c *Session) handleLusers(*Message) {
+	s := c.s
+	s.mu.RLock()
+	users, unknown, rooms := 0, 0, len(s.rooms)
+	for sess := range s.sessions {
+		if sess.registered {
+			users++
+		} else {
+			unknown++
+		}
+	}
+	s.mu.RUnlock()
+	n := strconv.Itoa(users)
+	c.reply(RPL_LUSERCLIENT, "There are "+n+" users and 0 invisible on 1 servers")
+	c.reply(RPL_LUSERCHANNELS, strconv.Itoa(rooms), "channels formed")
+	c.reply(RPL_LUSERME, "I have "+n+" clients and 0 servers")
+	c.reply(RPL_LOCALUSERS, n, strconv.Itoa(s.cfg.MaxClients), "Current local users "+n+", max "+strconv.Itoa(s.cfg.MaxClients))
+	c.reply(RPL_GLOBALUSERS, n, strconv.Itoa(s.cfg.MaxClients), "Current global users "+n+", max "+strconv.Itoa(s.cfg.MaxClients))
+	_ = unknown
+}
+
+// findUser returns the registered session using nick, under s.mu read lock.
+func (s *Server) findUser(nick string) *Session {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if c, ok := s.nicks[casefold(nick)]; ok && c.registered {
+		return c
+	}
+	return nil
+}
+
+func (c *Session) handleWhois(m *Message) {
+	nick := m.Params[len(m.Params)-1] // WHOIS [server] nick
+	nick, _, _ = strings.Cut(nick, ",")
+	s := c.s
+	s.mu.RLock()
+	t, ok := s.nicks[casefold(nick)]
+	if !ok || !t.registered {
+		s.mu.RUnlock()
+		c.reply(ERR_NOSUCHNICK, nick, "No such nick")
+		c.reply(RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
+		return
+	}
+	tnick, user, ip, real, account := t.nick, t.userOrNick(), t.ip, t.realname, t.account
+	var rooms []string
+	for r := range t.rooms {
+		rooms = append(rooms, r.memberPrefix(t)+r.name)
+	}
+	idle, signon := time.Since(t.lastActiveSeen()), t.connectedAt
+	s.mu.RUnlock()
+	c.reply(RPL_WHOISUSER, tnick, user, ip, "*", real)
+	if len(rooms) > 0 {
+		c.reply(RPL_WHOISCHANNELS, tnick, strings.Join(sortedStrings(rooms), " "))
+	}
+	c.reply(RPL_WHOISSERVER, tnick, s.cfg.Name, s.cfg.Network)
+	if account != "" {
+		c.reply(RPL_WHOISACCOUNT, tnick, account, "is logged in as")
+	}
+	c.reply(RPL_WHOISIDLE, tnick, strconv.Itoa(int(idle.Seconds())), strconv.FormatInt(signon.Unix(), 10), "seconds idle, signon time")
+	c.reply(RPL_ENDOFWHOIS, tnick, "End of /WHOIS list")
+}
+
+func (c *Session) handleIson(m *Message) {
+	var on []string
+	for _, p := range m.Params {
+		for nick := range strings.FieldsSeq(p) {
+			if t := c.s.findUser(nick); t != nil {
+				on = append(on, nick)
+			}
+		}
+	}
+	c.reply(RPL_ISON, strings.Join(on, " "))
+}
+
+func (c *Session) handleUserhost(m *Message) {
+	var out []string
+	s := c.s
+	for _, nick := range m.Params[:min(len(m.Params), 5)] {
+		s.mu.RLock()
+		if t, ok := s.nicks[casefold(nick)]; ok && t.registered {
+			out = append(out, t.nick+"=+"+t.userOrNick()+"@"+t.ip)
+		}
+		s.mu.RUnlock()
+	}
+	c.reply(RPL_USERHOST, strings.Join(out, " "))
+}

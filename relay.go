@@ -1,0 +1,245 @@
+package main
+
+// Message relay: PRIVMSG, NOTICE and TAGMSG to users and rooms. A message is encoded once
+// per capability variant (at most four: with or without server-time, with or without
+// message-tags) and the same bytes are appended to every recipient's send queue.
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+)
+
+// outMsg is one event on its way to many recipients. It belongs to the goroutine relaying
+// it; only the encoded bytes it hands out are shared, and those are never modified.
+type outMsg struct {
+	msg      Message // Tags holds only client-only (+) tags, relayed to message-tags clients
+	at       time.Time
+	msgid    string
+	body     []byte    // the line without tags, CRLF included
+	variants [4][]byte // indexed by variantOf
+	tagOnly  bool      // TAGMSG: only for clients with message-tags
+}
+
+func newOutMsg(m Message) *outMsg {
+	o := &outMsg{msg: m, at: time.Now(), msgid: newMsgID()}
+	o.msg.Tags = nil
+	b, err := o.msg.AppendTo(nil)
+	if err != nil {
+		b = nil // callers build events from validated parts; a failure sends nothing
+	}
+	o.body = b
+	o.msg.Tags = m.Tags
+	return o
+}
+
+func variantOf(caps capSet) int {
+	v := 0
+	if caps&capServerTime != 0 {
+		v |= 1
+	}
+	if caps&capMessageTags != 0 {
+		v |= 2
+	}
+	return v
+}
+
+// bytesFor returns the wire form for a client with these caps, or nil when it gets nothing.
+func (o *outMsg) bytesFor(caps capSet) []byte {
+	if o.body == nil || (o.tagOnly && caps&capMessageTags == 0) {
+		return nil
+	}
+	v := variantOf(caps)
+	if b := o.variants[v]; b != nil {
+		return b
+	}
+	var tags []byte
+	if v&2 != 0 {
+		tags = append(tags, "msgid="...)
+		tags = append(tags, o.msgid...)
+		for _, k := range sortedKeys(o.msg.Tags) {
+			tags = append(tags, ';')
+			tags = append(tags, k...)
+			if val := o.msg.Tags[k]; val != "" {
+				tags = append(tags, '=')
+				tags = append(tags, tagValueEscaper.Replace(val)...)
+			}
+		}
+	}
+	if v&1 != 0 {
+		if len(tags) > 0 {
+			tags = append(tags, ';')
+		}
+		tags = append(tags, "time="...)
+		tags = o.at.UTC().AppendFormat(tags, "2006-01-02T15:04:05.000Z")
+	}
+	b := o.body
+	if len(tags) > 0 {
+		b = make([]byte, 0, len(tags)+2+len(o.body))
+		b = append(b, '@')
+		b = append(b, tags...)
+		b = append(b, ' ')
+		b = append(b, o.body...)
+	}
+	o.variants[v] = b
+	return b
+}
+
+var (
+	msgidPrefix  = newMsgIDPrefix()
+	msgidCounter atomic.Uint64
+)
+
+func newMsgIDPrefix() string {
+	var b [5]byte
+	rand.Read(b[:])
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+// newMsgID is unique per server run and cheap: a random prefix and a counter.
+func newMsgID() string {
+	return msgidPrefix + strconv.FormatUint(msgidCounter.Add(1), 36)
+}
+
+// clientTags keeps the client-only tags (those starting with '+') of an incoming message.
+func clientTags(tags map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range tags {
+		if strings.HasPrefix(k, "+") {
+			if out == nil {
+				out = make(map[string]string)
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
+const maxTargets = 4
+
+func (c *Session) handlePrivmsg(m *Message) {
+	notice := m.Command == "NOTICE"
+	tagOnly := m.Command == "TAGMSG"
+	if len(m.Params) == 0 || m.Params[0] == "" {
+		if !notice {
+			c.reply(ERR_NORECIPIENT, "No recipient given ("+m.Command+")")
+		}
+		return
+	}
+	text := m.Param(1)
+	if !tagOnly && text == "" {
+		if !notice {
+			c.reply(ERR_NOTEXTTOSEND, "No text to send")
+		}
+		return
+	}
+	if tagOnly && c.caps&capMessageTags == 0 {
+		return // TAGMSG without message-tags makes no sense; drop silently as servers do
+	}
+	targets := strings.Split(m.Params[0], ",")
+	if len(targets) > maxTargets {
+		c.reply("407", m.Params[0], "Too many recipients (at most "+strconv.Itoa(maxTargets)+")")
+		return
+	}
+	for _, target := range targets {
+		params := []string{target, text}
+		if tagOnly {
+			params = params[:1]
+		}
+		ev := Message{Tags: clientTags(m.Tags), Command: m.Command, Params: params}
+		if strings.HasPrefix(target, "#") {
+			c.relayToRoom(target, ev, notice)
+		} else {
+			c.relayToUser(target, ev, notice)
+		}
+	}
+}
+
+func (c *Session) relayToUser(target string, ev Message, notice bool) {
+	s := c.s
+	s.mu.RLock()
+	t, ok := s.nicks[casefold(target)]
+	if !ok || !t.registered {
+		s.mu.RUnlock()
+		if !notice {
+			c.reply(ERR_NOSUCHNICK, target, "No such nick/channel")
+		}
+		return
+	}
+	ev.Source = c.prefix()
+	ev.Params[0] = t.nick
+	o := newOutMsg(ev)
+	o.tagOnly = ev.Command == "TAGMSG"
+	t.send(o.bytesFor(t.caps))
+	if c.caps&capEchoMessage != 0 && t != c {
+		c.send(o.bytesFor(c.caps))
+	}
+	s.mu.RUnlock()
+}
+
+func (c *Session) relayToRoom(target string, ev Message, notice bool) {
+	s := c.s
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r, ok := s.rooms[casefold(target)]
+	if !ok {
+		if !notice {
+			c.reply(ERR_NOSUCHCHANNEL, target, "No such channel")
+		}
+		return
+	}
+	if _, member := r.members[c]; !member && r.modeN {
+		if !notice {
+			c.reply(ERR_CANNOTSENDTOCHAN, r.name, "Cannot send to channel (join it first: JOIN "+r.name+")")
+		}
+		return
+	}
+	ev.Source = c.prefix()
+	ev.Params[0] = r.name
+	o := newOutMsg(ev)
+	o.tagOnly = ev.Command == "TAGMSG"
+	echo := c.caps&capEchoMessage != 0
+	r.relayMu.Lock()
+	for _, m := range r.memberList() {
+		if m != c || echo {
+			if b := o.bytesFor(m.caps); b != nil {
+				m.send(b)
+			}
+		}
+	}
+	r.relayMu.Unlock()
+	if _, member := r.members[c]; !member && echo {
+		c.send(o.bytesFor(c.caps))
+	}
+}
+
+// unregister removes c from nicks, rooms and the session set, and tells everyone who shared
+// a room with it that it quit. Idempotent; safe from any goroutine not holding s.mu.
+func (s *Server) unregister(c *Session, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c.gone {
+		return
+	}
+	c.gone = true
+	if c.registered {
+		ev := newOutMsg(Message{Source: c.prefix(), Command: "QUIT", Params: []string{reason}})
+		for peer := range c.peersLocked() {
+			peer.send(ev.bytesFor(peer.caps))
+		}
+	}
+	for r := range c.rooms {
+		r.removeLocked(c)
+	}
+	c.releaseNickLocked()
+	delete(s.sessions, c)
+	if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
+		delete(s.perIP, c.ip)
+	}
+	if c.account != "" {
+		s.log.Info("logout", "account", c.account, "remote", c.ip, "reason", reason)
+	}
+}

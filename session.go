@@ -1,0 +1,441 @@
+package main
+
+// A Session is one client connection. Three goroutines serve it:
+//   - the reader turns bytes into lines and queues them (the receive queue, bounded by
+//     flood_queue: a client that floods past it is dropped);
+//   - the processor (run) owns the session: it takes lines at the flood-control rate, runs
+//     commands, and alone ends the session;
+//   - the writer drains the send queue with one write per batch.
+// Nobody but the writer touches the socket for writing, and nobody waits for a slow peer:
+// sending is appending bytes to the send queue under qmu.
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// closeGrace bounds the final flush of a closing session (its ERROR line).
+const closeGrace = 2 * time.Second
+
+// capSet is a set of negotiated IRCv3 capabilities, one bit each.
+type capSet uint32
+
+const (
+	capServerTime capSet = 1 << iota
+	capMessageTags
+	capEchoMessage
+	capSASL
+	capAccountRegistration
+	capCapNotify
+)
+
+// capNames is the order CAP LS lists them in; values are added by capValue.
+var capNames = []struct {
+	name string
+	bit  capSet
+}{
+	{"cap-notify", capCapNotify},
+	{"draft/account-registration", capAccountRegistration},
+	{"echo-message", capEchoMessage},
+	{"message-tags", capMessageTags},
+	{"sasl", capSASL},
+	{"server-time", capServerTime},
+}
+
+// inLine is one received line, or the news that a line was too long.
+type inLine struct {
+	text    string
+	tooLong bool
+}
+
+// Session is one connected client.
+type Session struct {
+	s           *Server
+	conn        net.Conn
+	ip          string
+	connectedAt time.Time
+
+	// Identity and membership: written by the owning processor (or a takeover) with s.mu
+	// held, read by other sessions under s.mu; the processor may read them without it.
+	nick       string
+	user       string
+	realname   string
+	account    string
+	registered bool
+	caps       capSet
+	rooms      map[*Room]struct{}
+	gone       bool // removed from the registry; nothing may add it back
+
+	// Owned by the processor goroutine alone.
+	capNegotiating    bool
+	capVersion        int
+	pendingPass       string
+	serverPassOK      bool
+	saslBuf           strings.Builder
+	saslActive        bool
+	nickProvisional   bool // nick held by our own account's older session; decided at registration
+	toldLoginRequired bool
+	pingSent          bool
+	prevLogin         time.Time // the account's login before this one, told at welcome
+	prevAddr          string
+	floodTokens       float64
+	floodStamp        time.Time
+
+	lastActive atomic.Int64 // unix nanoseconds of the last line; read by WHO and WHOIS
+
+	qmu      sync.Mutex // tier 3; guards out, closing, overflow
+	out      []byte     // bytes waiting for the writer
+	closing  bool       // the final line is queued; accept nothing more
+	overflow bool       // the send queue passed sendq_bytes
+	wake     chan struct{}
+
+	killOnce   sync.Once
+	killReason string        // written once before killed is closed
+	killed     chan struct{} // closed when the session must end
+	writerDone chan struct{}
+}
+
+func newSession(s *Server, conn net.Conn, ip string) *Session {
+	now := time.Now()
+	return &Session{
+		s:           s,
+		conn:        conn,
+		ip:          ip,
+		connectedAt: now,
+		rooms:       make(map[*Room]struct{}),
+		floodTokens: float64(s.cfg.FloodBurst),
+		floodStamp:  now,
+		wake:        make(chan struct{}, 1),
+		killed:      make(chan struct{}),
+		writerDone:  make(chan struct{}),
+	}
+}
+
+// run is the processor: the one goroutine that owns the session until it ends.
+func (c *Session) run() {
+	lines := make(chan inLine, c.s.cfg.FloodQueue)
+	readerDone := make(chan struct{})
+	go c.writeLoop()
+	go func() {
+		defer close(readerDone)
+		c.readLoop(lines)
+	}()
+	defer func() {
+		<-c.writerDone
+		c.conn.Close() // unblocks the reader if the writer ended on an error
+		<-readerDone
+	}()
+
+	regTimer := time.NewTimer(c.s.cfg.RegistrationTimeout.Duration)
+	defer regTimer.Stop()
+	idle := time.NewTimer(c.s.cfg.PingInterval.Duration)
+	defer idle.Stop()
+	for {
+		select {
+		case in, ok := <-lines:
+			if !ok {
+				c.end("Connection closed")
+				return
+			}
+			if !c.throttle() {
+				c.end(c.killReason)
+				return
+			}
+			c.handleLine(in)
+			c.lastActive.Store(time.Now().UnixNano())
+			c.pingSent = false
+			idle.Reset(c.s.cfg.PingInterval.Duration)
+		case <-regTimer.C:
+			if !c.registered {
+				c.end(c.registrationTimeoutReason())
+				return
+			}
+		case <-idle.C:
+			if c.pingSent {
+				c.end(fmt.Sprintf("Ping timeout: %v", c.s.cfg.PingTimeout.Duration))
+				return
+			}
+			c.pingSent = true
+			c.sendLine("PING :" + c.s.cfg.Name)
+			idle.Reset(c.s.cfg.PingTimeout.Duration)
+		case <-c.killed:
+			c.end(c.killReason)
+			return
+		}
+	}
+}
+
+// lastActiveSeen is when the client last sent a line (its connect time before that).
+func (c *Session) lastActiveSeen() time.Time {
+	if ns := c.lastActive.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return c.connectedAt
+}
+
+func (c *Session) registrationTimeoutReason() string {
+	if c.s.cfg.RequireLogin && c.account == "" && c.nick != "" && c.user != "" {
+		return "Registration timeout: this server requires login (SASL PLAIN or PASS account:password)"
+	}
+	return "Registration timeout"
+}
+
+// readLoop reads lines until the connection fails, then closes lines.
+func (c *Session) readLoop(lines chan<- inLine) {
+	defer close(lines)
+	lr := newLineReader(c.conn, maxLineLen)
+	flood := c.s.cfg.FloodRate > 0
+	for {
+		line, err := lr.ReadLine()
+		in := inLine{tooLong: errors.Is(err, ErrLineTooLong)}
+		if err != nil && !in.tooLong {
+			return
+		}
+		if !in.tooLong {
+			if len(line) == 0 {
+				continue
+			}
+			in.text = string(line)
+		}
+		if !flood {
+			select {
+			case lines <- in:
+			case <-c.killed:
+				return
+			}
+			continue
+		}
+		select {
+		case lines <- in:
+		default:
+			c.kill("Excess Flood")
+			return
+		}
+	}
+}
+
+// throttle waits until flood control lets the next line through: flood_burst lines at once,
+// then flood_rate a second. It reports false if the session was killed while waiting.
+func (c *Session) throttle() bool {
+	rate := c.s.cfg.FloodRate
+	if rate <= 0 {
+		return true
+	}
+	now := time.Now()
+	c.floodTokens = min(c.floodTokens+now.Sub(c.floodStamp).Seconds()*rate, float64(c.s.cfg.FloodBurst))
+	c.floodStamp = now
+	if c.floodTokens >= 1 {
+		c.floodTokens--
+		return true
+	}
+	wait := time.Duration((1 - c.floodTokens) / rate * float64(time.Second))
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		c.floodTokens, c.floodStamp = 0, time.Now()
+		return true
+	case <-c.killed:
+		return false
+	}
+}
+
+// writeLoop sends what is queued, one write per batch, until the session closes.
+func (c *Session) writeLoop() {
+	defer close(c.writerDone)
+	defer c.conn.Close()
+	var buf []byte
+	for {
+		c.qmu.Lock()
+		for len(c.out) == 0 && !c.closing {
+			c.qmu.Unlock()
+			<-c.wake
+			c.qmu.Lock()
+		}
+		buf, c.out = c.out, buf[:0]
+		closing := c.closing
+		// Under qmu, so a kill's shorter deadline cannot be overwritten by this one.
+		if closing {
+			c.conn.SetWriteDeadline(time.Now().Add(closeGrace))
+		} else {
+			c.conn.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout.Duration))
+		}
+		c.qmu.Unlock()
+		if len(buf) > 0 {
+			if _, err := c.conn.Write(buf); err != nil {
+				c.kill("Write error: " + shortNetError(err))
+				return
+			}
+		}
+		if closing {
+			return
+		}
+		if cap(buf) > 64<<10 {
+			buf = nil // a burst is over: give its memory back
+		}
+	}
+}
+
+// send queues bytes for the client. It never blocks: past sendq_bytes the session is
+// dropped ("SendQ exceeded") instead of stalling the sender.
+func (c *Session) send(b []byte) {
+	c.qmu.Lock()
+	if c.closing || c.overflow {
+		c.qmu.Unlock()
+		return
+	}
+	if len(c.out)+len(b) > c.s.cfg.SendQBytes {
+		c.overflow = true
+		c.out = c.out[:0] // the peer is not reading; what it missed is moot
+		c.qmu.Unlock()
+		c.kill("SendQ exceeded")
+		return
+	}
+	c.out = append(c.out, b...)
+	c.qmu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// finish queues the session's last line and tells the writer to close after it.
+func (c *Session) finish(last string) {
+	c.qmu.Lock()
+	if c.closing {
+		c.qmu.Unlock()
+		return
+	}
+	c.closing = true
+	c.out = append(c.out, last...)
+	c.out = append(c.out, '\r', '\n')
+	c.conn.SetWriteDeadline(time.Now().Add(closeGrace))
+	c.qmu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// kill asks the processor to end the session. Safe from any goroutine, even under s.mu or
+// a room's relay lock: it only marks and signals.
+func (c *Session) kill(reason string) {
+	c.killOnce.Do(func() {
+		c.killReason = reason
+		close(c.killed)
+	})
+}
+
+// end removes the session from the registry (others see it QUIT), queues "ERROR :reason"
+// and closes the connection after it. Idempotent; must not be called under s.mu.
+func (c *Session) end(reason string) {
+	c.s.unregister(c, reason)
+	c.finish("ERROR :" + reason)
+	c.kill(reason)
+}
+
+func shortNetError(err error) string {
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return "timed out"
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+		return "connection closed"
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Err.Error()
+	}
+	return err.Error()
+}
+
+// sendLine queues a line built by the caller (without CRLF).
+func (c *Session) sendLine(line string) {
+	b := make([]byte, 0, len(line)+2)
+	b = append(b, line...)
+	c.send(append(b, '\r', '\n'))
+}
+
+// sendMsg encodes and queues m. An unencodable message is a server bug, logged, not sent.
+func (c *Session) sendMsg(m *Message) {
+	b, err := m.AppendTo(nil)
+	if err != nil {
+		c.s.log.Error("encode reply", "command", m.Command, "err", err)
+		return
+	}
+	c.send(b)
+}
+
+// reply sends a numeric (or other server reply) addressed to the client: ":server CODE nick params...".
+func (c *Session) reply(code string, params ...string) {
+	m := Message{Source: c.s.cfg.Name, Command: code, Params: append([]string{c.nickOrStar()}, params...)}
+	c.sendMsg(&m)
+}
+
+// fail sends an IRCv3 standard reply: FAIL <command> <code> [context...] :<description>.
+func (c *Session) fail(command, code string, params ...string) {
+	m := Message{Source: c.s.cfg.Name, Command: "FAIL", Params: append([]string{command, code}, params...)}
+	c.sendMsg(&m)
+}
+
+func (c *Session) nickOrStar() string {
+	if c.nick == "" {
+		return "*"
+	}
+	return c.nick
+}
+
+// prefix is nick!user@host, the source of the client's messages. Callers hold s.mu or are
+// the processor.
+func (c *Session) prefix() string {
+	return c.nick + "!" + c.userOrNick() + "@" + c.ip
+}
+
+func (c *Session) userOrNick() string {
+	if c.user != "" {
+		return c.user
+	}
+	return c.nick
+}
+
+// handleLine parses and dispatches one line.
+func (c *Session) handleLine(in inLine) {
+	if in.tooLong {
+		c.reply(ERR_INPUTTOOLONG, "Input line was too long (limit: 512 bytes, 8191 for tags)")
+		return
+	}
+	m, err := ParseMessage(in.text)
+	switch {
+	case errors.Is(err, ErrLineEmpty):
+		return
+	case errors.Is(err, ErrBodyTooLong), errors.Is(err, ErrTagsTooLong):
+		c.reply(ERR_INPUTTOOLONG, "Input line was too long (limit: 512 bytes, 8191 for tags)")
+		return
+	case err != nil:
+		c.reply(ERR_UNKNOWNCOMMAND, "*", "Malformed line: "+err.Error())
+		return
+	}
+	cmd, ok := commandTable[m.Command]
+	switch {
+	case !ok:
+		c.reply(ERR_UNKNOWNCOMMAND, m.Command, "Unknown command")
+	case !c.registered && !cmd.preReg:
+		c.reply(ERR_NOTREGISTERED, "You have not registered"+c.loginHint())
+	case len(m.Params) < cmd.minParams:
+		c.reply(ERR_NEEDMOREPARAMS, m.Command, "Not enough parameters")
+	default:
+		cmd.run(c, &m)
+	}
+}
+
+func (c *Session) loginHint() string {
+	if c.s.cfg.RequireLogin && c.account == "" {
+		return " (log in first: SASL PLAIN or PASS account:password)"
+	}
+	return ""
+}
