@@ -267,7 +267,7 @@ func passwordFromFlags(c *cli.Context) (string, bool, error) {
 // connectAndRun dials, logs in and runs the session in the mode opts asks for. ui is the
 // prompt in interactive mode, nil in pipeline mode.
 func connectAndRun(ctx context.Context, opts *clientOptions, sink eventSink, ui *prompt) error {
-	conn, err := dialIRC(ctx, opts.addr)
+	conn, err := clientDial(ctx, opts.addr)
 	if err != nil {
 		return withExit(exitConnect, err)
 	}
@@ -286,8 +286,8 @@ func connectAndRun(ctx context.Context, opts *clientOptions, sink eventSink, ui 
 	return cs.runPipeline(ctx, os.Stdin)
 }
 
-// dialIRC is the client's one TCP dial (so --trace can wrap it).
-func dialIRC(ctx context.Context, addr string) (net.Conn, error) {
+// clientDial is the client's one TCP dial (so --trace can wrap it).
+func clientDial(ctx context.Context, addr string) (net.Conn, error) {
 	d := net.Dialer{Timeout: dialTimeout}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {

@@ -49,6 +49,13 @@ func runInteractive(c *cli.Context, opts *clientOptions) error {
 
 func (p *prompt) event(ev chatEvent) { p.printAbove(ev.String()) }
 
+// endLine leaves the abandoned prompt line as it is, so what follows starts on a new line.
+func (p *prompt) endLine() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	io.WriteString(p.out, "\r\n")
+}
+
 // ringFor rings the bell for a message from someone: on direct messages with bell = "dm",
 // on every message with "all".
 func (p *prompt) ringFor(ev chatEvent) {
@@ -200,7 +207,7 @@ func (cs *clientSession) runPrompt(p *prompt) error {
 				return err
 			}
 		case <-cs.done:
-			p.printAbove("")
+			p.endLine()
 			return cs.endErr
 		case <-sigs:
 			cs.quit("labchat client quit")
@@ -371,7 +378,10 @@ func cmdJoin(cs *clientSession, args string) error {
 	if !cs.oneWord("join", args) {
 		return nil
 	}
-	return cs.sendCmd("JOIN", args)
+	if err := cs.sendCmd("JOIN", args); err != nil {
+		return err
+	}
+	return cs.roundTrip("join") // so the next prompt shows the new target
 }
 
 func cmdPart(cs *clientSession, args string) error {
@@ -383,10 +393,14 @@ func cmdPart(cs *clientSession, args string) error {
 		cs.complain("usage: /part [#ROOM] [REASON] (the target is not a room)")
 		return nil
 	}
-	if reasonText == "" {
-		return cs.sendCmd("PART", room)
+	params := []string{room}
+	if reasonText != "" {
+		params = append(params, reasonText)
 	}
-	return cs.sendCmd("PART", room, reasonText)
+	if err := cs.sendCmd("PART", params...); err != nil {
+		return err
+	}
+	return cs.roundTrip("part")
 }
 
 func cmdNames(cs *clientSession, args string) error {

@@ -397,9 +397,9 @@ func (cs *clientSession) onOther(m *Message) {
 	if quietNumerics[m.Command] {
 		return
 	}
-	ev := chatEvent{Time: msgTime(m), Kind: kindInfo, Text: numericText(m)}
+	ev := chatEvent{Time: msgTime(m), Kind: kindInfo, Text: strings.Join(m.Params[min(1, len(m.Params)):], " ")}
 	if m.Command[0] == '4' || m.Command[0] == '5' {
-		ev.Kind = kindError
+		ev.Kind, ev.Text = kindError, numericText(m)
 		cs.countLineError()
 	}
 	cs.sink.event(ev)
@@ -409,7 +409,7 @@ func isNumeric(cmd string) bool {
 	return len(cmd) == 3 && isDigit(cmd[0]) && isDigit(cmd[1]) && isDigit(cmd[2])
 }
 
-// numericText is "p1 p2: trailing" from a numeric's parameters after the target nick.
+// numericText is "p1 p2: trailing" from an error numeric's parameters after the target nick.
 func numericText(m *Message) string {
 	if len(m.Params) < 2 {
 		return m.Command
