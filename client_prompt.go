@@ -185,8 +185,8 @@ type promptResult struct {
 func (cs *clientSession) runPrompt(p *prompt) error {
 	p.ln.SetWordCompleter(cs.complete)
 	if cs.isRoom(cs.opts.to) {
-		if err := cs.cc.send("JOIN", cs.opts.to); err != nil {
-			return withExit(exitProtocol, err)
+		if err := cmdJoin(cs, cs.opts.to); err != nil {
+			return err
 		}
 	}
 	sigs := make(chan os.Signal, 1)
