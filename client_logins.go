@@ -69,35 +69,14 @@ func recordLogin(dataDir, addr, user string, when time.Time) error {
 	return saveClientFile(loginsPath(dataDir), buf.Bytes(), 0o600)
 }
 
-// saveClientFile replaces path with data so that a crash leaves the old or the new file,
-// never a torn one: temp file in the same directory, fsync, rename.
-func saveClientFile(path string, data []byte, perm os.FileMode) (err error) {
+// saveClientFile writes a client file atomically (writeFileAtomic), creating the client
+// data dir on first use.
+func saveClientFile(path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(f.Name(), perm)
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
+	if err := writeFileAtomic(path, data, perm); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
