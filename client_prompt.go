@@ -1,0 +1,532 @@
+package main
+
+// The interactive client: a liner prompt showing the current target, slash commands from one
+// table, tab completion, input history in the data dir, and incoming lines printed above the
+// line being typed (printAbove, in client_unix.go / client_windows.go).
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/peterh/liner"
+	"github.com/urfave/cli/v2"
+)
+
+// prompt is the terminal: liner for input, printAbove for output.
+type prompt struct {
+	ln   *liner.State // Prompt runs on one goroutine at a time (runPrompt waits for it)
+	bell string
+
+	mu  sync.Mutex // serializes writes to out, so lines and the bell never interleave
+	out io.Writer
+}
+
+// errQuit ends the prompt loop normally.
+var errQuit = errors.New("quit")
+
+func runInteractive(c *cli.Context, opts *clientOptions) error {
+	p := &prompt{ln: liner.NewLiner(), bell: opts.bell, out: os.Stdout}
+	defer p.ln.Close()
+	p.ln.SetCtrlCAborts(true)
+	if err := p.askCredentials(c, opts); err != nil {
+		return err
+	}
+	p.loadHistory(opts)
+	defer p.saveHistory(opts)
+	return connectAndRun(c.Context, opts, p, p)
+}
+
+func (p *prompt) event(ev chatEvent) { p.printAbove(ev.String()) }
+
+// endLine leaves the abandoned prompt line as it is, so what follows starts on a new line.
+func (p *prompt) endLine() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	io.WriteString(p.out, "\r\n")
+}
+
+// ringFor rings the bell for a message from someone: on direct messages with bell = "dm",
+// on every message with "all".
+func (p *prompt) ringFor(ev chatEvent) {
+	if p.bell == "off" || (p.bell == "dm" && !ev.direct) {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	io.WriteString(p.out, "\a")
+}
+
+// askCredentials fills in the account (offering the remembered ones) and the password.
+func (p *prompt) askCredentials(c *cli.Context, opts *clientOptions) error {
+	if opts.user == "" {
+		user, err := p.chooseAccount(opts)
+		if err != nil {
+			return err
+		}
+		opts.user = user
+	}
+	pw, ok, err := passwordFromFlags(c)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		pw, err = p.askPassword(opts)
+		if err != nil {
+			return err
+		}
+	}
+	opts.password = pw
+	return nil
+}
+
+func (p *prompt) chooseAccount(opts *clientOptions) (string, error) {
+	known := rememberedAccounts(opts.dataDir, opts.addr)
+	question := "Account: "
+	if len(known) > 0 {
+		p.printAbove("Accounts used on " + opts.addr + ":")
+		for i, a := range known {
+			p.printAbove(fmt.Sprintf("  %d) %-16s last login %s", i+1, a.name, a.last.Local().Format("2006-01-02 15:04")))
+		}
+		question = "Account [" + known[0].name + "]: "
+	}
+	answer, err := p.ln.Prompt(question)
+	if err != nil {
+		return "", usageErrorf("no account chosen")
+	}
+	answer = strings.TrimSpace(answer)
+	if n, err := strconv.Atoi(answer); err == nil && n >= 1 && n <= len(known) {
+		return known[n-1].name, nil
+	}
+	if answer == "" && len(known) > 0 {
+		return known[0].name, nil
+	}
+	if answer == "" || strings.ContainsAny(answer, " :,") {
+		return "", usageErrorf("account name %q: want one word", answer)
+	}
+	return answer, nil
+}
+
+func (p *prompt) askPassword(opts *clientOptions) (string, error) {
+	pw, err := p.ln.PasswordPrompt("Password for " + opts.user + "@" + opts.addr + ": ")
+	if err != nil || pw == "" {
+		return "", usageErrorf("no password given")
+	}
+	if opts.register {
+		again, err := p.ln.PasswordPrompt("Same password again: ")
+		if err != nil || again != pw {
+			return "", usageErrorf("the two passwords differ")
+		}
+	}
+	return pw, nil
+}
+
+func historyPath(opts *clientOptions) string { return filepath.Join(opts.dataDir, "history") }
+
+func (p *prompt) loadHistory(opts *clientOptions) {
+	f, err := os.Open(historyPath(opts))
+	if err != nil {
+		return // none yet; an unreadable one is rewritten at the end
+	}
+	defer f.Close()
+	p.ln.ReadHistory(f)
+}
+
+// saveHistory keeps the last history_lines input lines (liner holds at most 1000).
+func (p *prompt) saveHistory(opts *clientOptions) {
+	if opts.historyLines <= 0 {
+		return
+	}
+	var buf bytes.Buffer
+	p.ln.WriteHistory(&buf)
+	lines := strings.SplitAfter(buf.String(), "\n")
+	if len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	lines = lines[max(0, len(lines)-opts.historyLines):]
+	if err := saveClientFile(historyPath(opts), []byte(strings.Join(lines, "")), 0o600); err != nil {
+		fmt.Fprintf(os.Stderr, "labchat: save input history: %v\n", err)
+	}
+}
+
+// secretCommands are raw IRC commands whose lines carry passwords: kept out of the history.
+var secretCommands = []string{"PASS", "AUTHENTICATE", "REGISTER", "OPER"}
+
+func (p *prompt) remember(line string) {
+	if rest, ok := strings.CutPrefix(line, "/raw "); ok {
+		cmd, _, _ := strings.Cut(strings.TrimSpace(rest), " ")
+		if slices.Contains(secretCommands, strings.ToUpper(cmd)) {
+			return
+		}
+	}
+	if strings.TrimSpace(line) != "" {
+		p.ln.AppendHistory(line)
+	}
+}
+
+type promptResult struct {
+	line string
+	err  error
+}
+
+// runPrompt reads lines until /quit, Ctrl-C, Ctrl-D, a signal, or the connection ends.
+// Prompt runs on its own goroutine so the end of the connection is noticed while the user
+// types; the deferred liner Close then restores the terminal.
+func (cs *clientSession) runPrompt(p *prompt) error {
+	p.ln.SetWordCompleter(cs.complete)
+	if cs.isRoom(cs.opts.to) {
+		if err := cmdJoin(cs, cs.opts.to); err != nil {
+			return err
+		}
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	results := make(chan promptResult, 1)
+	for {
+		go func(text string) {
+			line, err := p.ln.Prompt(text)
+			results <- promptResult{line, err}
+		}(cs.promptText())
+		select {
+		case r := <-results:
+			if err := cs.promptLine(p, r); err != nil {
+				if errors.Is(err, errQuit) {
+					return nil
+				}
+				return err
+			}
+		case <-cs.done:
+			p.endLine()
+			return cs.endErr
+		case <-sigs:
+			cs.quit("labchat client quit")
+			return nil
+		}
+	}
+}
+
+func (cs *clientSession) promptLine(p *prompt, r promptResult) error {
+	if errors.Is(r.err, liner.ErrPromptAborted) || errors.Is(r.err, io.EOF) {
+		cs.quit("labchat client quit")
+		return errQuit
+	}
+	if r.err != nil {
+		return fmt.Errorf("read input: %w", r.err)
+	}
+	p.remember(r.line)
+	return cs.runLine(r.line)
+}
+
+func (cs *clientSession) promptText() string {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.target == "" {
+		return "[" + cs.nick + "] > "
+	}
+	return "[" + cs.nick + " -> " + cs.target + "] > "
+}
+
+func (cs *clientSession) currentTarget() string {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.target
+}
+
+// runLine runs a slash command, or sends the line to the current target ("//" sends a "/").
+func (cs *clientSession) runLine(line string) error {
+	switch {
+	case strings.TrimSpace(line) == "":
+		return nil
+	case strings.HasPrefix(line, "//"):
+		return cs.say(line[1:])
+	case strings.HasPrefix(line, "/"):
+		name, args, _ := strings.Cut(line[1:], " ")
+		cmd, ok := findSlashCommand(name)
+		if !ok {
+			cs.complain("unknown command /" + name + " (type /help)")
+			return nil
+		}
+		return cmd.run(cs, strings.TrimSpace(args))
+	}
+	return cs.say(line)
+}
+
+func (cs *clientSession) say(text string) error {
+	target := cs.currentTarget()
+	if target == "" {
+		cs.complain("no target: /join #room or /query NICK first")
+		return nil
+	}
+	return cs.sendText(target, text)
+}
+
+func (cs *clientSession) complain(text string) {
+	cs.sink.event(chatEvent{Time: time.Now(), Kind: kindError, Text: text})
+}
+
+func (cs *clientSession) note(text string) {
+	cs.sink.event(chatEvent{Time: time.Now(), Kind: kindInfo, Text: text})
+}
+
+// completionKind says what the first argument of a command completes to.
+type completionKind int
+
+const (
+	completeNothing completionKind = iota
+	completeNick
+	completeRoom
+	completeTarget // a nick or a room
+)
+
+// slashCommand is one entry of the command table; later features add rows.
+type slashCommand struct {
+	name     string
+	args     string // for /help: "NICK TEXT"
+	help     string
+	complete completionKind
+	run      func(cs *clientSession, args string) error
+}
+
+// slashCommands is filled in init, because /help reads the table itself.
+var slashCommands []slashCommand
+
+func init() {
+	slashCommands = []slashCommand{
+		{"msg", "NICK|#ROOM TEXT", "send one message without changing the target", completeTarget, cmdMsg},
+		{"query", "NICK|#ROOM", "send plain lines to NICK (or a room) from now on", completeTarget, cmdQuery},
+		{"join", "#ROOM", "join a room (created if new) and make it the target", completeRoom, cmdJoin},
+		{"part", "[#ROOM] [REASON]", "leave a room (default: the current one)", completeRoom, cmdPart},
+		{"rooms", "", "list the server's rooms", completeNothing, func(cs *clientSession, _ string) error { return cs.sendCmd("LIST") }},
+		{"names", "[#ROOM]", "who is in a room (default: the current one)", completeRoom, cmdNames},
+		{"whois", "NICK", "who is NICK", completeNick, cmdWhois},
+		{"me", "TEXT", "send an action (* you TEXT) to the target", completeNothing, cmdMe},
+		{"raw", "LINE", "send LINE to the server as typed and show the replies raw", completeNothing, cmdRaw},
+		{"help", "", "list the commands", completeNothing, cmdHelp},
+		{"quit", "[REASON]", "leave the server and exit", completeNothing, cmdQuit},
+	}
+}
+
+func findSlashCommand(name string) (slashCommand, bool) {
+	for _, c := range slashCommands {
+		if strings.EqualFold(c.name, name) {
+			return c, true
+		}
+	}
+	return slashCommand{}, false
+}
+
+func (cs *clientSession) sendCmd(command string, params ...string) error {
+	if err := cs.cc.send(command, params...); err != nil {
+		return withExit(exitProtocol, err)
+	}
+	return nil
+}
+
+// oneWord checks a command argument that becomes an IRC middle parameter.
+func (cs *clientSession) oneWord(cmd, arg string) bool {
+	if arg == "" || strings.ContainsAny(arg, " ,") || arg[0] == ':' {
+		c, _ := findSlashCommand(cmd)
+		cs.complain("usage: /" + c.name + " " + c.args)
+		return false
+	}
+	return true
+}
+
+func cmdMsg(cs *clientSession, args string) error {
+	target, text, _ := strings.Cut(args, " ")
+	if !cs.oneWord("msg", target) || strings.TrimSpace(text) == "" {
+		if target != "" {
+			cs.complain("usage: /msg NICK|#ROOM TEXT")
+		}
+		return nil
+	}
+	return cs.sendText(target, text)
+}
+
+func cmdQuery(cs *clientSession, args string) error {
+	if args == "" {
+		cs.note("target: " + cs.currentTarget())
+		return nil
+	}
+	if !cs.oneWord("query", args) {
+		return nil
+	}
+	cs.mu.Lock()
+	cs.target = args
+	cs.mu.Unlock()
+	if cs.isRoom(args) && !cs.joined(args) {
+		cs.note("you are not in " + args + ": /join it to talk there")
+	}
+	return nil
+}
+
+func cmdJoin(cs *clientSession, args string) error {
+	if args != "" && !cs.isRoom(args) {
+		args = "#" + args
+	}
+	if !cs.oneWord("join", args) {
+		return nil
+	}
+	if err := cs.sendCmd("JOIN", args); err != nil {
+		return err
+	}
+	return cs.roundTrip("join") // so the next prompt shows the new target
+}
+
+func cmdPart(cs *clientSession, args string) error {
+	room, reasonText, _ := strings.Cut(args, " ")
+	if !cs.isRoom(room) {
+		room, reasonText = cs.currentTarget(), args
+	}
+	if !cs.isRoom(room) {
+		cs.complain("usage: /part [#ROOM] [REASON] (the target is not a room)")
+		return nil
+	}
+	params := []string{room}
+	if reasonText != "" {
+		params = append(params, reasonText)
+	}
+	if err := cs.sendCmd("PART", params...); err != nil {
+		return err
+	}
+	return cs.roundTrip("part")
+}
+
+func cmdNames(cs *clientSession, args string) error {
+	room := args
+	if room == "" {
+		room = cs.currentTarget()
+	}
+	if !cs.isRoom(room) || !cs.oneWord("names", room) {
+		cs.complain("usage: /names #ROOM")
+		return nil
+	}
+	return cs.sendCmd("NAMES", room)
+}
+
+func cmdWhois(cs *clientSession, args string) error {
+	if !cs.oneWord("whois", args) {
+		return nil
+	}
+	return cs.sendCmd("WHOIS", args)
+}
+
+func cmdMe(cs *clientSession, args string) error {
+	target := cs.currentTarget()
+	if target == "" || args == "" {
+		cs.complain("usage: /me TEXT (with a target: /join or /query first)")
+		return nil
+	}
+	if err := cs.sendCmd("PRIVMSG", target, "\x01ACTION "+args+"\x01"); err != nil {
+		return err
+	}
+	if !cs.caps["echo-message"] {
+		cs.mu.Lock()
+		nick := cs.nick
+		cs.mu.Unlock()
+		cs.sink.event(chatEvent{Time: time.Now(), Kind: kindAction, From: nick, To: target, Text: args, self: true, direct: !cs.isRoom(target)})
+	}
+	return nil
+}
+
+// cmdRaw sends the line, then a PING; every reply before its PONG is shown raw, since the
+// server answers a client's lines in order.
+func cmdRaw(cs *clientSession, args string) error {
+	if args == "" {
+		cs.complain("usage: /raw LINE, e.g. /raw WHOIS alice")
+		return nil
+	}
+	cs.mu.Lock()
+	cs.rawWatch++
+	cs.pingSeq++
+	token := fmt.Sprintf("raw-%d", cs.pingSeq)
+	cs.mu.Unlock()
+	cs.sink.event(chatEvent{Time: time.Now(), Kind: kindRaw, Text: ">> " + args})
+	if err := cs.cc.sendRaw(args); err != nil {
+		cs.mu.Lock()
+		cs.rawWatch--
+		cs.mu.Unlock()
+		cs.complain(err.Error())
+		return nil
+	}
+	return cs.sendCmd("PING", token)
+}
+
+func cmdHelp(cs *clientSession, _ string) error {
+	cs.note("Plain lines go to the target shown in the prompt. Commands:")
+	for _, c := range slashCommands {
+		cs.note(fmt.Sprintf("  /%-24s %s", strings.TrimSpace(c.name+" "+c.args), c.help))
+	}
+	cs.note("  Tab completes commands, nicks and rooms; a line starting with // sends a /.")
+	return nil
+}
+
+func cmdQuit(cs *clientSession, args string) error {
+	if args == "" {
+		args = "labchat client quit"
+	}
+	cs.quit(args)
+	return errQuit
+}
+
+// complete is liner's word completer: command names after "/", then per the command's
+// completion kind, and nicks (or rooms, after a '#') in plain text.
+func (cs *clientSession) complete(line string, pos int) (head string, completions []string, tail string) {
+	head, tail = line[:pos], line[pos:]
+	start := strings.LastIndexByte(head, ' ') + 1
+	word := head[start:]
+	head = head[:start]
+	if start == 0 && strings.HasPrefix(word, "/") {
+		for _, c := range slashCommands {
+			if strings.HasPrefix(c.name, strings.ToLower(word[1:])) {
+				completions = append(completions, "/"+c.name+" ")
+			}
+		}
+		return head, completions, tail
+	}
+	kind := completeTarget
+	if strings.HasPrefix(head, "/") {
+		fields := strings.Fields(head)
+		c, _ := findSlashCommand(strings.TrimPrefix(fields[0], "/"))
+		kind = c.complete
+		if len(fields) != 1 {
+			kind = completeTarget
+		}
+	}
+	return head, cs.candidates(kind, word), tail
+}
+
+func (cs *clientSession) candidates(kind completionKind, word string) []string {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	var names []string
+	if kind == completeNick || kind == completeTarget {
+		for _, n := range cs.nicks {
+			names = append(names, n)
+		}
+	}
+	if kind == completeRoom || kind == completeTarget {
+		for _, r := range cs.rooms {
+			names = append(names, r)
+		}
+	}
+	var out []string
+	for _, n := range names {
+		if strings.HasPrefix(clientFold(n), clientFold(word)) {
+			out = append(out, n+" ")
+		}
+	}
+	slices.Sort(out)
+	return out
+}
