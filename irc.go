@@ -316,11 +316,13 @@ func (m *Message) appendBody(buf []byte) ([]byte, error) {
 		}
 		buf = append(buf, ' ')
 		last := i == len(m.Params)-1
-		if p == "" || p[0] == ':' || strings.IndexByte(p, ' ') >= 0 || last && textTrailing(m.Command, len(m.Params)) {
+		if p == "" || p[0] == ':' || strings.IndexByte(p, ' ') >= 0 {
 			if !last {
 				return buf, ErrBadParam
 			}
 			buf = append(buf, ':')
+		} else if last && textTrailing(m.Command, len(m.Params)) && len(buf)-start+len(p)+3 <= maxBodyLen {
+			buf = append(buf, ':') // optional: only where the line still fits
 		}
 		buf = append(buf, p...)
 	}

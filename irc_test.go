@@ -605,3 +605,20 @@ func BenchmarkAppendTo(b *testing.B) {
 		})
 	}
 }
+
+func TestAppendToOptionalTrailingColon(t *testing.T) {
+	m := Message{Command: "PRIVMSG", Params: []string{"bob", "hi"}}
+	if got := m.String(); got != "PRIVMSG bob :hi" {
+		t.Errorf("free text = %q, want the conventional ':' before it", got)
+	}
+	// At the limit the optional ':' is left out rather than push the line over 512 bytes.
+	long := Message{Command: "PRIVMSG", Params: []string{"bob", strings.Repeat("x", maxBodyLen-2-len("PRIVMSG bob "))}}
+	b, err := long.AppendTo(nil)
+	if err != nil || len(b) != maxBodyLen || strings.Contains(string(b), ":") {
+		t.Errorf("510-byte body: %d bytes, err %v; want exactly 512 bytes without the optional ':'", len(b), err)
+	}
+	join := Message{Command: "JOIN", Params: []string{"#lab"}}
+	if got := join.String(); got != "JOIN #lab" {
+		t.Errorf("JOIN = %q, want no ':' on a channel name", got)
+	}
+}
