@@ -753,3 +753,67 @@ func startBinaryServer(t testing.TB, args ...string) *binaryServer {
 	}
 	return nil
 }
+
+func TestFailedLoginsAreThrottledPerAddress(t *testing.T) {
+	cfg := loginRequiredConfig(t)
+	cfg.LoginFailuresPerMinute = 2
+	ts := startServer(t, cfg, "")
+	registerAccount(t, ts.addr, "alice", "s3cret-pw")
+	c := dialIRC(t, ts.addr, "guesser")
+	c.send("CAP REQ :sasl")
+	c.send("NICK guesser")
+	c.send("USER g 0 * :g")
+	try := func(pw string) {
+		c.send("AUTHENTICATE PLAIN")
+		c.expect("^AUTHENTICATE \\+")
+		c.send("AUTHENTICATE %s", base64.StdEncoding.EncodeToString([]byte("\x00alice\x00"+pw)))
+	}
+	try("guess1")
+	c.expect(" 904 .*wrong password")
+	try("guess2")
+	c.expect(" 904 .*wrong password")
+	try("s3cret-pw") // even the right password waits out the window
+	c.expect(" 904 .*too many failed logins from your address: try again in \\d+s")
+}
+
+func TestServerPassword(t *testing.T) {
+	cfg := loginRequiredConfig(t)
+	cfg.Password = "lab-room-7"
+	ts := startServer(t, cfg, "")
+	bad := dialIRC(t, ts.addr, "bad")
+	bad.send("PASS wrong")
+	bad.send("NICK bob")
+	bad.send("USER bob 0 * :Bob")
+	bad.expect(" 464 ")
+	if e := bad.expectClosed(); !strings.Contains(e, "server password") {
+		t.Errorf("got %q, want an ERROR about the server password", e)
+	}
+	good := dialIRC(t, ts.addr, "good")
+	good.send("PASS lab-room-7")
+	good.send("NICK bob")
+	good.send("USER bob 0 * :Bob")
+	good.send("REGISTER * * bobs-password")
+	good.expect("REGISTER SUCCESS bob")
+	good.expect(" 001 bob ")
+}
+
+func TestCommonFlagsBeforeOrAfterSubcommand(t *testing.T) {
+	before, after := t.TempDir(), t.TempDir()
+	for _, args := range [][]string{
+		{"--data-dir", before, "serve", "--listen", "127.0.0.1:0"},
+		{"serve", "--listen", "127.0.0.1:0", "--data-dir", after},
+	} {
+		srv := startBinaryServer(t, args...)
+		if !strings.HasPrefix(srv.dataDir, before) && !strings.HasPrefix(srv.dataDir, after) {
+			t.Errorf("labchat %v: data in %s, want under the --data-dir given", args, srv.dataDir)
+		}
+		if code := srv.stop(); code != 0 {
+			t.Errorf("labchat %v: exit %d after SIGTERM", args, code)
+		}
+	}
+	for _, dir := range []string{before, after} {
+		if _, err := os.Stat(filepath.Join(dir, "server", "serve.lock")); err != nil {
+			t.Errorf("no server files in %s: %v", dir, err)
+		}
+	}
+}

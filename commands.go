@@ -446,7 +446,7 @@ func (c *Session) loginWithPass() bool {
 func (c *Session) login(name, password string) error {
 	s := c.s
 	if wait := s.throttle.Blocked(c.ip, time.Now()); wait > 0 {
-		return fmt.Errorf("%w: try again in %v", errThrottled, wait.Round(time.Second))
+		return fmt.Errorf("%w: try again in %ds", errThrottled, int((wait+time.Second-1)/time.Second))
 	}
 	prev, err := s.accounts.Authenticate(name, password)
 	if err != nil {

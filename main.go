@@ -92,7 +92,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Reader:          stdin,
 		Writer:          stdout,
 		ErrWriter:       stderr,
-		Flags:           commonFlags(),
+		Flags:           commonFlags(true),
 		Commands:        commands(),
 		HideHelpCommand: true,
 		// main reports errors and picks the exit code; cli must not exit by itself.
@@ -102,7 +102,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		},
 	}
 	for _, cmd := range app.Commands {
-		cmd.Flags = append(cmd.Flags, commonFlags()...)
+		cmd.Flags = append(cmd.Flags, commonFlags(false)...)
 		if cmd.OnUsageError == nil {
 			cmd.OnUsageError = app.OnUsageError
 		}
@@ -111,21 +111,32 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 }
 
 // commonFlags are accepted before and after the subcommand (`labchat --data-dir d serve` and
-// `labchat serve --data-dir d`), since users type them both ways. Each call makes new flag
+// `labchat serve --data-dir d`), since users type them both ways. Only the app-level copy
+// reads the environment: then a value set at the subcommand level was typed on the command
+// line, and a typed flag beats the environment wherever it stands. Each call makes new flag
 // values: cli keeps set-state inside them.
-func commonFlags() []cli.Flag {
+func commonFlags(withEnv bool) []cli.Flag {
+	env := func(name string) []string {
+		if withEnv {
+			return []string{name}
+		}
+		return nil
+	}
 	return []cli.Flag{
-		&cli.StringFlag{Name: "config", Usage: "read configuration from `FILE` over the built-in defaults", EnvVars: []string{"LABCHAT_CONFIG"}},
-		&cli.StringFlag{Name: "data-dir", Usage: "keep labchat's files in `DIR` (overrides data_dir)", EnvVars: []string{"LABCHAT_DATA"}},
+		&cli.StringFlag{Name: "config", Usage: "read configuration from `FILE` over the built-in defaults", EnvVars: env("LABCHAT_CONFIG")},
+		&cli.StringFlag{Name: "data-dir", Usage: "keep labchat's files in `DIR` (overrides data_dir)", EnvVars: env("LABCHAT_DATA")},
 	}
 }
 
-// lookupFlag returns the value of a flag set on the command line or by its environment
-// variable, at whichever level (app or subcommand) it was given.
+// lookupFlag returns the value of a flag given on the command line (at the subcommand or
+// app level) or by its environment variable. An empty value counts as not given, so
+// LABCHAT_DATA= behaves as unset.
 func lookupFlag(c *cli.Context, name string) (string, bool) {
 	for _, ctx := range c.Lineage() {
 		if slices.Contains(ctx.LocalFlagNames(), name) {
-			return ctx.String(name), true
+			if v := ctx.String(name); v != "" {
+				return v, true
+			}
 		}
 	}
 	return "", false

@@ -304,9 +304,10 @@ func runServe(c *cli.Context) error {
 		srv.lock.Release()
 		return err
 	}
-	fmt.Fprintf(c.App.Writer, "labchat serve: listening on %s (IRC), data in %s\n", srv.Addr(), srv.dataDir)
+	// Catch signals before announcing the address: whoever reads it may signal at once.
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	fmt.Fprintf(c.App.Writer, "labchat serve: listening on %s (IRC), data in %s\n", srv.Addr(), srv.dataDir)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
 	select {
