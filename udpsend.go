@@ -153,6 +153,10 @@ func runUDPSend(c *cli.Context) error {
 		return err
 	}
 	defer s.conn.Close()
+	// Echoes of a fast probe arrive in bursts too: give them the listener's buffer.
+	if _, err := setUDPReceiveBuffer(s.conn, cfg.UDP.ReceiveBuffer); err != nil {
+		return fmt.Errorf("udp socket to %s: receive buffer: %w", to, err)
+	}
 	if opts.probe {
 		return s.probe(ctx, opts)
 	}
@@ -419,8 +423,13 @@ type probeRun struct {
 
 	echo     probeEchoes
 	echoDone chan struct{}
-	complete chan struct{} // closed by readEchoes once nothing more is to come
+	complete chan struct{} // closed by readEchoes once the count answer and its echoes are in
+	heard    atomic.Bool   // readEchoes got an echo or answer of this run
+	refusedc chan struct{} // closed at the first ICMP refusal, seen by a write or a read
+	refused  sync.Once
 }
+
+func (p *probeRun) noteRefused() { p.refused.Do(func() { close(p.refusedc) }) }
 
 // probeOptionsView is the part of udpSendOptions a probe run uses.
 type probeOptionsView struct {
@@ -434,7 +443,7 @@ type probeOptionsView struct {
 func newProbeRun(s *udpSender, o udpSendOptions) *probeRun {
 	p := &probeRun{s: s, o: probeOptionsView{o.count, o.rate, o.size, o.wait, o.sim},
 		id: rand.Uint32(), buf: make([]byte, o.size),
-		echoDone: make(chan struct{}), complete: make(chan struct{})}
+		echoDone: make(chan struct{}), complete: make(chan struct{}), refusedc: make(chan struct{})}
 	p.echo.seen = make([]uint64, (o.count+63)/64)
 	if o.sim.active() {
 		p.sim = newProbeSimulator(o.sim)
@@ -540,6 +549,7 @@ func (p *probeRun) write(seq uint64, sent int64) error {
 		p.written++
 	case isUDPRefused(err):
 		p.refusedW++
+		p.noteRefused()
 	case errors.Is(err, syscall.ENOBUFS):
 		p.sendErrs++
 	default:
@@ -549,12 +559,13 @@ func (p *probeRun) write(seq uint64, sent int64) error {
 }
 
 // finish asks the listener for its count, again every fifth of --wait, until every answer is
-// in or --wait has passed.
+// in, --wait has passed, or the port was refused and nothing came back.
 func (p *probeRun) finish(ctx context.Context) {
 	deadline := time.NewTimer(p.o.wait)
 	defer deadline.Stop()
 	retry := time.NewTicker(max(p.o.wait/5, time.Millisecond))
 	defer retry.Stop()
+	refused := p.refusedc
 	for {
 		p.countRequest()
 		select {
@@ -564,6 +575,11 @@ func (p *probeRun) finish(ctx context.Context) {
 			return
 		case <-ctx.Done():
 			return
+		case <-refused:
+			if !p.heard.Load() {
+				return
+			}
+			refused = nil // heard from the listener before: wait for the rest
 		case <-retry.C:
 		}
 	}
@@ -574,7 +590,10 @@ func (p *probeRun) countRequest() {
 	// listener's figures include losses at the very end of the stream.
 	h := probeHeader{flags: probeFlagCount, sender: p.id, seq: p.next, sent: p.clock()}
 	h.put(p.buf)
-	if err := p.s.write(p.buf[:probeHeaderLen]); err != nil && !isUDPRefused(err) {
+	err := p.s.write(p.buf[:probeHeaderLen])
+	if isUDPRefused(err) {
+		p.noteRefused()
+	} else if err != nil {
 		p.s.out.notice("count request: %v", udpWriteError(err, probeHeaderLen, p.s.to))
 	}
 }
@@ -607,14 +626,14 @@ func (p *probeRun) readEchoes() {
 			p.echoed(buf[:n])
 		case isUDPRefused(err):
 			p.echo.refused = true
+			p.noteRefused()
 		case errors.Is(err, net.ErrClosed):
 			return
 		default:
 			p.echo.err = fmt.Errorf("receive from %s: %w", p.s.to, err)
 			return
 		}
-		e := &p.echo
-		if e.answered && (!e.echoing || e.unique >= e.listenerUnique) || e.refused && !e.answered && e.unique == 0 {
+		if e := &p.echo; e.answered && (!e.echoing || e.unique >= e.listenerUnique) {
 			once.Do(func() { close(p.complete) })
 		}
 	}
@@ -629,6 +648,7 @@ func (p *probeRun) echoed(b []byte) {
 		e.other++
 		return
 	}
+	p.heard.Store(true)
 	if h.flags&probeFlagCount != 0 {
 		e.answered = true
 		e.echoing = h.flags&probeFlagEchoing != 0
