@@ -257,6 +257,7 @@ func TestUDPSendExitCodes(t *testing.T) {
 		{"bad sim-loss", "", []string{silent, "--probe", "--sim-loss", "120%"}, exitUsage, "--sim-loss"},
 		{"unknown trailing flag", "", []string{silent, "hi", "--bogus"}, exitUsage, "--bogus"},
 		{"broadcast on ipv6", "", []string{"[::1]:9", "--broadcast", "hi"}, exitUsage, "IPv4"},
+		{"broadcast without --broadcast", "", []string{"255.255.255.255:9", "hi"}, exitUsage, "add --broadcast"}, // refused before any send
 		{"probe refused", "", []string{closed, "--probe", "--count", "20", "--rate", "1000", "--wait", "20s"}, exitRefused, "refused"},
 		{"probe no answer", "", []string{silent, "--probe", "--count", "5", "--rate", "1000", "--wait", "300ms"}, exitNoAnswer, "no answer"},
 	} {
@@ -617,5 +618,66 @@ func BenchmarkUDPProbeLoopback(b *testing.B) {
 			b.ReportMetric(float64(b.N)/p.sendEnded.Sub(p.start).Seconds(), "datagrams/s")
 			b.ReportMetric(float64(lost), "lost")
 		})
+	}
+}
+
+// TestUDPBroadcastInNamespace sends to a broadcast address inside a network namespace the
+// test creates (a veth pair, 10.99.0.1/24), never on the real network.
+func TestUDPBroadcastInNamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to create a network namespace")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs ip (iproute2)")
+	}
+	ns := fmt.Sprintf("labchat-test-%d", os.Getpid())
+	setup := [][]string{
+		{"netns", "add", ns},
+		{"-n", ns, "link", "add", "v0", "type", "veth", "peer", "name", "v1"},
+		{"-n", ns, "addr", "add", "10.99.0.1/24", "brd", "+", "dev", "v0"},
+		{"-n", ns, "link", "set", "v0", "up"},
+		{"-n", ns, "link", "set", "v1", "up"},
+		{"-n", ns, "link", "set", "lo", "up"}, // replies to the own address travel over lo
+	}
+	for i, args := range setup {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			if i == 0 {
+				t.Skipf("cannot create a network namespace: %v %s", err, out)
+			}
+			exec.Command("ip", "netns", "del", ns).Run()
+			t.Fatalf("ip %s: %v %s", strings.Join(args, " "), err, out)
+		}
+		if i == 0 {
+			t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+		}
+	}
+	bin := labchatBinary(t)
+	l := startUDPProc(t, "ip", "netns", "exec", ns, bin, "udp-listen", "--listen", "0.0.0.0:0", "--echo", "--from")
+	var port string
+	select {
+	case addr := <-l.addrc:
+		_, port, _ = net.SplitHostPort(addr)
+	case <-time.After(20 * time.Second):
+		t.Fatalf("udp-listen in the namespace did not start: %s", l.stderrText())
+	}
+	send := func(args ...string) (string, int) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, bin, "udp-send", "10.99.0.255:" + port}, args...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		return string(out) + stderr.String(), code
+	}
+	if out, code := send("to everyone", "--broadcast", "--wait", "2s", "--from"); code != exitOK || !strings.Contains(out, "10.99.0.1:"+port+": to everyone") {
+		t.Errorf("--broadcast: exit %d, output %q; want the echo from 10.99.0.1", code, out)
+	}
+	l.expectLine(t, "10.99.0.1:", 10*time.Second)
+	if out, code := send("to everyone"); code != exitUsage || !strings.Contains(out, "--broadcast") {
+		t.Errorf("broadcast address without --broadcast: exit %d, output %q; want %d and a hint", code, out, exitUsage)
 	}
 }

@@ -136,9 +136,11 @@ func listenUDP(opts udpListenOptions, out *udpPrinter) (*udpListener, error) {
 		peerKnown: make(chan struct{}), probes: make(map[probeKey]*probeStats)}, nil
 }
 
-// read is the only place udp-listen reads its socket.
+// read is the only place udp-listen reads its socket. IPv4 senders to a dual-stack socket
+// are shown as IPv4, not as ::ffff:a.b.c.d.
 func (l *udpListener) read(buf []byte) (int, netip.AddrPort, error) {
-	return l.conn.ReadFromUDPAddrPort(buf)
+	n, from, err := l.conn.ReadFromUDPAddrPort(buf)
+	return n, netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), err
 }
 
 // writeTo is the only place udp-listen writes its socket.

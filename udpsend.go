@@ -184,16 +184,54 @@ func (s *udpSender) noteRefused() {
 
 func dialUDP(to netip.AddrPort, broadcast bool, out *udpPrinter) (*udpSender, error) {
 	s := &udpSender{to: to, connected: !broadcast, max: udpMaxPayload(to.Addr()), out: out, refusedc: make(chan struct{})}
+	if !broadcast && udpIsBroadcast(to.Addr()) {
+		return nil, usageErrorf("%s is a broadcast address: add --broadcast (the replies come from the hosts' own addresses, and only --broadcast reads those)", to.Addr())
+	}
 	var err error
 	if broadcast {
 		err = s.listenBroadcast()
 	} else {
-		s.conn, err = net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(to))
+		// udp4 for IPv4: a dual-stack socket would skip the kernel's SO_BROADCAST check.
+		network := "udp6"
+		if to.Addr().Is4() {
+			network = "udp4"
+		}
+		s.conn, err = net.DialUDP(network, nil, net.UDPAddrFromAddrPort(to))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open udp socket to %s: %w", to, err)
 	}
 	return s, nil
+}
+
+// udpIsBroadcast reports whether addr is 255.255.255.255 or the broadcast address of a
+// network this host is on. The kernel cannot say: Go sets SO_BROADCAST on every UDP socket.
+func udpIsBroadcast(addr netip.Addr) bool {
+	if addr == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		return true
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil || !addr.Is4() {
+		return false
+	}
+	for _, a := range addrs {
+		ipnet, ok := a.(*net.IPNet)
+		if !ok || ipnet.IP.To4() == nil || len(ipnet.Mask) != net.IPv4len {
+			continue
+		}
+		ip4 := ipnet.IP.To4()
+		if ones, _ := ipnet.Mask.Size(); ones >= 31 {
+			continue // point-to-point: no broadcast address
+		}
+		var b [4]byte
+		for i := range b {
+			b[i] = ip4[i] | ^ipnet.Mask[i]
+		}
+		if netip.AddrFrom4(b) == addr {
+			return true
+		}
+	}
+	return false
 }
 
 // listenBroadcast opens an unconnected IPv4 socket with SO_BROADCAST: replies to a broadcast
