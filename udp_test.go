@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -680,4 +681,105 @@ func TestUDPBroadcastInNamespace(t *testing.T) {
 	if out, code := send("to everyone"); code != exitUsage || !strings.Contains(out, "--broadcast") {
 		t.Errorf("broadcast address without --broadcast: exit %d, output %q; want %d and a hint", code, out, exitUsage)
 	}
+}
+
+// udpTmux runs a command on a real terminal (a tmux pane) and reads the screen.
+type udpTmux struct {
+	t    *testing.T
+	sock string
+}
+
+func newUDPTmux(t *testing.T, command string) *udpTmux {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Skip("needs tmux for a real terminal")
+	}
+	m := &udpTmux{t: t, sock: t.TempDir() + "/tmux"}
+	// The shell line reports the exit code on the screen once the command ends.
+	m.run("new-session", "-d", "-x", "120", "-y", "12", command+"; echo EXIT=$?; sleep 60")
+	t.Cleanup(func() { exec.Command("tmux", "-S", m.sock, "kill-server").Run() })
+	return m
+}
+
+func (m *udpTmux) run(args ...string) string {
+	m.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-S", m.sock}, args...)...).CombinedOutput()
+	if err != nil {
+		m.t.Fatalf("tmux %s: %v %s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// waitScreen polls the screen (a terminal has no event to wait on) until ok accepts its lines.
+func (m *udpTmux) waitScreen(what string, ok func(lines []string) bool) []string {
+	m.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		lines := strings.Split(m.run("capture-pane", "-p"), "\n")
+		if ok(lines) {
+			return lines
+		}
+		if time.Now().After(deadline) {
+			m.t.Fatalf("screen never showed %s:\n%s", what, strings.Join(lines, "\n"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (m *udpTmux) waitText(s string) []string {
+	return m.waitScreen(fmt.Sprintf("%q", s), func(lines []string) bool { return strings.Contains(strings.Join(lines, "\n"), s) })
+}
+
+// waitAbovePrompt waits until msg is printed and the prompt line, still holding typed, is
+// redrawn below it: printing while the user types must not garble the line.
+func (m *udpTmux) waitAbovePrompt(msg, prompt string) {
+	m.waitScreen(msg+" above "+prompt, func(lines []string) bool {
+		at := slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, msg) })
+		return at >= 0 && slices.ContainsFunc(lines[at+1:], func(l string) bool { return strings.TrimRight(l, " ") == prompt })
+	})
+}
+
+func TestUDPInteractive(t *testing.T) {
+	t.Run("udp-send", func(t *testing.T) {
+		l, addr := startUDPListen(t, "127.0.0.1:0")
+		m := newUDPTmux(t, labchatBinary(t)+" udp-send "+addr)
+		m.waitText(addr + ">") // capture-pane drops trailing spaces
+		m.run("send-keys", "hello tty", "Enter")
+		l.expectLine(t, "hello tty", 20*time.Second)
+		m.run("send-keys", "half typed")
+		m.waitText("half typed")
+		fmt.Fprintln(l.stdin, "reply while typing")
+		m.waitAbovePrompt("reply while typing", addr+"> half typed")
+		m.run("send-keys", "C-u", "C-d")
+		m.waitText("EXIT=0")
+	})
+	t.Run("udp-listen", func(t *testing.T) {
+		m := newUDPTmux(t, labchatBinary(t)+" udp-listen --listen 127.0.0.1:0 --from")
+		var addr string
+		m.waitScreen("the listening address", func(lines []string) bool {
+			m := listeningRE.FindStringSubmatch(strings.Join(lines, "\n"))
+			if m != nil {
+				addr = m[1]
+			}
+			return m != nil
+		})
+		peer, err := net.Dial("udp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer peer.Close()
+		m.run("send-keys", "typing")
+		m.waitText("reply> typing")
+		peer.Write([]byte("datagram while typing"))
+		m.waitAbovePrompt(": datagram while typing", "reply> typing")
+		m.run("send-keys", " back", "Enter")
+		peer.SetReadDeadline(time.Now().Add(20 * time.Second))
+		buf := make([]byte, 100)
+		n, err := peer.Read(buf)
+		if err != nil || string(buf[:n]) != "typing back" {
+			t.Errorf("peer got %q, %v; want the typed line", buf[:n], err)
+		}
+		m.run("send-keys", "C-d")
+		m.waitText("EXIT=0")
+	})
 }
