@@ -783,3 +783,26 @@ func TestUDPInteractive(t *testing.T) {
 		m.waitText("EXIT=0")
 	})
 }
+
+func TestUDPProbeUntilInterrupted(t *testing.T) {
+	l, addr := startUDPListen(t, "127.0.0.1:0", "--json", "--echo", "--interval", "100ms")
+	s := startUDPProc(t, labchatBinary(t), "udp-send", "--probe", "--count", "0", "--rate", "1000", "--json", addr)
+	var iv probeReport
+	if err := json.Unmarshal([]byte(l.expectLine(t, `"type":"probe-interval"`, 20*time.Second)), &iv); err != nil || iv.Received == 0 {
+		t.Fatalf("interval report %+v, %v; want datagrams counted while the probe runs", iv, err)
+	}
+	if code := s.stop(t); code != exitOK {
+		t.Errorf("udp-send --count 0 stopped by Ctrl-C: exit %d; want 0\n%s", code, s.stderrText())
+	}
+	var r probeResult
+	if err := json.Unmarshal([]byte(<-s.lines), &r); err != nil {
+		t.Fatal(err)
+	}
+	f := listenerFinal(t, l, r.Sender)
+	if !r.ListenerAnswered || r.Sent == 0 || r.ListenerReceived != r.Sent || f.Expected != r.Sent || f.Lost != 0 {
+		t.Errorf("after Ctrl-C: sender %+v, listener %+v; want the count request answered and nothing lost", r, f)
+	}
+	if code := l.stop(t); code != exitOK {
+		t.Errorf("udp-listen exit %d after Ctrl-C; want 0", code)
+	}
+}

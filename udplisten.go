@@ -349,7 +349,7 @@ func (l *udpListener) replyFromStdin(ctx context.Context, c *cli.Context, cancel
 	}
 	lines, errc := udpLines(ctx, c.App.Reader, udpMaxPayload6)
 	for line := range lines {
-		if err := l.sendLine(ctx, udpLinePayload(c, line)); err != nil {
+		if err := l.sendLine(ctx, udpLinePayload(c, line), true); err != nil {
 			l.out.notice("%v", err)
 		}
 	}
@@ -369,18 +369,28 @@ func (l *udpListener) promptLoop(ctx context.Context, c *cli.Context) {
 		if err != nil {
 			return
 		}
-		if err := l.sendLine(ctx, udpLinePayload(c, line)); err != nil {
+		if err := l.sendLine(ctx, udpLinePayload(c, line), false); err != nil {
 			l.out.notice("%v", err)
 		}
 	}
 }
 
-// sendLine waits for a peer, then sends b to the latest one.
-func (l *udpListener) sendLine(ctx context.Context, b []byte) error {
+// sendLine sends b to the latest peer. Before the first one is heard from, a piped line waits
+// (a script may start before its peer) and a typed line is refused (a person should know).
+func (l *udpListener) sendLine(ctx context.Context, b []byte, wait bool) error {
 	select {
 	case <-l.peerKnown:
 	case <-ctx.Done():
 		return errNoPeer
+	default:
+		if !wait {
+			return fmt.Errorf("line not sent: %w", errNoPeer)
+		}
+		select {
+		case <-l.peerKnown:
+		case <-ctx.Done():
+			return errNoPeer
+		}
 	}
 	l.peerMu.Lock()
 	to := l.peer

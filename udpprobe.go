@@ -30,8 +30,7 @@ const (
 	probeOffSeq       = 12
 	probeOffSent      = 20
 	probeOffRxUnique  = 28
-	probeMaxCount     = 1_000_000_000 // the sender keeps one bit per sequence number
-	probeReorderRange = 1 << 16       // sequence numbers behind the highest that can be told apart
+	probeReorderRange = 1 << 16 // sequence numbers behind the highest that can be told apart
 )
 
 // probeHeader is the decoded probe header.

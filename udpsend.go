@@ -11,6 +11,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
+	"os/signal"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,7 +38,7 @@ func udpSendCommand() *cli.Command {
 			&cli.DurationFlag{Name: "wait", Usage: "after the last send, read replies for `D`; exit 6 if none came (probe default 1s)"},
 			&cli.BoolFlag{Name: "broadcast", Usage: "allow sending to an IPv4 broadcast address (SO_BROADCAST); replies are read from any address"},
 			&cli.BoolFlag{Name: "probe", Usage: "send probe datagrams (sequence number, send time, sender id) instead of text"},
-			&cli.Uint64Flag{Name: "count", Value: 100, Usage: "probe: send `N` datagrams"},
+			&cli.Uint64Flag{Name: "count", Value: 100, Usage: "probe: send `N` datagrams (0: until Ctrl-C)"},
 			&cli.Float64Flag{Name: "rate", Value: 100, Usage: "probe: send `PPS` datagrams per second (0: as fast as possible)"},
 			&cli.IntFlag{Name: "size", Value: 64, Usage: "probe: UDP payload of `BYTES` per datagram (36 and up)"},
 			&cli.StringFlag{Name: "max-loss", Usage: "probe: exit 8 if loss is above `PCT` percent"},
@@ -92,8 +94,11 @@ func (o *udpSendOptions) probeOptions(c *cli.Context) error {
 	if len(o.messages) > 0 {
 		return usageErrorf("--probe sends its own datagrams: remove the MESSAGE arguments")
 	}
-	if o.count == 0 || o.count > probeMaxCount || o.rate < 0 || math.IsNaN(o.rate) || math.IsInf(o.rate, 0) {
-		return usageErrorf("--count must be 1 to %d and --rate 0 or more", probeMaxCount)
+	if o.rate < 0 || math.IsNaN(o.rate) || math.IsInf(o.rate, 0) {
+		return usageErrorf("--rate must be 0 (as fast as possible) or more")
+	}
+	if o.count == 0 {
+		o.count = math.MaxUint64 // until Ctrl-C
 	}
 	if !c.IsSet("wait") {
 		o.wait = probeDefaultWait
@@ -430,7 +435,11 @@ func (s *udpSender) probe(ctx context.Context, o udpSendOptions) error {
 	go p.readEchoes()
 	err := p.send(ctx)
 	if err == nil {
-		p.finish(ctx)
+		// Ctrl-C ends the sending (--count 0 runs until then) but not the count request:
+		// a second Ctrl-C does.
+		fctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		p.finish(fctx)
+		stop()
 	}
 	s.conn.Close()
 	<-p.echoDone
@@ -482,7 +491,6 @@ func newProbeRun(s *udpSender, o udpSendOptions) *probeRun {
 	p := &probeRun{s: s, o: probeOptionsView{o.count, o.rate, o.size, o.wait, o.sim},
 		id: rand.Uint32(), buf: make([]byte, o.size),
 		echoDone: make(chan struct{}), complete: make(chan struct{}), refusedc: make(chan struct{})}
-	p.echo.seen = make([]uint64, (o.count+63)/64)
 	if o.sim.active() {
 		p.sim = newProbeSimulator(o.sim)
 	}
@@ -639,11 +647,9 @@ func (p *probeRun) countRequest() {
 // probeEchoes is what came back to a probe sender. Owned by readEchoes.
 type probeEchoes struct {
 	rtt            rttHistogram
-	seen           []uint64 // bit per sequence number echoed
-	unique         uint64
-	duplicates     uint64
-	other          uint64 // datagrams that were not echoes of this run
-	answered       bool   // the listener's count answer arrived
+	seq            probeStats // sequence bookkeeping of the echoes: distinct, duplicates
+	other          uint64     // datagrams that were not echoes of this run
+	answered       bool       // the listener's count answer arrived
 	listenerUnique uint64
 	echoing        bool
 	refused        bool
@@ -671,7 +677,7 @@ func (p *probeRun) readEchoes() {
 			p.echo.err = fmt.Errorf("receive from %s: %w", p.s.to, err)
 			return
 		}
-		if e := &p.echo; e.answered && (!e.echoing || e.unique >= e.listenerUnique) {
+		if e := &p.echo; e.answered && (!e.echoing || e.seq.unique >= e.listenerUnique) {
 			once.Do(func() { close(p.complete) })
 		}
 	}
@@ -693,17 +699,11 @@ func (p *probeRun) echoed(b []byte) {
 		e.listenerUnique = max(e.listenerUnique, h.rxUnique)
 		return
 	}
-	if h.seq >= p.o.count {
-		e.other++
-		return
+	dups := e.seq.duplicates
+	e.seq.observe(h.seq, h.sent, time.Unix(0, now), len(b))
+	if e.seq.duplicates == dups {
+		e.rtt.add(now - h.sent)
 	}
-	if e.seen[h.seq/64]&(1<<(h.seq%64)) != 0 {
-		e.duplicates++
-		return
-	}
-	e.seen[h.seq/64] |= 1 << (h.seq % 64)
-	e.unique++
-	e.rtt.add(now - h.sent)
 }
 
 // probeResult is udp-send's report of a probe run.
@@ -761,7 +761,7 @@ func (p *probeRun) result() probeResult {
 	r := probeResult{Type: "probe-result", Target: p.s.to.String(), Sender: fmt.Sprintf("%08x", p.id),
 		Sent: p.next, Size: p.o.size, DurationS: secs, SendErrors: p.sendErrs,
 		Refused: p.refusedW > 0 || e.refused, ListenerAnswered: e.answered, ListenerReceived: e.listenerUnique,
-		ListenerEchoes: e.echoing || e.unique > 0, Echoed: e.unique, EchoDuplicates: e.duplicates}
+		ListenerEchoes: e.echoing || e.seq.unique > 0, Echoed: e.seq.unique, EchoDuplicates: e.seq.duplicates}
 	if secs > 0 {
 		r.RatePPS = float64(p.written) / secs
 	}
@@ -772,10 +772,10 @@ func (p *probeRun) result() probeResult {
 	if e.answered {
 		r.ForwardLost = sent - int64(e.listenerUnique)
 		r.ForwardLossPct = pct(r.ForwardLost, sent)
-		r.ReturnLost = int64(e.listenerUnique) - int64(e.unique)
+		r.ReturnLost = int64(e.listenerUnique) - int64(e.seq.unique)
 		r.ReturnLossPct = pct(r.ReturnLost, int64(e.listenerUnique))
 	}
-	r.RoundTripLost = sent - int64(e.unique)
+	r.RoundTripLost = sent - int64(e.seq.unique)
 	r.RoundTripLossPct = pct(r.RoundTripLost, sent)
 	if e.rtt.n > 0 {
 		r.RTT = &rttSummary{float64(e.rtt.min) / 1e6, e.rtt.sum / float64(e.rtt.n) / 1e6,
