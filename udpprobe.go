@@ -1,18 +1,14 @@
 package main
 
 // udpprobe.go: the probe datagram (udp-send --probe), the figures udp-listen keeps per probe
-// sender, the round-trip figures udp-send keeps, and the sender's simulated impairments.
+// sender, and the round-trip-time histogram of the sender.
 
 import (
-	"container/heap"
 	"encoding/binary"
 	"fmt"
 	"math"
 	"math/bits"
-	"math/rand/v2"
 	"net/netip"
-	"strconv"
-	"strings"
 	"time"
 )
 
@@ -305,96 +301,3 @@ func (h *rttHistogram) percentile(p float64) float64 {
 	}
 	return float64(h.max)
 }
-
-// probeSim is the impairment udp-send --sim-* applies before its socket write. It is
-// simulated, not measured: every report labels it.
-type probeSim struct {
-	loss, dup     float64 // probabilities, 0..1
-	delay, spread time.Duration
-	seed          uint64
-}
-
-func (p probeSim) active() bool { return p.loss > 0 || p.dup > 0 || p.delay > 0 || p.spread > 0 }
-
-// parsePercent reads "5%", "5" or "0.5%" as a probability.
-func parsePercent(flag, s string) (float64, error) {
-	v, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(s), "%"), 64)
-	if err != nil || v < 0 || v > 100 || math.IsNaN(v) {
-		return 0, usageErrorf("--%s %q: want a percentage from 0 to 100, like 5%%", flag, s)
-	}
-	return v / 100, nil
-}
-
-// parseSimDelay reads "20ms", "20ms±5ms" or "20ms+-5ms": a base delay and a uniform spread.
-func parseSimDelay(s string) (delay, spread time.Duration, err error) {
-	base, jit, found := strings.Cut(strings.ReplaceAll(s, "+-", "±"), "±")
-	delay, err = time.ParseDuration(strings.TrimSpace(base))
-	if err == nil && found {
-		spread, err = time.ParseDuration(strings.TrimSpace(jit))
-	}
-	if err != nil || delay < 0 || spread < 0 || spread > delay {
-		return 0, 0, usageErrorf("--sim-delay %q: want DELAY or DELAY±SPREAD with SPREAD <= DELAY, like 20ms±5ms", s)
-	}
-	return delay, spread, nil
-}
-
-// probeSimulator decides the fate of each datagram. Owned by the sending goroutine.
-type probeSimulator struct {
-	cfg                          probeSim
-	rng                          *rand.Rand
-	dropped, duplicated, delayed uint64
-	queue                        probeDelayQueue
-}
-
-func newProbeSimulator(cfg probeSim) *probeSimulator {
-	return &probeSimulator{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.seed, cfg.seed^0x9e3779b97f4a7c15))}
-}
-
-// copies returns how many copies of the next datagram to send: 0 (dropped), 1 or 2.
-func (p *probeSimulator) copies() int {
-	if p.cfg.loss > 0 && p.rng.Float64() < p.cfg.loss {
-		p.dropped++
-		return 0
-	}
-	if p.cfg.dup > 0 && p.rng.Float64() < p.cfg.dup {
-		p.duplicated++
-		return 2
-	}
-	return 1
-}
-
-// delayFor returns the simulated delay of one copy.
-func (p *probeSimulator) delayFor() time.Duration {
-	d := p.cfg.delay
-	if p.cfg.spread > 0 {
-		d += time.Duration(p.rng.Int64N(int64(2*p.cfg.spread)+1)) - p.cfg.spread
-	}
-	if d > 0 {
-		p.delayed++
-	}
-	return d
-}
-
-// probeDelayed is a datagram held back by --sim-delay.
-type probeDelayed struct {
-	due  time.Time
-	seq  uint64
-	sent int64
-}
-
-// probeDelayQueue is a min-heap of held-back datagrams by due time.
-type probeDelayQueue []probeDelayed
-
-func (q probeDelayQueue) Len() int           { return len(q) }
-func (q probeDelayQueue) Less(i, j int) bool { return q[i].due.Before(q[j].due) }
-func (q probeDelayQueue) Swap(i, j int)      { q[i], q[j] = q[j], q[i] }
-func (q *probeDelayQueue) Push(x any)        { *q = append(*q, x.(probeDelayed)) }
-func (q *probeDelayQueue) Pop() any {
-	old := *q
-	x := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return x
-}
-
-func (q *probeDelayQueue) push(d probeDelayed) { heap.Push(q, d) }
-func (q *probeDelayQueue) pop() probeDelayed   { return heap.Pop(q).(probeDelayed) }
