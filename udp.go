@@ -162,7 +162,7 @@ func udpListenAddr(s string) (string, error) {
 func resolveUDPTarget(ctx context.Context, s, defaultPort string) (netip.AddrPort, error) {
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
-		if _, perr := netip.ParseAddr(s); perr != nil && strings.Contains(s, ":") || s == "" {
+		if _, perr := netip.ParseAddr(s); (perr != nil && strings.Contains(s, ":")) || s == "" {
 			return netip.AddrPort{}, usageErrorf("address %q: want HOST:PORT, like 127.0.0.1:9999 or [::1]:9999", s)
 		}
 		host, port = s, defaultPort

@@ -10,10 +10,8 @@ import (
 // setUDPReceiveBuffer asks for a receive buffer of n bytes and returns what the kernel granted.
 // SO_RCVBUFFORCE (root or CAP_NET_ADMIN) goes past net.core.rmem_max; otherwise SO_RCVBUF is
 // capped there. Linux reports double the usable size (it counts its bookkeeping); halve it.
+// n == 0 keeps the system default.
 func setUDPReceiveBuffer(conn *net.UDPConn, n int) (int, error) {
-	if n == 0 {
-		n = 1 << 20
-	}
 	raw, err := conn.SyscallConn()
 	if err != nil {
 		return 0, err
@@ -21,7 +19,7 @@ func setUDPReceiveBuffer(conn *net.UDPConn, n int) (int, error) {
 	var got int
 	var serr error
 	err = raw.Control(func(fd uintptr) {
-		if syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, n) != nil {
+		if n > 0 && syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, n) != nil {
 			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, n)
 		}
 		if serr == nil {

@@ -6,8 +6,8 @@ package main
 
 import "net"
 
-// setUDPReceiveBuffer asks for a receive buffer of n bytes; the system may grant less
-// without saying so.
+// setUDPReceiveBuffer asks for a receive buffer of n bytes (0: the system default); the system
+// may grant less without saying so.
 func setUDPReceiveBuffer(conn *net.UDPConn, n int) (int, error) {
 	if n == 0 {
 		return 0, nil
