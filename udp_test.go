@@ -806,3 +806,28 @@ func TestUDPProbeUntilInterrupted(t *testing.T) {
 		t.Errorf("udp-listen exit %d after Ctrl-C; want 0", code)
 	}
 }
+
+func TestUDPConfigTable(t *testing.T) {
+	dir := t.TempDir()
+	good := dir + "/good.toml"
+	os.WriteFile(good, []byte("[udp]\nlisten = \"127.0.0.1:0\"\nreceive_buffer = 0\n"), 0o600)
+	res := runCLI(t, 20*time.Second, "", nil, "udp-listen", "--config", good, "--timeout", "100ms")
+	if res.code != exitOK || !strings.Contains(res.stderr, "listening on UDP 127.0.0.1:") {
+		t.Errorf("udp-listen with [udp] listen from --config: exit %d, stderr %q", res.code, res.stderr)
+	}
+	// A bare port in [udp] listen is also udp-send's default port.
+	l, addr := startUDPListen(t, "127.0.0.1:0")
+	_, port, _ := net.SplitHostPort(addr)
+	bare := dir + "/bare.toml"
+	os.WriteFile(bare, []byte("[udp]\nlisten = \""+port+"\"\n"), 0o600)
+	if res := runCLI(t, 20*time.Second, "", nil, "udp-send", "127.0.0.1", "via default port", "--config", bare); res.code != exitOK {
+		t.Errorf("udp-send HOST with the port from [udp] listen: exit %d, stderr %q", res.code, res.stderr)
+	}
+	l.expectLine(t, "via default port", 20*time.Second)
+	bad := dir + "/bad.toml"
+	os.WriteFile(bad, []byte("[udp]\nlisten_port = 5\n"), 0o600)
+	res = runCLI(t, 20*time.Second, "", nil, "udp-listen", "--config", bad)
+	if res.code != exitUsage || !strings.Contains(res.stderr, "udp.listen_port") {
+		t.Errorf("unknown [udp] key: exit %d, stderr %q; want %d naming udp.listen_port", res.code, res.stderr, exitUsage)
+	}
+}

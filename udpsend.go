@@ -140,7 +140,11 @@ func runUDPSend(c *cli.Context) error {
 	}
 	ctx, cancel := udpSignalContext(c)
 	defer cancel()
-	_, defPort, _ := net.SplitHostPort(cfg.UDP.Listen)
+	listen, err := udpListenAddr(cfg.UDP.Listen) // its port is the default port
+	if err != nil {
+		return fmt.Errorf("[udp] listen: %w", err)
+	}
+	_, defPort, _ := net.SplitHostPort(listen)
 	to, err := resolveUDPTarget(ctx, opts.target, defPort)
 	if err != nil {
 		return err
