@@ -147,6 +147,7 @@ type Config struct {
 	DataDir string       `toml:"data_dir"`
 	Server  ServerConfig `toml:"server"`
 	Client  ClientConfig `toml:"client"`
+	UDP     UDPConfig    `toml:"udp"`
 }
 
 // ServerConfig is the [server] table; config.toml documents every key.
@@ -287,5 +288,5 @@ func (cfg *Config) clientDataDir() string { return filepath.Join(cfg.DataDir, "c
 
 // commands lists the subcommands; each lives in the file of its concern.
 func commands() []*cli.Command {
-	return []*cli.Command{serveCommand(), connectCommand()}
+	return []*cli.Command{serveCommand(), connectCommand(), udpListenCommand(), udpSendCommand()}
 }

@@ -1,0 +1,405 @@
+package main
+
+// udplisten.go: `labchat udp-listen`, which prints, echoes and answers datagrams and keeps
+// per-sender figures for probe datagrams.
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/urfave/cli/v2"
+)
+
+func udpListenCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "udp-listen",
+		Usage: "receive UDP datagrams and print them; reply with typed or piped lines; measure probes",
+		Description: "Prints each datagram as it arrives. Lines typed (or piped) on stdin go to the last\n" +
+			"sender heard from. Probe datagrams from `labchat udp-send --probe` are counted instead of\n" +
+			"printed: per sender, every --interval and when the sender finishes.",
+		ArgsUsage: " ",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "listen", Usage: "listen on `ADDR` (HOST:PORT, :PORT or PORT; default [udp] listen)", EnvVars: []string{"LABCHAT_UDP_LISTEN"}},
+			&cli.BoolFlag{Name: "echo", Usage: "send every datagram back to its sender"},
+			&cli.Uint64Flag{Name: "count", Usage: "exit after `N` datagrams (0: never)"},
+			&cli.DurationFlag{Name: "timeout", Usage: "exit after `D` without a datagram (0: never)"},
+			&cli.DurationFlag{Name: "interval", Value: time.Second, Usage: "print probe figures every `D` (0: only at the end)"},
+			&cli.IntFlag{Name: "receive-buffer", Usage: "ask for a socket receive buffer of `BYTES` (default [udp] receive_buffer)"},
+		}, udpOutputFlags()...),
+		Action: runUDPListen,
+	}
+}
+
+// udpListenOptions are udp-listen's settings after flags and configuration are merged.
+type udpListenOptions struct {
+	addr     string
+	echo     bool
+	count    uint64
+	timeout  time.Duration
+	interval time.Duration
+	rcvbuf   int
+}
+
+func udpListenOptionsFrom(c *cli.Context) (udpListenOptions, error) {
+	args, err := udpTrailingFlags(c)
+	if err != nil {
+		return udpListenOptions{}, err
+	}
+	if len(args) > 0 {
+		return udpListenOptions{}, usageErrorf("udp-listen takes no arguments (got %q); use --listen ADDR", args[0])
+	}
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return udpListenOptions{}, err
+	}
+	o := udpListenOptions{addr: cfg.UDP.Listen, echo: c.Bool("echo"), count: c.Uint64("count"),
+		timeout: c.Duration("timeout"), interval: c.Duration("interval"), rcvbuf: cfg.UDP.ReceiveBuffer}
+	if c.IsSet("listen") {
+		o.addr = c.String("listen")
+	}
+	if c.IsSet("receive-buffer") {
+		o.rcvbuf = c.Int("receive-buffer")
+	}
+	if o.timeout < 0 || o.interval < 0 || o.rcvbuf < 0 {
+		return o, usageErrorf("--timeout, --interval and --receive-buffer must not be negative")
+	}
+	o.addr, err = udpListenAddr(o.addr)
+	return o, err
+}
+
+func runUDPListen(c *cli.Context) error {
+	opts, err := udpListenOptionsFrom(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := udpSignalContext(c)
+	defer cancel()
+	out := newUDPPrinter(c)
+	l, err := listenUDP(opts, out)
+	if err != nil {
+		return err
+	}
+	out.notice("listening on UDP %s (receive buffer %d bytes)", l.conn.LocalAddr(), l.rcvbufGot)
+	go l.replyFromStdin(ctx, c, cancel)
+	return l.serve(ctx)
+}
+
+// udpListener is one udp-listen socket. The receive loop (serve) owns every field below
+// except peer and peerKnown, which the stdin goroutine reads.
+type udpListener struct {
+	conn      *net.UDPConn
+	opts      udpListenOptions
+	out       *udpPrinter
+	rcvbufGot int
+
+	peerMu    sync.Mutex     // guards peer
+	peer      netip.AddrPort // last sender heard from: where typed lines go
+	peerKnown chan struct{}  // closed when the first datagram arrives
+	lastPeer  netip.AddrPort // receive loop's copy, so peerMu is taken only when it changes
+
+	received   uint64
+	lastActive time.Time
+	probes     map[probeKey]*probeStats
+	order      []*probeStats // probes in first-heard order, for reports
+	cached     *probeStats   // the sender of the previous probe: most datagrams come in runs
+	nextReport time.Time     // zero while no probe sender is active
+	armed      time.Time     // read deadline currently set
+}
+
+// listenUDP opens the listening socket with a large receive buffer, so bursts wait in the
+// kernel instead of being dropped while the loop is busy.
+func listenUDP(opts udpListenOptions, out *udpPrinter) (*udpListener, error) {
+	addr, err := net.ResolveUDPAddr("udp", opts.addr)
+	if err != nil {
+		return nil, usageErrorf("listen address %s: %w", opts.addr, err)
+	}
+	conn, err := net.ListenUDP("udp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen udp %s: %w", opts.addr, err)
+	}
+	got, err := setUDPReceiveBuffer(conn, opts.rcvbuf)
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("listen udp %s: receive buffer: %w", opts.addr, err)
+	}
+	if got < opts.rcvbuf {
+		out.notice("receive buffer is %d bytes, not the %d asked for: raise net.core.rmem_max or run as root", got, opts.rcvbuf)
+	}
+	return &udpListener{conn: conn, opts: opts, out: out, rcvbufGot: got,
+		peerKnown: make(chan struct{}), probes: make(map[probeKey]*probeStats)}, nil
+}
+
+// read is the only place udp-listen reads its socket. IPv4 senders to a dual-stack socket
+// are shown as IPv4, not as ::ffff:a.b.c.d.
+func (l *udpListener) read(buf []byte) (int, netip.AddrPort, error) {
+	n, from, err := l.conn.ReadFromUDPAddrPort(buf)
+	return n, netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), err
+}
+
+// writeTo is the only place udp-listen writes its socket.
+func (l *udpListener) writeTo(b []byte, to netip.AddrPort) error {
+	_, err := l.conn.WriteToUDPAddrPort(b, to)
+	return err
+}
+
+// serve receives until ctx is cancelled, --count datagrams arrived or --timeout passed in
+// silence, then prints the final probe figures. It closes the socket.
+func (l *udpListener) serve(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { l.conn.Close() })
+	defer stop()
+	defer l.conn.Close()
+	defer l.finalReports()
+	buf := make([]byte, 1<<16)
+	l.lastActive = time.Now()
+	l.rearm(l.lastActive)
+	for l.opts.count == 0 || l.received < l.opts.count {
+		n, from, err := l.read(buf)
+		now := time.Now()
+		if err != nil {
+			if done, err := l.readError(err, now); done {
+				return err
+			}
+			continue
+		}
+		l.handle(buf[:n], from, now)
+		if w := l.wake(); !w.IsZero() && (l.armed.IsZero() || w.Before(l.armed)) {
+			l.rearm(now)
+		}
+	}
+	return nil
+}
+
+// readError handles a failed read: the deadline (reports, --timeout), a stop, an ICMP error
+// some systems pass to unconnected sockets, or a real failure.
+func (l *udpListener) readError(err error, now time.Time) (done bool, _ error) {
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return l.tick(now)
+	case errors.Is(err, net.ErrClosed):
+		return true, nil
+	case isUDPRefused(err):
+		l.out.notice("a datagram sent to %s was refused (ICMP port unreachable)", l.lastPeer)
+		return false, nil
+	}
+	return true, fmt.Errorf("receive on %s: %w", l.conn.LocalAddr(), err)
+}
+
+// tick runs when the read deadline passes: it prints due interval reports and ends the loop
+// after --timeout of silence.
+func (l *udpListener) tick(now time.Time) (done bool, _ error) {
+	if !l.nextReport.IsZero() && !now.Before(l.nextReport) {
+		l.intervalReports(now)
+	}
+	if l.opts.timeout > 0 && now.Sub(l.lastActive) >= l.opts.timeout {
+		if l.opts.count > 0 {
+			return true, withExit(exitNoAnswer, fmt.Errorf("no datagram for %v: %d of %d received", l.opts.timeout, l.received, l.opts.count))
+		}
+		return true, nil
+	}
+	l.rearm(now)
+	return false, nil
+}
+
+// wake is when the loop must next wake without a datagram; zero means never.
+func (l *udpListener) wake() time.Time {
+	w := l.nextReport
+	if l.opts.timeout > 0 {
+		if t := l.lastActive.Add(l.opts.timeout); w.IsZero() || t.Before(w) {
+			w = t
+		}
+	}
+	return w
+}
+
+func (l *udpListener) rearm(now time.Time) {
+	l.armed = l.wake()
+	l.conn.SetReadDeadline(l.armed)
+}
+
+// handle dispatches one datagram. It runs for every datagram: no allocation on the probe path.
+func (l *udpListener) handle(b []byte, from netip.AddrPort, now time.Time) {
+	l.lastActive = now
+	if from != l.lastPeer {
+		l.setPeer(from)
+	}
+	if h, ok := parseProbe(b); ok && h.flags&probeFlagEcho == 0 {
+		l.handleProbe(b, h, from, now)
+		return
+	}
+	l.received++
+	l.out.datagram(b, from, now)
+	if l.opts.echo {
+		l.reply(b, from)
+	}
+}
+
+func (l *udpListener) setPeer(from netip.AddrPort) {
+	first := !l.lastPeer.IsValid()
+	l.lastPeer = from
+	l.peerMu.Lock()
+	l.peer = from
+	l.peerMu.Unlock()
+	if first {
+		close(l.peerKnown)
+	}
+}
+
+// reply sends b back; a failed reply is reported, never fatal: the next sender may be fine.
+func (l *udpListener) reply(b []byte, to netip.AddrPort) {
+	if err := l.writeTo(b, to); err != nil {
+		l.out.notice("reply to %s: %v", to, err)
+	}
+}
+
+// handleProbe counts a data probe (echoing it with --echo) or answers a count request.
+func (l *udpListener) handleProbe(b []byte, h probeHeader, from netip.AddrPort, now time.Time) {
+	s := l.probeStats(probeKey{from, h.sender}, now)
+	if h.flags&probeFlagCount != 0 {
+		s.expected = max(s.expected, h.seq)
+		l.answerCount(b[:probeHeaderLen], h, s)
+		return
+	}
+	l.received++
+	s.observe(h.seq, h.sent, now, len(b))
+	s.finalPrinted = false
+	if l.opts.echo {
+		b[probeOffFlags] |= probeFlagEcho
+		binary.BigEndian.PutUint64(b[probeOffRxUnique:], s.unique)
+		l.reply(b, from)
+	}
+}
+
+// answerCount tells the sender how many distinct probes arrived, so it can split loss by
+// direction; the sender's count request also means it is done, so its final figures print.
+func (l *udpListener) answerCount(b []byte, h probeHeader, s *probeStats) {
+	h.flags |= probeFlagEcho
+	if l.opts.echo {
+		h.flags |= probeFlagEchoing
+	}
+	h.rxUnique = s.unique
+	h.put(b)
+	l.reply(b, s.key.from)
+	if !s.finalPrinted && s.received > 0 {
+		l.out.report(s.final())
+		s.finalPrinted = true
+	}
+}
+
+func (l *udpListener) probeStats(k probeKey, now time.Time) *probeStats {
+	if l.cached != nil && l.cached.key == k {
+		return l.cached
+	}
+	s, ok := l.probes[k]
+	if !ok {
+		s = &probeStats{key: k}
+		l.probes[k] = s
+		l.order = append(l.order, s)
+		if l.nextReport.IsZero() && l.opts.interval > 0 {
+			l.nextReport = now.Add(l.opts.interval)
+		}
+	}
+	l.cached = s
+	return s
+}
+
+// intervalReports prints the figures of every sender still active and schedules the next
+// report, or none when every sender has finished.
+func (l *udpListener) intervalReports(now time.Time) {
+	active := false
+	for _, s := range l.order {
+		if s.finalPrinted || s.received == 0 {
+			continue
+		}
+		active = true
+		if r := s.interval(now); r.Received > 0 || r.Lost != 0 {
+			l.out.report(r)
+		}
+	}
+	l.nextReport = time.Time{}
+	if active {
+		l.nextReport = now.Add(l.opts.interval)
+	}
+}
+
+// finalReports prints the whole-run figures of senders that did not ask for them.
+func (l *udpListener) finalReports() {
+	for _, s := range l.order {
+		if !s.finalPrinted && s.received > 0 {
+			l.out.report(s.final())
+			s.finalPrinted = true
+		}
+	}
+}
+
+// replyFromStdin sends each stdin line to the last sender heard from. A line typed before
+// anyone has sent waits for the first sender. Interactive: Ctrl-D or Ctrl-C ends udp-listen;
+// piped: EOF ends only the replies.
+func (l *udpListener) replyFromStdin(ctx context.Context, c *cli.Context, cancel context.CancelFunc) {
+	if udpStdinTerminal(c) {
+		l.promptLoop(ctx, c)
+		cancel()
+		return
+	}
+	lines, errc := udpLines(ctx, c.App.Reader, udpMaxPayload6)
+	for line := range lines {
+		if err := l.sendLine(ctx, udpLinePayload(c, line), true); err != nil {
+			l.out.notice("%v", err)
+		}
+	}
+	select {
+	case err := <-errc:
+		l.out.notice("%v", err)
+	default:
+	}
+}
+
+func (l *udpListener) promptLoop(ctx context.Context, c *cli.Context) {
+	p := newUDPPrompt(c.App.Writer)
+	l.out.setWriter(p)
+	defer func() { l.out.setWriter(c.App.Writer); p.close() }()
+	for {
+		line, err := p.readLine("reply> ")
+		if err != nil {
+			return
+		}
+		if err := l.sendLine(ctx, udpLinePayload(c, line), false); err != nil {
+			l.out.notice("%v", err)
+		}
+	}
+}
+
+// sendLine sends b to the latest peer. Before the first one is heard from, a piped line waits
+// (a script may start before its peer) and a typed line is refused (a person should know).
+func (l *udpListener) sendLine(ctx context.Context, b []byte, wait bool) error {
+	select {
+	case <-l.peerKnown:
+	case <-ctx.Done():
+		return errNoPeer
+	default:
+		if !wait {
+			return fmt.Errorf("line not sent: %w", errNoPeer)
+		}
+		select {
+		case <-l.peerKnown:
+		case <-ctx.Done():
+			return errNoPeer
+		}
+	}
+	l.peerMu.Lock()
+	to := l.peer
+	l.peerMu.Unlock()
+	if len(b) > udpMaxPayload(to.Addr()) {
+		return fmt.Errorf("line not sent: %d bytes is larger than the largest UDP datagram", len(b))
+	}
+	if err := l.writeTo(b, to); err != nil {
+		return udpWriteError(err, len(b), to)
+	}
+	return nil
+}
