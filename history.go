@@ -541,8 +541,9 @@ func (hr *historyRun) print(e historyEntry) error {
 	return nil
 }
 
-// appendHistoryColumns formats e as "TIME  TO  FROM  TEXT"; a NOTICE's sender shows as
-// -nick-, an ACTION as "* nick". Control characters are dropped, as the client does.
+// appendHistoryColumns formats e as "TIME  TO  FROM  TEXT". TO is the room, or ->NICK for
+// a direct message to NICK; a NOTICE's sender shows as -nick-, an ACTION as "* nick".
+// Control characters are dropped, as the client does.
 func appendHistoryColumns(buf []byte, e *LogEntry, utc bool) []byte {
 	t := e.Time
 	if !utc {
@@ -555,7 +556,11 @@ func appendHistoryColumns(buf []byte, e *LogEntry, utc bool) []byte {
 	} else if e.Kind == "NOTICE" {
 		from = "-" + from + "-"
 	}
-	buf = appendColumn(buf, sanitize(e.To), 12)
+	to := e.To
+	if to != "" && !strings.ContainsRune("#&", rune(to[0])) {
+		to = "->" + to
+	}
+	buf = appendColumn(buf, sanitize(to), 12)
 	buf = appendColumn(buf, sanitize(from), 10)
 	buf = append(buf, "  "...)
 	buf = append(buf, sanitize(text)...)
@@ -851,8 +856,8 @@ func appendUnescapedLogText(dst, b []byte) ([]byte, error) {
 var logUnescapes = map[byte]byte{'\\': '\\', 't': '\t', 'n': '\n', 'r': '\r'}
 
 // requiredLiteral returns the longest case-sensitive string that every match of expr
-// contains, if it has no byte the log escapes (so it appears in the raw line as in the
-// text); nil if there is none.
+// contains and that holds no byte the log escapes (so it appears in the raw line as in the
+// text); nil if there is none. A piece of a required literal is itself required.
 func requiredLiteral(expr string) []byte {
 	re, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
@@ -860,8 +865,10 @@ func requiredLiteral(expr string) []byte {
 	}
 	var best string
 	for _, lit := range literalsOf(re.Simplify()) {
-		if len(lit) > len(best) && !strings.ContainsFunc(lit, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' || r == utf8.RuneError }) {
-			best = lit
+		for _, piece := range strings.FieldsFunc(lit, escapedInLog) {
+			if len(piece) > len(best) {
+				best = piece
+			}
 		}
 	}
 	if best == "" {
@@ -869,6 +876,10 @@ func requiredLiteral(expr string) []byte {
 	}
 	return []byte(best)
 }
+
+// escapedInLog reports whether the log writes r otherwise than as its UTF-8 bytes (an
+// invalid byte in the text matches the regexp as U+FFFD but is not those bytes).
+func escapedInLog(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' || r == utf8.RuneError }
 
 // literalsOf lists the literal strings a match of re must contain.
 func literalsOf(re *syntax.Regexp) []string {
