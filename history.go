@@ -4,8 +4,8 @@ package main
 // DATA/server/logs and a client under DATA/client/logs/<server>/ (client_records.go).
 //
 // Speed: per-day files outside --since/--until are skipped by name; within a file, lines are
-// found in large reads, and with --grep a literal the regexp requires is looked for with
-// bytes.Index over the whole buffer, so lines without it are never looked at one by one. A
+// found in large reads, and with --grep the literals one of which every match contains are
+// looked for with bytes.Index over the whole buffer, so other lines are never looked at. A
 // line that may match is confirmed on its unescaped text and only then parsed. Per-day
 // files are merged by time (files of different days cannot overlap).
 
@@ -405,21 +405,23 @@ type historyEntry struct {
 
 // historyRun merges, filters and prints. Owned by one goroutine.
 type historyRun struct {
-	q       *historyQuery
-	m       *lineMatcher
-	out     *bufio.Writer
-	enc     *json.Encoder
-	buf     []byte
-	seen    recentIDs
-	last    []historyEntry // with --limit: a ring of the last matches
-	nlast   int            // matches put in last
-	skipped int            // lines not in the log format
+	q        *historyQuery
+	m        *lineMatcher
+	out      *bufio.Writer
+	enc      *json.Encoder
+	buf      []byte
+	stamp    []byte // the time column of the second stampSec
+	stampSec int64
+	seen     sameTimeIDs
+	last     []historyEntry // with --limit: a ring of the last matches
+	nlast    int            // matches put in last
+	skipped  int            // lines not in the log format
 }
 
 func newHistoryRun(q *historyQuery, out *bufio.Writer) *historyRun {
 	enc := json.NewEncoder(out)
 	enc.SetEscapeHTML(false)
-	return &historyRun{q: q, m: newLineMatcher(q), out: out, enc: enc, seen: newRecentIDs(1024)}
+	return &historyRun{q: q, m: newLineMatcher(q), out: out, enc: enc}
 }
 
 // run prints the matches of files, which are sorted by day.
@@ -442,7 +444,7 @@ func (hr *historyRun) mergeDay(files []logFile) error {
 	bufSize := min(max(32<<20/len(files), 64<<10), 1<<20)
 	h := &scannerHeap{}
 	for i := range files {
-		s := &logScanner{file: &files[i], m: hr.m, buf: make([]byte, bufSize), keepOpen: len(files) <= 64}
+		s := newLogScanner(&files[i], hr.m, bufSize, len(files) <= 64)
 		if s.advance() {
 			h.items = append(h.items, s)
 		} else if err := hr.finish(s); err != nil {
@@ -479,7 +481,7 @@ func (hr *historyRun) finish(s *logScanner) error {
 // emit prints e, or with --limit keeps it among the last N. A message logged twice (by the
 // server and a client on the same PC, or by two clients sharing a data dir) is shown once.
 func (hr *historyRun) emit(e historyEntry) error {
-	if e.MsgID != "" && !hr.seen.add(e.MsgID) {
+	if e.MsgID != "" && !hr.seen.add(e.Time, e.MsgID) {
 		return nil
 	}
 	if hr.q.limit == 0 {
@@ -532,7 +534,7 @@ func (hr *historyRun) print(e historyEntry) error {
 			To: e.To, Text: e.Text, Conversation: e.file.conversation, Server: e.file.server,
 		})
 	} else {
-		hr.buf = appendHistoryColumns(hr.buf[:0], &e.LogEntry, hr.q.utc)
+		hr.buf = hr.appendColumns(hr.buf[:0], &e.LogEntry)
 		_, err = hr.out.Write(hr.buf)
 	}
 	if err != nil {
@@ -541,15 +543,18 @@ func (hr *historyRun) print(e historyEntry) error {
 	return nil
 }
 
-// appendHistoryColumns formats e as "TIME  TO  FROM  TEXT". TO is the room, or ->NICK for
-// a direct message to NICK; a NOTICE's sender shows as -nick-, an ACTION as "* nick".
+// appendColumns formats e as "TIME  TO  FROM  TEXT". TO is the room, or ->NICK for a
+// direct message to NICK; a NOTICE's sender shows as -nick-, an ACTION as "* nick".
 // Control characters are dropped, as the client does.
-func appendHistoryColumns(buf []byte, e *LogEntry, utc bool) []byte {
-	t := e.Time
-	if !utc {
-		t = t.Local()
+func (hr *historyRun) appendColumns(buf []byte, e *LogEntry) []byte {
+	if sec := e.Time.Unix(); sec != hr.stampSec || hr.stamp == nil {
+		t := e.Time
+		if !hr.q.utc {
+			t = t.Local()
+		}
+		hr.stampSec, hr.stamp = sec, t.AppendFormat(hr.stamp[:0], "2006-01-02 15:04:05")
 	}
-	buf = t.AppendFormat(buf, "2006-01-02 15:04:05")
+	buf = append(buf, hr.stamp...)
 	from, text := e.From, e.Text
 	if body, ok := strings.CutPrefix(text, "\x01ACTION "); ok {
 		from, text = "* "+from, strings.TrimSuffix(body, "\x01")
@@ -560,11 +565,22 @@ func appendHistoryColumns(buf []byte, e *LogEntry, utc bool) []byte {
 	if to != "" && !strings.ContainsRune("#&", rune(to[0])) {
 		to = "->" + to
 	}
-	buf = appendColumn(buf, sanitize(to), 12)
-	buf = appendColumn(buf, sanitize(from), 10)
+	buf = appendColumn(buf, displayText(to), 12)
+	buf = appendColumn(buf, displayText(from), 10)
 	buf = append(buf, "  "...)
-	buf = append(buf, sanitize(text)...)
+	buf = append(buf, displayText(text)...)
 	return append(buf, '\n')
+}
+
+// displayText is sanitize without the copy when there is nothing to drop (0xc2 leads the
+// C1 controls in UTF-8).
+func displayText(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f || c == 0xc2 {
+			return sanitize(s)
+		}
+	}
+	return s
 }
 
 func appendColumn(buf []byte, s string, width int) []byte {
@@ -576,29 +592,22 @@ func appendColumn(buf []byte, s string, width int) []byte {
 	return buf
 }
 
-// recentIDs remembers the last n msgids; duplicates of one message sit next to each other
-// in time order, so a short memory is enough and stays small on huge logs.
-type recentIDs struct {
-	set  map[string]struct{}
-	ring []string
-	next int
+// sameTimeIDs holds the msgids shown with the current time stamp. A message recorded twice
+// carries the server's time stamp both times, and the merge puts equal times together, so
+// comparing within one time stamp finds every duplicate.
+type sameTimeIDs struct {
+	at  time.Time
+	ids []string
 }
 
-func newRecentIDs(n int) recentIDs {
-	return recentIDs{set: make(map[string]struct{}, n), ring: make([]string, n)}
-}
-
-// add reports whether id is new, and remembers it.
-func (r *recentIDs) add(id string) bool {
-	if _, dup := r.set[id]; dup {
+// add reports whether msgid at time t is new, and remembers it.
+func (s *sameTimeIDs) add(t time.Time, msgid string) bool {
+	if !t.Equal(s.at) {
+		s.at, s.ids = t, s.ids[:0]
+	} else if slices.Contains(s.ids, msgid) {
 		return false
 	}
-	if old := r.ring[r.next]; old != "" {
-		delete(r.set, old)
-	}
-	r.ring[r.next] = id
-	r.set[id] = struct{}{}
-	r.next = (r.next + 1) % len(r.ring)
+	s.ids = append(s.ids, msgid)
 	return true
 }
 
@@ -635,21 +644,26 @@ type logScanner struct {
 	f        *os.File
 	off      int64 // file offset of buf[end]
 	buf      []byte
-	pos      int  // next byte to look at
-	lim      int  // end of the last whole line in buf
-	end      int  // end of the bytes read into buf
-	eof      bool // nothing more to read
-	skipLine bool // discarding the rest of an over-long line
+	pos      int   // next byte to look at
+	lim      int   // end of the last whole line in buf
+	end      int   // end of the bytes read into buf
+	eof      bool  // nothing more to read
+	skipLine bool  // discarding the rest of an over-long line
+	litNext  []int // lineMatcher.candidate's cache for this buffer
 	cur      LogEntry
 	skipped  int
 	err      error
+}
+
+func newLogScanner(file *logFile, m *lineMatcher, bufSize int, keepOpen bool) *logScanner {
+	return &logScanner{file: file, m: m, buf: make([]byte, bufSize), keepOpen: keepOpen, litNext: make([]int, len(m.literals))}
 }
 
 // advance moves to the next matching entry; false at the end or on an error (s.err).
 func (s *logScanner) advance() bool {
 	for {
 		for s.pos < s.lim {
-			line, next := s.m.candidate(s.buf[:s.lim], s.pos)
+			line, next := s.m.candidate(s.buf[:s.lim], s.pos, s.litNext)
 			s.pos = next
 			if line == nil {
 				break
@@ -680,6 +694,9 @@ func (s *logScanner) fill() bool {
 	}
 	s.end = copy(s.buf, s.buf[s.pos:s.end])
 	s.pos, s.lim = 0, 0
+	for i := range s.litNext {
+		s.litNext[i] = -1
+	}
 	if s.end == len(s.buf) {
 		if len(s.buf) < maxHistoryLine {
 			s.buf = append(s.buf, make([]byte, len(s.buf))...)
@@ -743,8 +760,8 @@ type lineMatcher struct {
 	sinceKey, untilKey []byte // the bounds as log time stamps ("…T21:00:00.000Z"); nil = open
 	since, until       time.Time
 	re                 *regexp.Regexp
-	literal            []byte // a string every match of re contains, found in raw lines with bytes.Index
-	scratch            []byte // unescaped text of the line being matched
+	literals           [][]byte // every match of re contains one of them; found with bytes.Index
+	scratch            []byte   // unescaped text of the line being matched
 }
 
 func newLineMatcher(q *historyQuery) *lineMatcher {
@@ -756,7 +773,7 @@ func newLineMatcher(q *historyQuery) *lineMatcher {
 		m.untilKey = m.until.UTC().AppendFormat(nil, logTimeLayout)
 	}
 	if q.re != nil {
-		m.literal = requiredLiteral(q.re.String())
+		m.literals = requiredLiterals(q.re.String())
 	}
 	return m
 }
@@ -772,14 +789,23 @@ func ceilMilli(t time.Time) time.Time {
 
 // candidate returns the next line at or after pos in buf (which ends with a whole line)
 // that may match, without its newline, and where to go on; nil when there is none.
-func (m *lineMatcher) candidate(buf []byte, pos int) (line []byte, next int) {
-	if m.literal != nil {
-		i := bytes.Index(buf[pos:], m.literal)
-		if i < 0 {
+// next[i] caches where literal i occurs next in buf (-1: not known).
+func (m *lineMatcher) candidate(buf []byte, pos int, next []int) (line []byte, nextPos int) {
+	if len(m.literals) > 0 {
+		at := len(buf)
+		for i, lit := range m.literals {
+			if next[i] < pos {
+				next[i] = len(buf)
+				if j := bytes.Index(buf[pos:], lit); j >= 0 {
+					next[i] = pos + j
+				}
+			}
+			at = min(at, next[i])
+		}
+		if at == len(buf) {
 			return nil, len(buf)
 		}
-		i += pos
-		pos += bytes.LastIndexByte(buf[pos:i], '\n') + 1
+		pos += bytes.LastIndexByte(buf[pos:at], '\n') + 1
 	}
 	nl := bytes.IndexByte(buf[pos:], '\n')
 	return buf[pos : pos+nl], pos + nl + 1
@@ -807,7 +833,7 @@ func (m *lineMatcher) match(line []byte) (e LogEntry, ok, bad bool) {
 			return e, false, false
 		}
 	}
-	e, err := ParseLogLine(line)
+	e, err := parseLogEntry(line)
 	if err != nil {
 		return e, false, true
 	}
@@ -815,6 +841,52 @@ func (m *lineMatcher) match(line []byte) (e LogEntry, ok, bad bool) {
 		return e, false, false
 	}
 	return e, true, false
+}
+
+// parseLogEntry is ParseLogLine with a single allocation for a line in the usual form (a UTC
+// time stamp, no escapes): the fields are substrings of one copy of the line.
+func parseLogEntry(line []byte) (LogEntry, error) {
+	t, ok := parseLogTime(line)
+	if !ok || bytes.IndexByte(line, '\\') >= 0 {
+		return ParseLogLine(line)
+	}
+	rest := string(line[25:])
+	var fields [4]string
+	for i := range fields {
+		tab := strings.IndexByte(rest, '\t')
+		if tab < 0 {
+			return LogEntry{}, ErrBadLogLine
+		}
+		if fields[i], rest = rest[:tab], rest[tab+1:]; fields[i] == "-" {
+			fields[i] = ""
+		}
+	}
+	return LogEntry{Time: t, MsgID: fields[0], Kind: fields[1], From: fields[2], To: fields[3], Text: rest}, nil
+}
+
+// parseLogTime reads the "2006-01-02T15:04:05.000Z\t" a line starts with, as time.Parse
+// would with logTimeLayout; false for any other form.
+func parseLogTime(line []byte) (time.Time, bool) {
+	if len(line) < 25 || string(line[23:25]) != "Z\t" {
+		return time.Time{}, false
+	}
+	var v [7]int
+	for i, f := range [7][2]int{{0, 4}, {5, 7}, {8, 10}, {11, 13}, {14, 16}, {17, 19}, {20, 23}} {
+		for _, c := range line[f[0]:f[1]] {
+			if c < '0' || c > '9' {
+				return time.Time{}, false
+			}
+			v[i] = v[i]*10 + int(c-'0')
+		}
+	}
+	if string([]byte{line[4], line[7], line[10], line[13], line[16], line[19]}) != "--T::." || v[3] > 23 || v[4] > 59 || v[5] > 59 {
+		return time.Time{}, false
+	}
+	t := time.Date(v[0], time.Month(v[1]), v[2], v[3], v[4], v[5], v[6]*1e6, time.UTC)
+	if t.Day() != v[2] || int(t.Month()) != v[1] { // Feb 30 and the like
+		return time.Time{}, false
+	}
+	return t, true
 }
 
 // logTextField is the sixth field of a log line, still escaped; nil if there is none.
@@ -855,53 +927,88 @@ func appendUnescapedLogText(dst, b []byte) ([]byte, error) {
 
 var logUnescapes = map[byte]byte{'\\': '\\', 't': '\t', 'n': '\n', 'r': '\r'}
 
-// requiredLiteral returns the longest case-sensitive string that every match of expr
-// contains and that holds no byte the log escapes (so it appears in the raw line as in the
-// text); nil if there is none. A piece of a required literal is itself required.
-func requiredLiteral(expr string) []byte {
+// requiredLiterals returns strings one of which every match of expr contains, each free of
+// bytes the log escapes (so it appears in the raw line as in the text); nil if no small set
+// is known, and then every line is tried.
+func requiredLiterals(expr string) [][]byte {
 	re, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
 		return nil
 	}
-	var best string
-	for _, lit := range literalsOf(re.Simplify()) {
-		for _, piece := range strings.FieldsFunc(lit, escapedInLog) {
-			if len(piece) > len(best) {
-				best = piece
+	var lits [][]byte
+	for _, s := range literalSet(re.Simplify()) {
+		lits = append(lits, []byte(s))
+	}
+	return lits
+}
+
+// maxLiteralSet bounds the strings looked for: each costs one pass over the buffer.
+const maxLiteralSet = 8
+
+// literalSet returns strings one of which every match of re contains; nil: none known.
+func literalSet(re *syntax.Regexp) []string {
+	switch re.Op {
+	case syntax.OpLiteral:
+		if piece := longestPiece(string(re.Rune)); piece != "" && re.Flags&syntax.FoldCase == 0 {
+			return []string{piece}
+		}
+	case syntax.OpCapture, syntax.OpPlus:
+		return literalSet(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min > 0 {
+			return literalSet(re.Sub[0])
+		}
+	case syntax.OpConcat:
+		var best []string
+		for _, sub := range re.Sub {
+			if set := literalSet(sub); betterLiteralSet(set, best) {
+				best = set
 			}
 		}
+		return best
+	case syntax.OpAlternate:
+		var union []string
+		for _, sub := range re.Sub {
+			set := literalSet(sub)
+			if set == nil {
+				return nil
+			}
+			union = append(union, set...)
+		}
+		if len(union) <= maxLiteralSet {
+			return union
+		}
 	}
-	if best == "" {
-		return nil
+	return nil
+}
+
+// betterLiteralSet prefers the set whose shortest string is longest (fewer false
+// candidates), then the smaller set.
+func betterLiteralSet(a, b []string) bool {
+	shortest := func(set []string) int {
+		return len(slices.MinFunc(set, func(x, y string) int { return len(x) - len(y) }))
 	}
-	return []byte(best)
+	switch {
+	case a == nil:
+		return false
+	case b == nil:
+		return true
+	}
+	return shortest(a) > shortest(b) || shortest(a) == shortest(b) && len(a) < len(b)
+}
+
+// longestPiece is the longest part of a required literal without a byte the log escapes:
+// a part of a required string is required too.
+func longestPiece(lit string) string {
+	var best string
+	for _, piece := range strings.FieldsFunc(lit, escapedInLog) {
+		if len(piece) > len(best) {
+			best = piece
+		}
+	}
+	return best
 }
 
 // escapedInLog reports whether the log writes r otherwise than as its UTF-8 bytes (an
 // invalid byte in the text matches the regexp as U+FFFD but is not those bytes).
 func escapedInLog(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' || r == utf8.RuneError }
-
-// literalsOf lists the literal strings a match of re must contain.
-func literalsOf(re *syntax.Regexp) []string {
-	switch re.Op {
-	case syntax.OpLiteral:
-		if re.Flags&syntax.FoldCase == 0 {
-			return []string{string(re.Rune)}
-		}
-	case syntax.OpCapture:
-		return literalsOf(re.Sub[0])
-	case syntax.OpPlus:
-		return literalsOf(re.Sub[0])
-	case syntax.OpConcat:
-		var lits []string
-		for _, sub := range re.Sub {
-			lits = append(lits, literalsOf(sub)...)
-		}
-		return lits
-	case syntax.OpRepeat:
-		if re.Min > 0 {
-			return literalsOf(re.Sub[0])
-		}
-	}
-	return nil
-}
