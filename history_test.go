@@ -136,6 +136,7 @@ func TestHistoryFilters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // the fixture is only read
 			got := msgIDs(historyJSONLines(t, append([]string{"--data-dir", data, "--utc"}, tt.args...)...))
 			if got != tt.want {
 				t.Errorf("history %q = %q; want %q", tt.args, got, tt.want)
