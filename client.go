@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -273,6 +274,7 @@ func connectAndRun(ctx context.Context, opts *clientOptions, sink eventSink, ui 
 	}
 	cs := newClientSession(newClientConn(conn), opts, sink)
 	defer cs.cc.close()
+	defer cs.closeRecords()
 	if err := cs.login(); err != nil {
 		return err
 	}
@@ -384,6 +386,9 @@ type clientSession struct {
 	caps      map[string]bool
 	chantypes string
 
+	records      *chatLog    // this client's record of its messages (client_records.go); nil: none
+	recordFailed atomic.Bool // recording stopped after an error, already reported
+
 	done   chan struct{} // closed by dispatch when the connection has ended
 	endErr error         // why it ended (nil: as asked); written before done is closed
 
@@ -407,7 +412,8 @@ func newClientSession(cc *clientConn, opts *clientOptions, sink eventSink) *clie
 		nick:   opts.user,
 		target: opts.to,
 		rooms:  map[string]string{}, nicks: map[string]string{},
-		pongs: map[string]chan struct{}{},
+		pongs:   map[string]chan struct{}{},
+		records: newClientRecords(opts),
 	}
 }
 
@@ -750,6 +756,7 @@ func (cs *clientSession) sendText(target, text string) error {
 		}
 		if !cs.caps["echo-message"] {
 			cs.sink.event(chatEvent{Time: time.Now(), Kind: kindMessage, From: nick, To: target, Text: piece, self: true, direct: !cs.isRoom(target)})
+			cs.record("PRIVMSG", nick, target, piece, "", time.Now())
 		}
 	}
 	return nil

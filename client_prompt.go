@@ -436,6 +436,7 @@ func cmdMe(cs *clientSession, args string) error {
 		nick := cs.nick
 		cs.mu.Unlock()
 		cs.sink.event(chatEvent{Time: time.Now(), Kind: kindAction, From: nick, To: target, Text: args, self: true, direct: !cs.isRoom(target)})
+		cs.record("PRIVMSG", nick, target, "\x01ACTION "+args+"\x01", "", time.Now())
 	}
 	return nil
 }

@@ -232,6 +232,7 @@ func (cs *clientSession) onMessage(m *Message, raw bool) {
 		cs.onServerNotice(m, raw)
 		return
 	}
+	cs.record(m.Command, from, target, text, m.Tags["msgid"], msgTime(m))
 	kind := kindMessage
 	if m.Command == "NOTICE" {
 		kind = kindNotice

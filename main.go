@@ -288,5 +288,5 @@ func (cfg *Config) clientDataDir() string { return filepath.Join(cfg.DataDir, "c
 
 // commands lists the subcommands; each lives in the file of its concern.
 func commands() []*cli.Command {
-	return []*cli.Command{serveCommand(), connectCommand(), udpListenCommand(), udpSendCommand()}
+	return []*cli.Command{serveCommand(), connectCommand(), udpListenCommand(), udpSendCommand(), historyCommand()}
 }
