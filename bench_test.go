@@ -18,6 +18,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -75,12 +76,15 @@ func benchFanout(b *testing.B, members, senders int) {
 	defer f.close()
 	f.connect()
 
+	cpuPID := cmp.Or(pid, "self")
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
+	cpuBefore, cpuOK := cpuSeconds(cpuPID)
 	b.ResetTimer()
 	elapsed := f.run()
 	b.StopTimer()
+	cpuAfter, _ := cpuSeconds(cpuPID)
 	runtime.ReadMemStats(&after)
 
 	deliveries := float64(b.N) * float64(members-1)
@@ -94,6 +98,15 @@ func benchFanout(b *testing.B, members, senders int) {
 	}
 	if pid != "" {
 		b.ReportMetric(peakRSSMB(b, pid), "server-MB")
+	}
+	if cpuOK {
+		// CPU time is steadier than wall time on a shared machine. In-process it includes
+		// the load generator, so compare it only between runs of the same kind.
+		unit := "server-cpu-ns/delivery"
+		if pid == "" {
+			unit = "process-cpu-ns/delivery"
+		}
+		b.ReportMetric((cpuAfter-cpuBefore)*1e9/deliveries, unit)
 	}
 }
 
@@ -360,6 +373,27 @@ func resetPeakRSS(b *testing.B, pid string) {
 	if err := os.WriteFile("/proc/"+pid+"/clear_refs", []byte("5"), 0); err != nil {
 		b.Fatalf("reset peak RSS of %s: %v", pid, err)
 	}
+}
+
+// cpuSeconds is the user+system CPU time of a process from /proc/PID/stat (Linux only:
+// ok is false elsewhere). Times there are in USER_HZ ticks, 100 a second on Linux.
+func cpuSeconds(pid string) (secs float64, ok bool) {
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	// Fields after the command name, which is in parentheses and may contain spaces.
+	_, rest, _ := bytes.Cut(stat, []byte(") "))
+	fields := bytes.Fields(rest)
+	if len(fields) < 13 {
+		return 0, false
+	}
+	utime, err1 := strconv.ParseFloat(string(fields[11]), 64)
+	stime, err2 := strconv.ParseFloat(string(fields[12]), 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return (utime + stime) / 100, true
 }
 
 func peakRSSMB(b *testing.B, pid string) float64 {
