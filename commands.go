@@ -506,7 +506,11 @@ func (c *Session) sendPreviousLogin() {
 }
 
 func (c *Session) loggedIn() {
-	c.reply(RPL_LOGGEDIN, c.nickOrStar()+"!"+c.userOrNick()+"@"+c.ip, c.account, "You are now logged in as "+c.account)
+	user := c.userOrNick()
+	if user == "" {
+		user = "*" // irssi authenticates before it sends NICK and USER
+	}
+	c.reply(RPL_LOGGEDIN, c.nickOrStar()+"!"+user+"@"+c.ip, c.account, "You are now logged in as "+c.account)
 }
 
 // saslChunkLen is the AUTHENTICATE payload size; a shorter chunk (or "+") ends a response.

@@ -94,8 +94,9 @@ type Session struct {
 
 	lastActive atomic.Int64 // unix nanoseconds of the last line; read by WHO and WHOIS
 
-	qmu      sync.Mutex // tier 3; guards out, closing, overflow
-	out      []byte     // bytes waiting for the writer
+	qmu      sync.Mutex // tier 3; guards outq, outBytes, closing, overflow
+	outq     [][]byte   // lines waiting for the writer, shared with other queues: read-only
+	outBytes int        // total length of outq, held to sendq_bytes
 	closing  bool       // the final line is queued; accept nothing more
 	overflow bool       // the send queue passed sendq_bytes
 	wake     chan struct{}
@@ -251,19 +252,20 @@ func (c *Session) throttle() bool {
 	}
 }
 
-// writeLoop sends what is queued, one write per batch, until the session closes.
+// writeLoop sends what is queued, one writev per batch, until the session closes.
 func (c *Session) writeLoop() {
 	defer close(c.writerDone)
 	defer c.conn.Close()
-	var buf []byte
+	var batch [][]byte
 	for {
 		c.qmu.Lock()
-		for len(c.out) == 0 && !c.closing {
+		for len(c.outq) == 0 && !c.closing {
 			c.qmu.Unlock()
 			<-c.wake
 			c.qmu.Lock()
 		}
-		buf, c.out = c.out, buf[:0]
+		batch, c.outq = c.outq, batch[:0]
+		c.outBytes = 0
 		closing := c.closing
 		// Under qmu, so a kill's shorter deadline cannot be overwritten by this one.
 		if closing {
@@ -272,37 +274,47 @@ func (c *Session) writeLoop() {
 			c.conn.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout.Duration))
 		}
 		c.qmu.Unlock()
-		if len(buf) > 0 {
-			if _, err := c.conn.Write(buf); err != nil {
-				c.kill("Write error: " + shortNetError(err))
-				return
-			}
+		// WriteTo advances bufs, not batch: batch keeps its array for the next swap.
+		bufs := net.Buffers(batch)
+		if _, err := bufs.WriteTo(c.conn); err != nil {
+			c.kill("Write error: " + shortNetError(err))
+			return
 		}
 		if closing {
 			return
 		}
-		if cap(buf) > 64<<10 {
-			buf = nil // a burst is over: give its memory back
+		clear(batch) // let the shared lines go once every queue has written them
+		if cap(batch) > maxIdleBatch {
+			batch = nil // a burst is over: give its memory back
 		}
 	}
 }
 
-// send queues bytes for the client. It never blocks: past sendq_bytes the session is
-// dropped ("SendQ exceeded") instead of stalling the sender.
+// maxIdleBatch is the longest line list a writer keeps between bursts (24 bytes a line).
+const maxIdleBatch = 1024
+
+// send queues a line for the client; b must not be modified afterwards, since the queue
+// holds it (a room relay hands the same bytes to every member). It never blocks: past
+// sendq_bytes the session is dropped ("SendQ exceeded") instead of stalling the sender.
 func (c *Session) send(b []byte) {
+	if len(b) == 0 {
+		return
+	}
 	c.qmu.Lock()
 	if c.closing || c.overflow {
 		c.qmu.Unlock()
 		return
 	}
-	if len(c.out)+len(b) > c.s.cfg.SendQBytes {
+	if c.outBytes+len(b) > c.s.cfg.SendQBytes {
 		c.overflow = true
-		c.out = c.out[:0] // the peer is not reading; what it missed is moot
+		clear(c.outq) // the peer is not reading; what it missed is moot
+		c.outq, c.outBytes = c.outq[:0], 0
 		c.qmu.Unlock()
 		c.kill("SendQ exceeded")
 		return
 	}
-	c.out = append(c.out, b...)
+	c.outq = append(c.outq, b)
+	c.outBytes += len(b)
 	c.qmu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
@@ -318,8 +330,7 @@ func (c *Session) finish(last string) {
 		return
 	}
 	c.closing = true
-	c.out = append(c.out, last...)
-	c.out = append(c.out, '\r', '\n')
+	c.outq = append(c.outq, []byte(last+"\r\n"))
 	c.conn.SetWriteDeadline(time.Now().Add(closeGrace))
 	c.qmu.Unlock()
 	select {
