@@ -501,7 +501,9 @@ func (c *Session) chathistoryTargets(m *Message) {
 			targets = append(targets, historyTarget{name, t})
 		}
 	}
-	slices.SortFunc(targets, func(a, b historyTarget) int { return cmp.Or(a.latest.Compare(b.latest), strings.Compare(a.name, b.name)) })
+	slices.SortFunc(targets, func(a, b historyTarget) int {
+		return cmp.Or(a.latest.Compare(b.latest), strings.Compare(a.name, b.name))
+	})
 	targets = targets[:min(len(targets), c.historyLimit(limit))]
 	batch := c.openBatch("draft/chathistory-targets")
 	for _, t := range targets {

@@ -41,7 +41,7 @@ type Server struct {
 	lock     *dataLock
 	throttle *loginThrottle
 	created  time.Time
-	isupport []string // RPL_ISUPPORT tokens, computed once
+	isupport []string       // RPL_ISUPPORT tokens, computed once
 	history  *chatLog       // nil when server.history is off
 	offline  *offlineQueues // nil when server.offline_queue_max is 0
 
