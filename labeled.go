@@ -18,8 +18,11 @@ import (
 // maxLabelLen bounds a label we echo back; longer ones are ignored, as if absent.
 const maxLabelLen = 64
 
+// beginLabel starts holding replies for a labeled command. Only after registration: a
+// command before it may end the session (a failed login), and its last replies must not be
+// held back behind the closing ERROR.
 func (c *Session) beginLabel(m *Message) {
-	if c.caps&capLabeledResponse == 0 {
+	if c.caps&capLabeledResponse == 0 || !c.registered {
 		return
 	}
 	if l := m.Tags["label"]; l != "" && len(l) <= maxLabelLen {
