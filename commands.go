@@ -50,6 +50,7 @@ func init() {
 		"USERHOST":     {run: (*Session).handleUserhost, minParams: 1},
 		"MOTD":         {run: (*Session).handleMotd},
 		"LUSERS":       {run: (*Session).handleLusers},
+		"CHATHISTORY":  {run: (*Session).handleChathistory, minParams: 1},
 	}
 }
 
@@ -96,8 +97,11 @@ func (c *Session) capReply(sub, list string) {
 
 func (c *Session) capList(withValues bool) string {
 	var b strings.Builder
-	for i, cn := range capNames {
-		if i > 0 {
+	for _, cn := range capNames {
+		if !c.s.offersCap(cn.bit) {
+			continue
+		}
+		if b.Len() > 0 {
 			b.WriteByte(' ')
 		}
 		b.WriteString(cn.name)
@@ -132,7 +136,7 @@ func (c *Session) capRequest(list string) {
 	for name := range strings.FieldsSeq(list) {
 		remove := strings.HasPrefix(name, "-")
 		bit := capBit(strings.TrimPrefix(name, "-"))
-		if bit == 0 || (remove && bit == capCapNotify && c.capVersion >= 302) {
+		if bit == 0 || !c.s.offersCap(bit) || (remove && bit == capCapNotify && c.capVersion >= 302) {
 			c.capReply("NAK", list)
 			return
 		}
@@ -281,7 +285,7 @@ func (c *Session) changeNick(nick string) {
 	for peer := range c.peersLocked() {
 		peer.send(ev.bytesFor(peer.caps))
 	}
-	c.send(ev.bytesFor(c.caps))
+	c.sendOwn(ev.bytesFor(c.caps))
 	delete(s.nicks, casefold(c.nick))
 	s.nicks[key] = c
 	c.nick = nick
@@ -420,6 +424,7 @@ func (c *Session) welcome() {
 	c.handleMotd(nil)
 	if c.account != "" {
 		c.sendPreviousLogin()
+		c.deliverOffline()
 	}
 }
 
@@ -582,6 +587,9 @@ func (c *Session) saslChunk(arg string) {
 	}
 	c.loggedIn()
 	c.reply(RPL_SASLSUCCESS, "SASL authentication successful")
+	if c.registered {
+		c.deliverOffline() // logged in after the welcome: deliver now
+	}
 	c.tryRegister()
 }
 

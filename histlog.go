@@ -255,8 +255,13 @@ func (l *chatLog) open(path string) (*os.File, error) {
 	return f, nil
 }
 
+// tornLineEnd ends a torn line so that it never parses, whatever byte the crash cut it at
+// (a whole field, half an escape, a lone backslash): otherwise a line cut inside its text
+// would read back as a shorter, false message once it had its newline.
+var tornLineEnd = []byte("\\x\\x\n")
+
 // openLogForAppend opens (creating) a log file and ends a torn last line, so the next
-// append starts on a line of its own.
+// append starts on a line of its own and the torn one stays unreadable.
 func openLogForAppend(path string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create log dir: %w", err)
@@ -268,7 +273,7 @@ func openLogForAppend(path string) (*os.File, error) {
 	if info, err := f.Stat(); err == nil && info.Size() > 0 {
 		last := make([]byte, 1)
 		if _, err := f.ReadAt(last, info.Size()-1); err == nil && last[0] != '\n' {
-			f.Write([]byte{'\n'})
+			f.Write(tornLineEnd)
 		}
 	}
 	return f, nil

@@ -104,3 +104,15 @@ func TestChatLogSkipsAndRepairsTornLine(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestRepairedTornLineNeverParses(t *testing.T) {
+	e := LogEntry{Time: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC), MsgID: "1", Kind: "PRIVMSG", From: "alice", To: "#lab", Text: `a\b\x41 tab\there`}
+	line := e.AppendLine(nil)
+	line = line[:len(line)-1]
+	for cut := 1; cut < len(line); cut++ {
+		repaired := append(append([]byte{}, line[:cut]...), tornLineEnd...)
+		if got, err := ParseLogLine(repaired[:len(repaired)-1]); err == nil {
+			t.Errorf("line cut at %d and repaired parses as %+v", cut, got)
+		}
+	}
+}

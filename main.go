@@ -176,6 +176,9 @@ type ServerConfig struct {
 	FloodQueue                int      `toml:"flood_queue"`
 	ChannelLen                int      `toml:"channel_len"`
 	NickLen                   int      `toml:"nick_len"`
+	History                   bool     `toml:"history"`
+	ChathistoryMax            int      `toml:"chathistory_max"`
+	OfflineQueueMax           int      `toml:"offline_queue_max"`
 }
 
 // ClientConfig is the [client] table.

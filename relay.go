@@ -153,6 +153,9 @@ func (c *Session) relayToUser(target string, ev Message, notice bool) {
 	t, ok := s.nicks[casefold(target)]
 	if !ok || !t.registered {
 		s.mu.RUnlock()
+		if ev.Command == "PRIVMSG" && c.storeOffline(target, ev) {
+			return
+		}
 		if !notice {
 			c.reply(ERR_NOSUCHNICK, target, "No such nick/channel")
 		}
@@ -167,9 +170,10 @@ func (c *Session) relayToUser(target string, ev Message, notice bool) {
 		return
 	}
 	o.tagOnly = ev.Command == "TAGMSG"
+	s.logMessage(dmConversation(c.historyName(), t.historyName()), o, c.nick)
 	t.send(o.bytesFor(t.caps))
-	if c.caps&capEchoMessage != 0 && t != c {
-		c.send(o.bytesFor(c.caps))
+	if c.caps&capEchoMessage != 0 {
+		c.sendOwn(o.bytesFor(c.caps)) // to oneself too: the echo, apart from the delivery
 	}
 	s.mu.RUnlock()
 }
@@ -201,16 +205,17 @@ func (c *Session) relayToRoom(target string, ev Message, notice bool) {
 	o.tagOnly = ev.Command == "TAGMSG"
 	echo := c.caps&capEchoMessage != 0
 	r.relayMu.Lock()
+	s.logMessage(roomConversation(r.name), o, c.nick) // under relayMu: log order is relay order
 	for _, m := range r.memberList() {
 		if m != c || echo {
 			if b := o.bytesFor(m.caps); b != nil {
-				m.send(b)
+				m.sendFrom(c, b)
 			}
 		}
 	}
 	r.relayMu.Unlock()
 	if _, member := r.members[c]; !member && echo {
-		c.send(o.bytesFor(c.caps))
+		c.sendOwn(o.bytesFor(c.caps))
 	}
 }
 

@@ -156,11 +156,12 @@ func (r *Room) symbol() string {
 	return "="
 }
 
-// broadcastLocked sends an event to every member; s.mu must be held.
-func (r *Room) broadcastLocked(o *outMsg) {
+// broadcastLocked sends an event caused by actor to every member; s.mu must be held, and
+// the caller must be actor's processor (its own copy is a reply, see sendFrom).
+func (r *Room) broadcastLocked(o *outMsg, actor *Session) {
 	for m := range r.members {
 		if b := o.bytesFor(m.caps); b != nil {
-			m.send(b)
+			m.sendFrom(actor, b)
 		}
 	}
 }
@@ -214,7 +215,7 @@ func (c *Session) join(name string) {
 		modes = memberOp // the founder runs the room
 	}
 	r.addLocked(c, modes)
-	r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "JOIN", Params: []string{r.name}}))
+	r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "JOIN", Params: []string{r.name}}), c)
 	s.mu.Unlock()
 	c.sendTopic(r, false)
 	c.sendNames(r)
@@ -255,7 +256,7 @@ func (c *Session) part(name, reason string) {
 	if reason != "" {
 		params = append(params, reason)
 	}
-	r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "PART", Params: params}))
+	r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "PART", Params: params}), c)
 	r.removeLocked(c)
 }
 
@@ -351,7 +352,7 @@ func (c *Session) handleTopic(m *Message) {
 		c.reply(ERR_CHANOPRIVSNEEDED, r.name, "You're not channel operator")
 	default:
 		r.topic, r.topicBy, r.topicAt = topic, c.prefix(), time.Now()
-		r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "TOPIC", Params: []string{r.name, topic}}))
+		r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "TOPIC", Params: []string{r.name, topic}}), c)
 	}
 }
 
@@ -488,7 +489,7 @@ func (c *Session) kick(room, nick, reason string) {
 		c.reply(ERR_USERNOTINCHANNEL, nick, r.name, "They aren't on that channel")
 		return
 	}
-	r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "KICK", Params: []string{r.name, t.nick, reason}}))
+	r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "KICK", Params: []string{r.name, t.nick, reason}}), c)
 	r.removeLocked(t)
 }
 
@@ -566,7 +567,7 @@ func (c *Session) roomMode(r *Room, modes string, args []string) {
 	}
 	if len(change.modes) > 0 {
 		params := append([]string{r.name, string(change.modes)}, change.args...)
-		r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "MODE", Params: params}))
+		r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "MODE", Params: params}), c)
 	}
 }
 

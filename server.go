@@ -6,7 +6,8 @@ package main
 //  1. Server.mu       — the registry: nicks, rooms, room membership, session identity fields
 //  2. Room.relayMu    — one relay at a time per room, so every member sees one order
 //  3. Session.qmu     — a session's send queue; held only to append bytes, never during I/O
-// accountStore.mu and loginThrottle.mu are leaves taken under none of these.
+// offlineQueues.mu ranks above all three (taken before Server.mu, never under it).
+// accountStore.mu, loginThrottle.mu and chatLog.mu are leaves: nothing is taken under them.
 
 import (
 	"context"
@@ -21,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -39,7 +41,11 @@ type Server struct {
 	lock     *dataLock
 	throttle *loginThrottle
 	created  time.Time
-	isupport []string // RPL_ISUPPORT tokens, computed once
+	isupport []string       // RPL_ISUPPORT tokens, computed once
+	history  *chatLog       // nil when server.history is off
+	offline  *offlineQueues // nil when server.offline_queue_max is 0
+
+	diskErrAt atomic.Int64 // unix nanoseconds of the last logged history write error
 
 	ln       net.Listener
 	shutdown chan struct{} // closed by Shutdown
@@ -82,6 +88,12 @@ func NewServer(cfg ServerConfig, dataDir string, log *slog.Logger) (*Server, err
 		sessions: make(map[*Session]struct{}),
 		perIP:    make(map[string]int),
 	}
+	if cfg.History {
+		s.history = newChatLog(filepath.Join(dataDir, "logs"))
+	}
+	if cfg.OfflineQueueMax > 0 {
+		s.offline = newOfflineQueues(filepath.Join(dataDir, "offline"), cfg.OfflineQueueMax)
+	}
 	s.isupport = s.buildISupport()
 	return s, nil
 }
@@ -102,6 +114,10 @@ func validateServerConfig(cfg *ServerConfig) error {
 		return usageErrorf("config server.max_clients and max_clients_per_ip must be >= 1")
 	case cfg.RegistrationTimeout.Duration <= 0 || cfg.PingInterval.Duration <= 0 || cfg.PingTimeout.Duration <= 0 || cfg.WriteTimeout.Duration <= 0:
 		return usageErrorf("config server timeouts must be positive")
+	case cfg.ChathistoryMax < 1:
+		return usageErrorf("config server.chathistory_max = %d: must be at least 1", cfg.ChathistoryMax)
+	case cfg.OfflineQueueMax < 0:
+		return usageErrorf("config server.offline_queue_max = %d: must be 0 (off) or more", cfg.OfflineQueueMax)
 	case cfg.Name == "" || strings.ContainsAny(cfg.Name, " :!@"):
 		return usageErrorf("config server.name %q: must be a host-like name without spaces", cfg.Name)
 	}
@@ -231,6 +247,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = fmt.Errorf("shutdown: sessions still open: %w", ctx.Err())
 	}
+	if s.history != nil {
+		if cerr := s.history.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("shutdown: %w", cerr))
+		}
+	}
 	s.lock.Release()
 	return err
 }
@@ -253,7 +274,7 @@ func casefold(name string) string {
 
 // buildISupport lists only what the server really does.
 func (s *Server) buildISupport() []string {
-	return []string{
+	tokens := []string{
 		"CASEMAPPING=ascii",
 		"CHANTYPES=#",
 		"CHANMODES=,,,mnst",
@@ -267,6 +288,15 @@ func (s *Server) buildISupport() []string {
 		"ELIST=MNU",
 		"WHOX",
 	}
+	if s.history != nil {
+		tokens = append(tokens, "CHATHISTORY="+strconv.Itoa(s.cfg.ChathistoryMax), "MSGREFTYPES=msgid,timestamp")
+	}
+	return tokens
+}
+
+// offersCap reports whether the server offers a capability with its configuration.
+func (s *Server) offersCap(bit capSet) bool {
+	return bit != capChathistory || s.history != nil
 }
 
 func serveCommand() *cli.Command {

@@ -35,6 +35,9 @@ const (
 	capCapNotify
 	capMultiPrefix
 	capUserhostInNames
+	capBatch
+	capChathistory
+	capLabeledResponse
 )
 
 // capNames is the order CAP LS lists them in; values are added by capValue.
@@ -42,9 +45,12 @@ var capNames = []struct {
 	name string
 	bit  capSet
 }{
+	{"batch", capBatch},
 	{"cap-notify", capCapNotify},
 	{"draft/account-registration", capAccountRegistration},
+	{"draft/chathistory", capChathistory},
 	{"echo-message", capEchoMessage},
+	{"labeled-response", capLabeledResponse},
 	{"message-tags", capMessageTags},
 	{"multi-prefix", capMultiPrefix},
 	{"sasl", capSASL},
@@ -91,12 +97,16 @@ type Session struct {
 	prevAddr          string
 	floodTokens       float64
 	floodStamp        time.Time
+	label             string // labeled-response: the label of the command being run, or ""
+	labeled           []byte // replies to that command, held until it ends (labeled.go)
+	labeledLines      int
 
 	lastActive atomic.Int64 // unix nanoseconds of the last line; read by WHO and WHOIS
 
-	qmu      sync.Mutex // tier 3; guards outq, outBytes, closing, overflow
+	qmu      sync.Mutex // tier 3; guards outq, outBytes, closing, overflow, written
 	outq     [][]byte   // lines waiting for the writer, shared with other queues: read-only
 	outBytes int        // total length of outq, held to sendq_bytes
+	written  []func()   // run by the writer once every byte queued before them is written
 	closing  bool       // the final line is queued; accept nothing more
 	overflow bool       // the send queue passed sendq_bytes
 	wake     chan struct{}
@@ -259,13 +269,15 @@ func (c *Session) writeLoop() {
 	var batch [][]byte
 	for {
 		c.qmu.Lock()
-		for len(c.outq) == 0 && !c.closing {
+		for len(c.outq) == 0 && len(c.written) == 0 && !c.closing {
 			c.qmu.Unlock()
 			<-c.wake
 			c.qmu.Lock()
 		}
 		batch, c.outq = c.outq, batch[:0]
 		c.outBytes = 0
+		written := c.written
+		c.written = nil
 		closing := c.closing
 		// Under qmu, so a kill's shorter deadline cannot be overwritten by this one.
 		if closing {
@@ -279,6 +291,9 @@ func (c *Session) writeLoop() {
 		if _, err := bufs.WriteTo(c.conn); err != nil {
 			c.kill("Write error: " + shortNetError(err))
 			return
+		}
+		for _, fn := range written {
+			fn()
 		}
 		if closing {
 			return
@@ -309,12 +324,30 @@ func (c *Session) send(b []byte) {
 		c.overflow = true
 		clear(c.outq) // the peer is not reading; what it missed is moot
 		c.outq, c.outBytes = c.outq[:0], 0
+		c.written = nil // and was never written
 		c.qmu.Unlock()
 		c.kill("SendQ exceeded")
 		return
 	}
 	c.outq = append(c.outq, b)
 	c.outBytes += len(b)
+	c.qmu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// afterWrite arranges for fn to run on the writer goroutine once everything queued so far
+// has been written to the socket (Write returned without error). If the session ends first,
+// fn never runs. fn must not block for long: it delays the session's next write.
+func (c *Session) afterWrite(fn func()) {
+	c.qmu.Lock()
+	if c.closing || c.overflow {
+		c.qmu.Unlock()
+		return
+	}
+	c.written = append(c.written, fn)
 	c.qmu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
@@ -370,11 +403,13 @@ func shortNetError(err error) string {
 	return err.Error()
 }
 
-// sendLine queues a line built by the caller (without CRLF).
+// sendLine queues a line built by the caller (without CRLF). Like sendMsg, reply and fail,
+// it is for the session's own processor (a labeled command's replies are held back, see
+// labeled.go); other goroutines use send.
 func (c *Session) sendLine(line string) {
 	b := make([]byte, 0, len(line)+2)
 	b = append(b, line...)
-	c.send(append(b, '\r', '\n'))
+	c.sendOwn(append(b, '\r', '\n'))
 }
 
 // sendMsg encodes and queues m. An unencodable message is a server bug, logged, not sent.
@@ -384,7 +419,7 @@ func (c *Session) sendMsg(m *Message) {
 		c.s.log.Error("encode reply", "command", m.Command, "err", err)
 		return
 	}
-	c.send(b)
+	c.sendOwn(b)
 }
 
 // reply sends a numeric (or other server reply) addressed to the client: ":server CODE nick params...".
@@ -440,6 +475,8 @@ func (c *Session) handleLine(in inLine) {
 		c.reply(ERR_UNKNOWNCOMMAND, "*", "Malformed line: "+err.Error())
 		return
 	}
+	c.beginLabel(&m)
+	defer c.endLabel()
 	cmd, ok := commandTable[m.Command]
 	switch {
 	case !ok:

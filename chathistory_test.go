@@ -1,0 +1,326 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const historyCaps = "batch draft/chathistory echo-message message-tags server-time"
+
+// historyBatch sends a CHATHISTORY command and returns the messages of the batch it answers
+// with, checking the batch's frame.
+func historyBatch(t *testing.T, c *ircClient, command string) []Message {
+	t.Helper()
+	c.send("%s", command)
+	open := c.expect(`BATCH \+\S+ chathistory `)
+	id := strings.TrimPrefix(open.Params[0], "+")
+	var out []Message
+	for {
+		line, err := c.readLine()
+		if err != nil {
+			t.Fatalf("reading batch of %q: %v", command, err)
+		}
+		m, err := ParseMessage(line)
+		if err != nil {
+			t.Fatalf("bad line in batch: %q", line)
+		}
+		if m.Command == "BATCH" && m.Param(0) == "-"+id {
+			return out
+		}
+		if m.Tags["batch"] != id {
+			t.Fatalf("line inside batch %s without its tag: %q", id, line)
+		}
+		out = append(out, m)
+	}
+}
+
+func texts(ms []Message) string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, m.Param(1))
+	}
+	return strings.Join(out, "|")
+}
+
+// logLines reads a conversation's log of today.
+func logLines(t *testing.T, dir, conversation string) []string {
+	t.Helper()
+	data, err := os.ReadFile(logFileName(filepath.Join(dir, "logs"), conversation, time.Now()))
+	if err != nil {
+		t.Fatalf("read log: %v", err)
+	}
+	return strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+}
+
+func TestHistoryIsWrittenBeforeRelay(t *testing.T) {
+	ts := startServer(t, testConfig(t), "")
+	alice, _ := capsLogin(t, ts.addr, "alice", "", "")
+	bob, _ := capsLogin(t, ts.addr, "bob", "", "")
+	for _, c := range []*ircClient{alice, bob} {
+		c.send("JOIN #Lab")
+		c.expect(" 366 ")
+	}
+	for i := range 20 {
+		alice.send("PRIVMSG #lab :room message %d", i)
+		bob.expect(fmt.Sprintf(`PRIVMSG #Lab :room message %d$`, i))
+		// bob has it, so the log must already hold it: the write came before the relay.
+		lines := logLines(t, ts.dir, "room-lab")
+		if len(lines) != i+1 || !strings.HasSuffix(lines[i], fmt.Sprintf("\tPRIVMSG\talice\t#Lab\troom message %d", i)) {
+			t.Fatalf("when bob got message %d the log held %q", i, lines)
+		}
+	}
+	bob.send("PRIVMSG alice :a \\ backslash\tand a tab")
+	alice.expect(`PRIVMSG alice :a \\ backslash`)
+	lines := logLines(t, ts.dir, "dm-%7Ealice+%7Ebob")
+	if len(lines) != 1 || !strings.HasSuffix(lines[0], "\tPRIVMSG\tbob\talice\ta \\\\ backslash\\tand a tab") {
+		t.Errorf("DM log = %q", lines)
+	}
+}
+
+func TestHistoryTornLastLineIsSkipped(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, testConfig(t), dir)
+	alice, _ := capsLogin(t, ts.addr, "alice", "", historyCaps)
+	alice.send("JOIN #lab")
+	alice.expect(" 366 ")
+	alice.send("PRIVMSG #lab :before the crash")
+	alice.expect("PRIVMSG #lab :before the crash")
+	ts.stop(t)
+	// A crash in the middle of an append: half a line, no newline.
+	path := logFileName(filepath.Join(dir, "logs"), "room-lab", time.Now())
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(time.Now().UTC().Format(logTimeLayout) + "\tx1\tPRIVMSG\talice\t#lab\tto")
+	f.Close()
+
+	ts = startServer(t, testConfig(t), dir)
+	alice, _ = capsLogin(t, ts.addr, "alice", "", historyCaps)
+	alice.send("JOIN #lab")
+	alice.expect(" 366 ")
+	if got := texts(historyBatch(t, alice, "CHATHISTORY LATEST #lab * 10")); got != "before the crash" {
+		t.Fatalf("history with a torn line = %q, want only the whole message", got)
+	}
+	alice.send("PRIVMSG #lab :after the restart")
+	alice.expect("PRIVMSG #lab :after the restart")
+	if got := texts(historyBatch(t, alice, "CHATHISTORY LATEST #lab * 10")); got != "before the crash|after the restart" {
+		t.Errorf("history after the next append = %q: the torn line must not swallow it", got)
+	}
+}
+
+func TestChathistoryAccessControl(t *testing.T) {
+	ts := startServer(t, testConfig(t), "")
+	alice := registerAccount(t, ts.addr, "alice", "alice-pw")
+	alice.quit()
+	alice, _ = capsLogin(t, ts.addr, "alice", "alice-pw", historyCaps)
+	bob := registerAccount(t, ts.addr, "bob", "bob-pw")
+	bob.quit()
+	bob, _ = capsLogin(t, ts.addr, "bob", "bob-pw", historyCaps)
+	carol, _ := capsLogin(t, ts.addr, "carol", "", historyCaps)
+
+	alice.send("PRIVMSG bob :secret for bob")
+	bob.expect("secret for bob")
+	bob.send("PRIVMSG alice :secret for alice")
+	alice.expect("secret for alice")
+	alice.send("JOIN #private")
+	alice.expect(" 366 ")
+	alice.send("PRIVMSG #private :members only")
+	alice.expect("members only")
+
+	for _, who := range []*ircClient{alice, bob} {
+		other := map[*ircClient]string{alice: "bob", bob: "alice"}[who]
+		if got := texts(historyBatch(t, who, "CHATHISTORY LATEST "+other+" * 10")); got != "secret for bob|secret for alice" {
+			t.Errorf("%s's history with %s = %q", who.name, other, got)
+		}
+	}
+	for _, target := range []string{"alice", "bob", "ALICE"} {
+		if got := historyBatch(t, carol, "CHATHISTORY LATEST "+target+" * 10"); len(got) != 0 {
+			t.Errorf("a third user asking for %s's DMs got %q", target, texts(got))
+		}
+	}
+	carol.send("CHATHISTORY LATEST #private * 10")
+	carol.expect(`FAIL CHATHISTORY INVALID_TARGET LATEST #private :`)
+	carol.send("CHATHISTORY TARGETS timestamp=2020-01-01T00:00:00.000Z timestamp=2262-01-01T00:00:00.000Z 10")
+	carol.expect(`BATCH \+\S+ draft/chathistory-targets`)
+	if lines := carol.sync(); len(lines) != 1 || !strings.Contains(lines[0], "BATCH -") {
+		t.Errorf("carol's TARGETS = %q, want an empty batch", lines)
+	}
+
+	// A guest's DMs stay with the guest: an account registered later under the nick sees nothing.
+	carol.send("PRIVMSG alice :from guest carol")
+	alice.expect("from guest carol")
+	carol.quit()
+	registerAccount(t, ts.addr, "carol", "carol-pw").quit()
+	carol, _ = capsLogin(t, ts.addr, "carol", "carol-pw", historyCaps)
+	if got := historyBatch(t, carol, "CHATHISTORY LATEST alice * 10"); len(got) != 0 {
+		t.Errorf("account carol sees guest carol's DMs: %q", texts(got))
+	}
+}
+
+// TestChathistorySelectorsAcrossDays writes a room's log over three days directly and reads
+// it back with every selector.
+func TestChathistorySelectorsAcrossDays(t *testing.T) {
+	ts := startServer(t, testConfig(t), "")
+	alice, _ := capsLogin(t, ts.addr, "alice", "", historyCaps)
+	alice.send("JOIN #lab")
+	alice.expect(" 366 ")
+	start := time.Date(2026, 11, 22, 23, 58, 0, 0, time.UTC)
+	var ids, stamps []string
+	for i := range 9 { // three messages a day, one minute apart across midnight... and days
+		at := start.Add(time.Duration(i/3)*24*time.Hour + time.Duration(i%3)*time.Minute)
+		e := LogEntry{Time: at, MsgID: fmt.Sprintf("id%d", i), Kind: "PRIVMSG", From: "bob", To: "#lab", Text: fmt.Sprintf("m%d", i)}
+		if err := ts.history.Append(roomConversation("#lab"), &e); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, e.MsgID)
+		stamps = append(stamps, at.Format(wireTimeLayout))
+	}
+	if days := ts.historyDays("room-lab"); len(days) < 4 {
+		t.Fatalf("day files = %v, want messages split over at least 4 UTC days", days)
+	}
+	cases := []struct{ cmd, want string }{
+		{"LATEST #lab * 4", "m5|m6|m7|m8"},
+		{"LATEST #lab msgid=" + ids[6] + " 10", "m7|m8"},
+		{"LATEST #lab timestamp=" + stamps[5] + " 10", "m6|m7|m8"},
+		{"BEFORE #lab msgid=" + ids[4] + " 3", "m1|m2|m3"},
+		{"BEFORE #lab timestamp=" + stamps[4] + " 10", "m0|m1|m2|m3"},
+		{"AFTER #lab msgid=" + ids[1] + " 3", "m2|m3|m4"},
+		{"AFTER #lab timestamp=" + stamps[7] + " 10", "m8"},
+		{"BETWEEN #lab msgid=" + ids[1] + " msgid=" + ids[7] + " 2", "m2|m3"},
+		{"BETWEEN #lab msgid=" + ids[7] + " msgid=" + ids[1] + " 2", "m5|m6"},
+		{"BETWEEN #lab timestamp=" + stamps[0] + " timestamp=" + stamps[8] + " 100", "m1|m2|m3|m4|m5|m6|m7"},
+		{"AROUND #lab msgid=" + ids[3] + " 3", "m2|m3|m4"},
+		{"AROUND #lab msgid=" + ids[0] + " 3", "m0|m1|m2"},
+		{"AROUND #lab msgid=unknown 3", ""},
+	}
+	for _, tc := range cases {
+		got := historyBatch(t, alice, "CHATHISTORY "+tc.cmd)
+		if texts(got) != tc.want {
+			t.Errorf("CHATHISTORY %s = %q, want %q", tc.cmd, texts(got), tc.want)
+		}
+	}
+	got := historyBatch(t, alice, "CHATHISTORY LATEST #lab * 1")
+	if m := got[0]; m.Tags["msgid"] != ids[8] || m.Tags["time"] != stamps[8] || m.Source != "bob" || m.Param(0) != "#lab" {
+		t.Errorf("replayed message = %+v, want msgid, time, source and target of the original", m)
+	}
+	alice.send("CHATHISTORY BEFORE #lab * 10")
+	alice.expect(`FAIL CHATHISTORY INVALID_PARAMS BEFORE \* :`)
+	alice.send("CHATHISTORY LATEST #lab * many")
+	alice.expect(`FAIL CHATHISTORY INVALID_PARAMS LATEST :`)
+	alice.send("CHATHISTORY SOMETIME #lab * 1")
+	alice.expect(`FAIL CHATHISTORY INVALID_PARAMS SOMETIME :`)
+}
+
+func TestHistoryOffHidesChathistory(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.History = false
+	ts := startServer(t, cfg, "")
+	c := dialIRC(t, ts.addr, "alice")
+	c.send("CAP LS 302")
+	ls := c.expect("CAP \\* LS")
+	if strings.Contains(ls.Param(2), "chathistory") {
+		t.Errorf("CAP LS offers %q with history off", ls.Param(2))
+	}
+	c.send("NICK alice")
+	c.send("USER alice 0 * :alice")
+	c.send("CAP END")
+	c.expect(" 001 ")
+	c.send("JOIN #lab")
+	c.send("PRIVMSG #lab :not logged")
+	c.send("CHATHISTORY LATEST #lab * 10")
+	c.expect(" 421 alice CHATHISTORY ")
+	if _, err := os.Stat(filepath.Join(ts.dir, "logs")); !os.IsNotExist(err) {
+		t.Errorf("history off, yet the logs dir exists (err %v)", err)
+	}
+}
+
+func TestLabeledResponse(t *testing.T) {
+	ts := startServer(t, testConfig(t), "")
+	c, _ := capsLogin(t, ts.addr, "alice", "", "batch echo-message labeled-response message-tags")
+	c.send("@label=one PING x")
+	c.expect(`^@label=one :\S+ PONG \S+ x$`)
+	c.send("@label=two PONG x")
+	c.expect(`^@label=two :\S+ ACK$`)
+	c.send("@label=three JOIN #lab")
+	open := c.expect(`^@label=three :\S+ BATCH \+\S+ labeled-response$`)
+	id := strings.TrimPrefix(open.Params[0], "+")
+	c.expect(`^@batch=` + id + `;msgid=\S+ :alice!\S+ JOIN #lab$`)
+	c.expect(`^:\S+ BATCH -` + id + `$`)
+	c.send("@label=four PRIVMSG alice :to myself")
+	lines := c.sync()
+	if len(lines) != 2 || strings.Contains(lines[0], "label=") || !strings.Contains(lines[1], "label=four") {
+		t.Errorf("PRIVMSG to self with echo-message: got %q, want the delivery, then the labeled echo", lines)
+	}
+}
+
+// BenchmarkHistoryAppend is the cost logging adds to each relayed message: one line
+// formatted and one write(2) to an open file, under the log's mutex.
+func BenchmarkHistoryAppend(b *testing.B) {
+	l := newChatLog(b.TempDir())
+	defer l.Close()
+	e := LogEntry{Time: time.Now(), MsgID: "abcdefgh12", Kind: "PRIVMSG", From: "alice", To: "#lab", Text: strings.Repeat("hello world ", 8)}
+	conv := roomConversation("#lab")
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := l.Append(conv, &e); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRoomRelayHistory relays messages from one member to 19 others over loopback
+// with history on and off (ns/op is per message, all deliveries included): the difference
+// is logging's share of the relay path.
+func BenchmarkRoomRelayHistory(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("history=%v", on), func(b *testing.B) {
+			cfg := testConfig(b)
+			cfg.History = on
+			cfg.SendQBytes = 256 << 20 // the readers drain as fast as they can; never drop one
+			ts := startServer(b, cfg, "")
+			const members = 20
+			var clients []*ircClient
+			for i := range members {
+				c, _ := capsLogin(b, ts.addr, fmt.Sprintf("m%d", i), "", "")
+				c.send("JOIN #bench")
+				c.expect(" 366 ")
+				clients = append(clients, c)
+			}
+			clients[members-1].sync()
+			for _, c := range clients[:members-1] {
+				c.sync() // every JOIN has arrived: from here on only the benchmark's lines
+			}
+			done := make(chan error, members-1)
+			for _, c := range clients[1:] {
+				go func() {
+					c.conn.SetReadDeadline(time.Now().Add(time.Minute))
+					for {
+						line, err := c.lr.ReadLine()
+						if err != nil || strings.HasSuffix(string(line), ":done") {
+							done <- err
+							return
+						}
+					}
+				}()
+			}
+			sender := clients[0]
+			w := bufio.NewWriter(sender.conn)
+			for i := 0; b.Loop(); i++ {
+				fmt.Fprintf(w, "PRIVMSG #bench :benchmark message number %d with some text\r\n", i)
+			}
+			w.WriteString("PRIVMSG #bench :done\r\n")
+			w.Flush()
+			for range members - 1 {
+				if err := <-done; err != nil {
+					b.Fatalf("receiver: %v", err)
+				}
+			}
+		})
+	}
+}
