@@ -33,6 +33,7 @@ func startClientTestServer(t *testing.T) string {
 	}
 	sc := cfg.Server
 	sc.Listen, sc.BcryptCost, sc.RequireLogin, sc.FloodRate = "127.0.0.1:0", 4, true, 0
+	sc.DefaultRoom = ""
 	srv, err := NewServer(sc, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("new server: %v", err)

@@ -164,13 +164,16 @@ type ServerConfig struct {
 	FloodQueue                int      `toml:"flood_queue"`
 	ChannelLen                int      `toml:"channel_len"`
 	NickLen                   int      `toml:"nick_len"`
+	DefaultRoom               string   `toml:"default_room"`
+	MonitorLimit              int      `toml:"monitor_limit"`
 }
 
 // ClientConfig is the [client] table.
 type ClientConfig struct {
-	Server       string `toml:"server"`
-	Bell         string `toml:"bell"`
-	HistoryLines int    `toml:"history_lines"`
+	Server       string   `toml:"server"`
+	Bell         string   `toml:"bell"`
+	HistoryLines int      `toml:"history_lines"`
+	CallTimeout  Duration `toml:"call_timeout"`
 }
 
 // Duration is a time.Duration written in TOML as a string such as "90s" or "1m30s".

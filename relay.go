@@ -171,6 +171,9 @@ func (c *Session) relayToUser(target string, ev Message, notice bool) {
 	if c.caps&capEchoMessage != 0 && t != c {
 		c.send(o.bytesFor(c.caps))
 	}
+	if ev.Command == "PRIVMSG" {
+		c.replyAwayLocked(t)
+	}
 	s.mu.RUnlock()
 }
 
@@ -249,6 +252,7 @@ func (s *Server) unregister(c *Session, reason string) {
 			peer.send(ev.bytesFor(peer.caps))
 		}
 	}
+	c.wentOfflineLocked()
 	for r := range c.rooms {
 		r.removeLocked(c)
 	}

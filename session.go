@@ -35,6 +35,9 @@ const (
 	capCapNotify
 	capMultiPrefix
 	capUserhostInNames
+	capAwayNotify
+	capExtendedMonitor
+	capAccountNotify
 )
 
 // capNames is the order CAP LS lists them in; values are added by capValue.
@@ -42,9 +45,12 @@ var capNames = []struct {
 	name string
 	bit  capSet
 }{
+	{"account-notify", capAccountNotify},
+	{"away-notify", capAwayNotify},
 	{"cap-notify", capCapNotify},
 	{"draft/account-registration", capAccountRegistration},
 	{"echo-message", capEchoMessage},
+	{"extended-monitor", capExtendedMonitor},
 	{"message-tags", capMessageTags},
 	{"multi-prefix", capMultiPrefix},
 	{"sasl", capSASL},
@@ -75,7 +81,8 @@ type Session struct {
 	caps       capSet
 	invisible  bool // user mode +i: hidden from WHO masks and WHOIS of those sharing no room
 	rooms      map[*Room]struct{}
-	gone       bool // removed from the registry; nothing may add it back
+	gone       bool     // removed from the registry; nothing may add it back
+	presence   presence // AWAY and MONITOR state (presence.go)
 
 	// Owned by the processor goroutine alone.
 	capNegotiating    bool
