@@ -85,6 +85,7 @@ type clientOptions struct {
 	bell         string // "all", "dm" or "off"
 	dataDir      string // the client data dir
 	historyLines int
+	callTimeout  time.Duration // how long /call rings
 }
 
 var bellModes = []string{"all", "dm", "off"}
@@ -134,6 +135,10 @@ func connectOptions(c *cli.Context) (*clientOptions, error) {
 		bell:         cfg.Client.Bell,
 		dataDir:      cfg.clientDataDir(),
 		historyLines: cfg.Client.HistoryLines,
+		callTimeout:  cfg.Client.CallTimeout.Duration,
+	}
+	if opts.callTimeout <= 0 {
+		return nil, usageErrorf("config client.call_timeout = %q: must be a positive duration like \"30s\"", cfg.Client.CallTimeout.String())
 	}
 	if !validBellMode(opts.bell) {
 		return nil, usageErrorf("config client.bell = %q: want one of %s", opts.bell, strings.Join(bellModes, ", "))
@@ -280,6 +285,9 @@ func connectAndRun(ctx context.Context, opts *clientOptions, sink eventSink, ui 
 		sink.event(chatEvent{Time: time.Now(), Kind: kindError, Text: fmt.Sprintf("remember login: %v", err)})
 	}
 	go cs.dispatch()
+	if err := cs.startPresence(); err != nil {
+		return err
+	}
 	if ui != nil {
 		return cs.runPrompt(ui)
 	}
@@ -384,12 +392,16 @@ type clientSession struct {
 	caps      map[string]bool
 	chantypes string
 
+	presence *presenceBook // others' status, contacts, partners (client_presence.go)
+	calls    *callBook     // calls ringing now (client_calls.go)
+
 	done   chan struct{} // closed by dispatch when the connection has ended
 	endErr error         // why it ended (nil: as asked); written before done is closed
 
 	mu         sync.Mutex // guards the fields below (dispatch and the input side share them)
 	nick       string
 	target     string            // where plain text goes
+	askedRoom  string            // clientFold of the room a /join asked for: it becomes the target
 	rooms      map[string]string // joined rooms, casefolded → as the server spells it
 	nicks      map[string]string // nicks seen, for completion, casefolded → spelling
 	pongs      map[string]chan struct{}
@@ -407,12 +419,14 @@ func newClientSession(cc *clientConn, opts *clientOptions, sink eventSink) *clie
 		nick:   opts.user,
 		target: opts.to,
 		rooms:  map[string]string{}, nicks: map[string]string{},
-		pongs: map[string]chan struct{}{},
+		pongs:    map[string]chan struct{}{},
+		presence: newPresenceBook(opts.dataDir),
+		calls:    newCallBook(),
 	}
 }
 
 // wantedCaps are the capabilities the client uses when the server offers them.
-var wantedCaps = []string{"sasl", "server-time", "message-tags", "echo-message"}
+var wantedCaps = []string{"sasl", "server-time", "message-tags", "echo-message", "away-notify", "extended-monitor"}
 
 // login runs connection registration up to the end of the MOTD: capabilities, REGISTER when
 // asked, SASL PLAIN (or PASS when the server has no SASL), then the welcome.
@@ -643,6 +657,7 @@ func (lg *loginState) onISupport(m *Message) {
 		if v, ok := strings.CutPrefix(tok, "CHANTYPES="); ok {
 			lg.cs.chantypes = v
 		}
+		lg.cs.presence.noteISupport(tok)
 	}
 }
 
@@ -744,6 +759,9 @@ func (cs *clientSession) sendText(target, text string) error {
 	cs.mu.Lock()
 	nick := cs.nick
 	cs.mu.Unlock()
+	if !cs.isRoom(target) {
+		cs.notePartner(target)
+	}
 	for _, piece := range splitText(text, maxTextBytes(nick, target)) {
 		if err := cs.cc.send("PRIVMSG", target, piece); err != nil {
 			return withExit(exitProtocol, err)

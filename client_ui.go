@@ -39,6 +39,8 @@ type chatEvent struct {
 	From   string    `json:"from,omitempty"`
 	To     string    `json:"to,omitempty"`
 	Text   string    `json:"text"`
+	State  string    `json:"state,omitempty"` // status: online/away/back/offline; call: ringing, answered...
+	ID     string    `json:"id,omitempty"`    // call: the call's id
 	self   bool      // sent by us (local echo or echo-message)
 	direct bool      // a private message, not a room's
 }
@@ -124,7 +126,7 @@ func sanitize(s string) string {
 
 // isChat reports whether ev is a message from someone, the events --follow prints.
 func (ev chatEvent) isChat() bool {
-	return (ev.Kind == kindMessage || ev.Kind == kindNotice || ev.Kind == kindAction) && !ev.self
+	return (ev.Kind == kindMessage || ev.Kind == kindNotice || ev.Kind == kindAction || ev.Kind == kindStatus || ev.Kind == kindCall) && !ev.self
 }
 
 // pipelineSink prints chat events to stdout with --follow, and errors to stderr.
@@ -237,6 +239,9 @@ func (cs *clientSession) onMessage(m *Message, raw bool) {
 		kind = kindNotice
 	}
 	if ctcp, ok := strings.CutPrefix(text, "\x01"); ok {
+		if cs.onCallCTCP(m, from, target, strings.TrimSuffix(ctcp, "\x01"), raw) {
+			return
+		}
 		body, isAction := strings.CutPrefix(strings.TrimSuffix(ctcp, "\x01"), "ACTION ")
 		if !isAction {
 			return // other CTCP requests (VERSION, PING...) are not answered
@@ -244,6 +249,9 @@ func (cs *clientSession) onMessage(m *Message, raw bool) {
 		kind, text = kindAction, body
 	}
 	self := cs.isSelf(from)
+	if !self && !cs.isRoom(target) {
+		cs.notePartner(from)
+	}
 	ev := chatEvent{Time: msgTime(m), Kind: kind, From: from, To: target, Text: text, self: self, direct: !cs.isRoom(target)}
 	cs.show(raw, ev)
 	if r, ok := cs.sink.(interface{ ringFor(chatEvent) }); ok && !self && !raw {
@@ -279,7 +287,9 @@ func (cs *clientSession) onJoin(m *Message, raw bool) {
 	if cs.isSelf(who) {
 		cs.mu.Lock()
 		cs.rooms[clientFold(room)] = room
-		cs.target = room
+		if cs.target == "" || cs.askedRoom == clientFold(room) {
+			cs.target = room // a join the user asked for, or the server's default room
+		}
 		cs.mu.Unlock()
 	}
 	cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindJoin, From: who, To: room})
