@@ -254,16 +254,14 @@ func (cs *clientSession) startPresence() error {
 	}
 	pb.mu.Lock()
 	pb.active, pb.contacts, pb.partners = true, contacts, partners
-	ok := pb.monitorOK
-	pb.snapshot = ok
+	pb.snapshot = pb.monitorOK
 	pb.mu.Unlock()
-	if !ok {
-		return nil
-	}
 	if err := cs.monitorAdd(append(slices.Clone(contacts), partners...)...); err != nil {
 		return err
 	}
-	err = cs.roundTrip("monitor")
+	// The round trip also lets the server's auto-join (a default room) arrive first, so
+	// the first prompt shows it as the target.
+	err = cs.roundTrip("presence")
 	pb.mu.Lock()
 	pb.snapshot = false
 	pb.mu.Unlock()

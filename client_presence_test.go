@@ -275,9 +275,23 @@ func startPane(t *testing.T, addr, data, user, password string, extra ...string)
 	cmd := fmt.Sprintf("env LABCHAT_DATA=%s LABCHAT_PASSWORD=%s LABCHAT_CONFIG= TERM=xterm %s connect %s --user %s %s",
 		data, password, labchatBinary(t), addr, user, strings.Join(extra, " "))
 	tp.tmux("new-session", "-d", "-s", "lc", "-x", "150", "-y", "40", cmd)
-	t.Cleanup(func() { exec.Command("tmux", "-S", tp.sock, "kill-server").Run() })
+	t.Cleanup(func() { tp.quit() })
 	tp.waitScreen(user+"'s prompt", func(lines []string) bool { return strings.HasPrefix(lines[len(lines)-1], "["+user) })
 	return tp
+}
+
+// quit ends the client with /quit and waits for it, so it writes no file after the test's
+// data dir is removed; kill-server is the fallback when it does not end in time.
+func (tp *tmuxPane) quit() {
+	tmux := func(args ...string) error {
+		return exec.Command("tmux", append([]string{"-S", tp.sock}, args...)...).Run()
+	}
+	tmux("send-keys", "-t", "lc", "C-u", "/quit", "Enter")
+	deadline := time.Now().Add(clientTestTimeout)
+	for tmux("has-session", "-t", "lc") == nil && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // tmux offers no exit event to wait on
+	}
+	tmux("kill-server")
 }
 
 func (tp *tmuxPane) typeLine(line string) {
@@ -425,4 +439,22 @@ func TestWhoAwayContactsInteractive(t *testing.T) {
 	if !regexp.MustCompile(`(?m)^carol$`).Match(contacts) {
 		t.Errorf("contacts file = %q; want carol in it", contacts)
 	}
+}
+
+func TestDefaultRoomBecomesTheTarget(t *testing.T) {
+	needTmux(t)
+	addr := startClientTestServer(t, func(sc *ServerConfig) { sc.DefaultRoom = "#lobby" })
+	data := t.TempDir()
+	registerViaCLI(t, addr, data, "alice", "alicepw1")
+	registerViaCLI(t, addr, data, "bob", "bobpw123")
+	alice := rawLogin(t, addr, "alice", "alicepw1")
+	alice.expect(`:alice!\S+ JOIN #lobby`)
+	bob := startPane(t, addr, data, "bob", "bobpw123")
+	bob.waitScreen("the lobby as target", lastLineIs("[bob -> #lobby] >"))
+	alice.expect(`:bob!\S+ JOIN #lobby`)
+	bob.typeLine("hi all")
+	alice.expect(`:bob!\S+ PRIVMSG #lobby :hi all`)
+
+	again := startPane(t, addr, data, "alice", "alicepw1", "--to", "bob") // --to wins over the lobby
+	again.waitScreen("--to as target", lastLineIs("[alice -> bob] >"))
 }

@@ -24,8 +24,9 @@ import (
 
 const clientTestTimeout = 20 * time.Second
 
-// startClientTestServer runs labchat's server with logins required and the cheapest hash.
-func startClientTestServer(t *testing.T) string {
+// startClientTestServer runs labchat's server with logins required and the cheapest hash;
+// tweaks change the configuration further.
+func startClientTestServer(t *testing.T, tweaks ...func(*ServerConfig)) string {
 	t.Helper()
 	var cfg Config
 	if err := decodeConfig(&cfg, defaultConfigTOML, "(built-in)"); err != nil {
@@ -34,6 +35,9 @@ func startClientTestServer(t *testing.T) string {
 	sc := cfg.Server
 	sc.Listen, sc.BcryptCost, sc.RequireLogin, sc.FloodRate = "127.0.0.1:0", 4, true, 0
 	sc.DefaultRoom = ""
+	for _, tweak := range tweaks {
+		tweak(&sc)
+	}
 	srv, err := NewServer(sc, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("new server: %v", err)
