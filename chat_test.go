@@ -40,6 +40,7 @@ func testConfig(t testing.TB) ServerConfig {
 	sc.FloodRate = 0
 	sc.MaxClientsPerIP = 10000
 	sc.MaxClients = 10000
+	sc.DefaultRoom = "" // tests that want the lobby set it
 	return sc
 }
 

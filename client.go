@@ -86,6 +86,7 @@ type clientOptions struct {
 	bell         string // "all", "dm" or "off"
 	dataDir      string // the client data dir
 	historyLines int
+	callTimeout  time.Duration // how long /call rings
 }
 
 var bellModes = []string{"all", "dm", "off"}
@@ -135,6 +136,10 @@ func connectOptions(c *cli.Context) (*clientOptions, error) {
 		bell:         cfg.Client.Bell,
 		dataDir:      cfg.clientDataDir(),
 		historyLines: cfg.Client.HistoryLines,
+		callTimeout:  cfg.Client.CallTimeout.Duration,
+	}
+	if opts.callTimeout <= 0 {
+		return nil, usageErrorf("config client.call_timeout = %q: must be a positive duration like \"30s\"", cfg.Client.CallTimeout.String())
 	}
 	if !validBellMode(opts.bell) {
 		return nil, usageErrorf("config client.bell = %q: want one of %s", opts.bell, strings.Join(bellModes, ", "))
@@ -268,6 +273,12 @@ func passwordFromFlags(c *cli.Context) (string, bool, error) {
 // connectAndRun dials, logs in and runs the session in the mode opts asks for. ui is the
 // prompt in interactive mode, nil in pipeline mode.
 func connectAndRun(ctx context.Context, opts *clientOptions, sink eventSink, ui *prompt) error {
+	if ui == nil {
+		// Before anything is printed: a script that reads an event may signal at once.
+		var stop context.CancelFunc
+		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+	}
 	conn, err := clientDial(ctx, opts.addr)
 	if err != nil {
 		return withExit(exitConnect, err)
@@ -282,6 +293,9 @@ func connectAndRun(ctx context.Context, opts *clientOptions, sink eventSink, ui 
 		sink.event(chatEvent{Time: time.Now(), Kind: kindError, Text: fmt.Sprintf("remember login: %v", err)})
 	}
 	go cs.dispatch()
+	if err := cs.startPresence(); err != nil {
+		return err
+	}
 	if ui != nil {
 		return cs.runPrompt(ui)
 	}
@@ -386,22 +400,27 @@ type clientSession struct {
 	caps      map[string]bool
 	chantypes string
 
-	records      *chatLog    // this client's record of its messages (client_records.go); nil: none
-	recordFailed atomic.Bool // recording stopped after an error, already reported
+	records      *chatLog      // this client's record of its messages (client_records.go); nil: none
+	recordFailed atomic.Bool   // recording stopped after an error, already reported
+	presence     *presenceBook // others' status, contacts, partners (client_presence.go)
+	calls        *callBook     // calls ringing now (client_calls.go)
 
 	done   chan struct{} // closed by dispatch when the connection has ended
 	endErr error         // why it ended (nil: as asked); written before done is closed
 
-	mu         sync.Mutex // guards the fields below (dispatch and the input side share them)
-	nick       string
-	target     string            // where plain text goes
-	rooms      map[string]string // joined rooms, casefolded → as the server spells it
-	nicks      map[string]string // nicks seen, for completion, casefolded → spelling
-	pongs      map[string]chan struct{}
-	pingSeq    int
-	rawWatch   int // outstanding /raw round trips: replies are shown raw meanwhile
-	quitting   bool
-	lineErrors int // server errors about lines we sent (pipeline mode's exit status)
+	mu        sync.Mutex // guards the fields below (dispatch and the input side share them)
+	nick      string
+	target    string            // where plain text goes
+	askedRoom string            // clientFold of the room a /join asked for: it becomes the target
+	rooms     map[string]string // joined rooms, casefolded → as the server spells it
+	nicks     map[string]string // nicks seen, for completion, casefolded → spelling
+	pongs     map[string]chan struct{}
+	pingSeq   int
+	rawWatch  int // outstanding /raw round trips: replies are shown raw meanwhile
+
+	historyBatches map[string]*historyReplay // open chathistory batches; dispatch goroutine only
+	quitting       bool
+	lineErrors     int // server errors about lines we sent (pipeline mode's exit status)
 }
 
 func newClientSession(cc *clientConn, opts *clientOptions, sink eventSink) *clientSession {
@@ -412,13 +431,15 @@ func newClientSession(cc *clientConn, opts *clientOptions, sink eventSink) *clie
 		nick:   opts.user,
 		target: opts.to,
 		rooms:  map[string]string{}, nicks: map[string]string{},
-		pongs:   map[string]chan struct{}{},
-		records: newClientRecords(opts),
+		pongs:    map[string]chan struct{}{},
+		records:  newClientRecords(opts),
+		presence: newPresenceBook(opts.dataDir),
+		calls:    newCallBook(),
 	}
 }
 
 // wantedCaps are the capabilities the client uses when the server offers them.
-var wantedCaps = []string{"sasl", "server-time", "message-tags", "echo-message"}
+var wantedCaps = []string{"sasl", "server-time", "message-tags", "echo-message", "away-notify", "extended-monitor", "batch", "draft/chathistory"}
 
 // login runs connection registration up to the end of the MOTD: capabilities, REGISTER when
 // asked, SASL PLAIN (or PASS when the server has no SASL), then the welcome.
@@ -649,6 +670,7 @@ func (lg *loginState) onISupport(m *Message) {
 		if v, ok := strings.CutPrefix(tok, "CHANTYPES="); ok {
 			lg.cs.chantypes = v
 		}
+		lg.cs.presence.noteISupport(tok)
 	}
 }
 
@@ -697,6 +719,9 @@ func (cs *clientSession) handle(in inbound) {
 	cs.mu.Unlock()
 	if raw {
 		cs.sink.event(chatEvent{Time: time.Now(), Kind: kindRaw, Text: "<< " + in.raw})
+	}
+	if m.Tags["batch"] != "" && cs.onHistoryLine(m, raw) {
+		return
 	}
 	if h, ok := messageHandlers[m.Command]; ok {
 		h(cs, m, raw)
@@ -750,6 +775,9 @@ func (cs *clientSession) sendText(target, text string) error {
 	cs.mu.Lock()
 	nick := cs.nick
 	cs.mu.Unlock()
+	if !cs.isRoom(target) {
+		cs.notePartner(target)
+	}
 	for _, piece := range splitText(text, maxTextBytes(nick, target)) {
 		if err := cs.cc.send("PRIVMSG", target, piece); err != nil {
 			return withExit(exitProtocol, err)
@@ -792,9 +820,8 @@ func (cs *clientSession) isRoom(name string) bool {
 
 // runPipeline sends stdin's lines to --to and/or follows incoming messages, until stdin ends
 // (with --to), a signal, or the connection ends.
+// connectAndRun has made ctx end on SIGINT and SIGTERM.
 func (cs *clientSession) runPipeline(ctx context.Context, stdin io.Reader) error {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if cs.opts.to == "" {
 		select {
 		case <-ctx.Done():

@@ -310,6 +310,15 @@ func init() {
 		{"rooms", "", "list the server's rooms", completeNothing, func(cs *clientSession, _ string) error { return cs.sendCmd("LIST") }},
 		{"names", "[#ROOM]", "who is in a room (default: the current one)", completeRoom, cmdNames},
 		{"whois", "NICK", "who is NICK", completeNick, cmdWhois},
+		{"who", "", "table of users: online, away, offline (with your contacts and recent partners)", completeNothing, cmdWho},
+		{"status", "", "same as /who", completeNothing, cmdWho},
+		{"away", "[MESSAGE]", "mark yourself away, with a message others see", completeNothing, cmdAway},
+		{"back", "", "you are no longer away", completeNothing, cmdBack},
+		{"contacts", "[add|del NAME]", "list, add or remove contacts (their status shows in /who)", completeNick, cmdContacts},
+		{"call", "NICK", "ring NICK: their terminal bell rings until they answer", completeNick, cmdCall},
+		{"answer", "[NICK]", "answer the ringing call", completeNick, cmdAnswer},
+		{"decline", "[NICK]", "decline the ringing call", completeNick, cmdDecline},
+		{"history", "[NICK|#ROOM] [N]", "the server's last N messages (default 20) of a conversation", completeTarget, cmdHistory},
 		{"me", "TEXT", "send an action (* you TEXT) to the target", completeNothing, cmdMe},
 		{"raw", "LINE", "send LINE to the server as typed and show the replies raw", completeNothing, cmdRaw},
 		{"help", "", "list the commands", completeNothing, cmdHelp},
@@ -378,6 +387,9 @@ func cmdJoin(cs *clientSession, args string) error {
 	if !cs.oneWord("join", args) {
 		return nil
 	}
+	cs.mu.Lock()
+	cs.askedRoom = clientFold(args)
+	cs.mu.Unlock()
 	if err := cs.sendCmd("JOIN", args); err != nil {
 		return err
 	}

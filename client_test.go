@@ -24,8 +24,9 @@ import (
 
 const clientTestTimeout = 20 * time.Second
 
-// startClientTestServer runs labchat's server with logins required and the cheapest hash.
-func startClientTestServer(t *testing.T) string {
+// startClientTestServer runs labchat's server with logins required and the cheapest hash;
+// tweaks change the configuration further.
+func startClientTestServer(t *testing.T, tweaks ...func(*ServerConfig)) string {
 	t.Helper()
 	var cfg Config
 	if err := decodeConfig(&cfg, defaultConfigTOML, "(built-in)"); err != nil {
@@ -33,6 +34,10 @@ func startClientTestServer(t *testing.T) string {
 	}
 	sc := cfg.Server
 	sc.Listen, sc.BcryptCost, sc.RequireLogin, sc.FloodRate = "127.0.0.1:0", 4, true, 0
+	sc.DefaultRoom = ""
+	for _, tweak := range tweaks {
+		tweak(&sc)
+	}
 	srv, err := NewServer(sc, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatalf("new server: %v", err)
@@ -167,7 +172,14 @@ func (cp *clientProc) nextLine(t *testing.T) string {
 // wait returns the exit code, after stdout is drained.
 func (cp *clientProc) wait(t *testing.T) int {
 	t.Helper()
-	for range cp.lines {
+	deadline := time.NewTimer(clientTestTimeout)
+	defer deadline.Stop()
+	for open := true; open; {
+		select {
+		case _, open = <-cp.lines:
+		case <-deadline.C:
+			t.Fatalf("client output still open after %v", clientTestTimeout)
+		}
 	}
 	select {
 	case err := <-cp.exited:

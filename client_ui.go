@@ -34,13 +34,16 @@ const (
 
 // chatEvent is one thing to show. The exported fields are the --json output.
 type chatEvent struct {
-	Time   time.Time `json:"time"`
-	Kind   eventKind `json:"type"`
-	From   string    `json:"from,omitempty"`
-	To     string    `json:"to,omitempty"`
-	Text   string    `json:"text"`
-	self   bool      // sent by us (local echo or echo-message)
-	direct bool      // a private message, not a room's
+	Time    time.Time `json:"time"`
+	Kind    eventKind `json:"type"`
+	From    string    `json:"from,omitempty"`
+	To      string    `json:"to,omitempty"`
+	Text    string    `json:"text"`
+	State   string    `json:"state,omitempty"` // status: online/away/back/offline; call: ringing, answered...
+	ID      string    `json:"id,omitempty"`    // call: the call's id
+	self    bool      // sent by us (local echo or echo-message)
+	direct  bool      // a private message, not a room's
+	history bool      // replayed by /history: shown with its date
 }
 
 // eventSink receives events from the dispatch goroutine and the input side, so it must be
@@ -109,6 +112,9 @@ func (ev chatEvent) String() string {
 	if ev.Kind == kindRaw {
 		return format(ev)
 	}
+	if ev.history {
+		return "[history] " + ev.Time.Local().Format("2006-01-02 "+timeLayout) + " " + format(ev)
+	}
 	return ev.Time.Local().Format(timeLayout) + " " + format(ev)
 }
 
@@ -124,7 +130,7 @@ func sanitize(s string) string {
 
 // isChat reports whether ev is a message from someone, the events --follow prints.
 func (ev chatEvent) isChat() bool {
-	return (ev.Kind == kindMessage || ev.Kind == kindNotice || ev.Kind == kindAction) && !ev.self
+	return (ev.Kind == kindMessage || ev.Kind == kindNotice || ev.Kind == kindAction || ev.Kind == kindStatus || ev.Kind == kindCall) && !ev.self
 }
 
 // pipelineSink prints chat events to stdout with --follow, and errors to stderr.
@@ -173,6 +179,7 @@ var messageHandlers = map[string]func(cs *clientSession, m *Message, raw bool){
 	"PING":    func(*clientSession, *Message, bool) {}, // answered in handle
 	"CAP":     func(*clientSession, *Message, bool) {},
 	"353":     (*clientSession).onNames, // RPL_NAMREPLY
+	"BATCH":   (*clientSession).onBatch,
 }
 
 // nickOf returns the nick of a "nick!user@host" source; "" for a server.
@@ -238,6 +245,9 @@ func (cs *clientSession) onMessage(m *Message, raw bool) {
 		kind = kindNotice
 	}
 	if ctcp, ok := strings.CutPrefix(text, "\x01"); ok {
+		if cs.onCallCTCP(m, from, target, strings.TrimSuffix(ctcp, "\x01"), raw) {
+			return
+		}
 		body, isAction := strings.CutPrefix(strings.TrimSuffix(ctcp, "\x01"), "ACTION ")
 		if !isAction {
 			return // other CTCP requests (VERSION, PING...) are not answered
@@ -245,6 +255,9 @@ func (cs *clientSession) onMessage(m *Message, raw bool) {
 		kind, text = kindAction, body
 	}
 	self := cs.isSelf(from)
+	if !self && !cs.isRoom(target) {
+		cs.notePartner(from)
+	}
 	ev := chatEvent{Time: msgTime(m), Kind: kind, From: from, To: target, Text: text, self: self, direct: !cs.isRoom(target)}
 	cs.show(raw, ev)
 	if r, ok := cs.sink.(interface{ ringFor(chatEvent) }); ok && !self && !raw {
@@ -280,7 +293,9 @@ func (cs *clientSession) onJoin(m *Message, raw bool) {
 	if cs.isSelf(who) {
 		cs.mu.Lock()
 		cs.rooms[clientFold(room)] = room
-		cs.target = room
+		if cs.target == "" || cs.askedRoom == clientFold(room) {
+			cs.target = room // a join the user asked for, or the server's default room
+		}
 		cs.mu.Unlock()
 	}
 	cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindJoin, From: who, To: room})

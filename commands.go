@@ -51,6 +51,8 @@ func init() {
 		"MOTD":         {run: (*Session).handleMotd},
 		"LUSERS":       {run: (*Session).handleLusers},
 		"CHATHISTORY":  {run: (*Session).handleChathistory, minParams: 1},
+		"AWAY":         {run: (*Session).handleAway},
+		"MONITOR":      {run: (*Session).handleMonitor, minParams: 1},
 	}
 }
 
@@ -288,7 +290,9 @@ func (c *Session) changeNick(nick string) {
 	c.sendOwn(ev.bytesFor(c.caps))
 	delete(s.nicks, casefold(c.nick))
 	s.nicks[key] = c
+	old := c.nick
 	c.nick = nick
+	c.nickChangedLocked(old)
 	s.mu.Unlock()
 }
 
@@ -348,6 +352,7 @@ func (c *Session) tryRegister() {
 	c.registered = true
 	c.s.mu.Unlock()
 	c.welcome()
+	c.cameOnline()
 }
 
 // askForLogin explains, once, why a client that never logged in is not welcomed.
@@ -466,6 +471,7 @@ func (c *Session) login(name, password string) error {
 	}
 	s.mu.Lock()
 	c.account = prev.Name
+	c.accountChangedLocked()
 	s.mu.Unlock()
 	c.prevLogin, c.prevAddr = prev.LastLogin, prev.LastAddr
 	if err := s.accounts.RecordLogin(prev.Name, c.ip, time.Now()); err != nil {
@@ -659,6 +665,7 @@ func (c *Session) register(name, email, password string) {
 	c.s.log.Info("registered", "account", name, "remote", c.ip)
 	c.s.mu.Lock()
 	c.account = name
+	c.accountChangedLocked()
 	c.s.mu.Unlock()
 	_ = c.s.accounts.RecordLogin(name, c.ip, time.Now())
 	c.sendLine(":" + c.s.cfg.Name + " REGISTER SUCCESS " + name + " :Account created")
@@ -739,7 +746,7 @@ func (c *Session) handleWhois(m *Message) {
 		c.reply(RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
 		return
 	}
-	tnick, user, ip, real, account := t.nick, t.userOrNick(), t.ip, t.realname, t.account
+	tnick, user, ip, real, account, away := t.nick, t.userOrNick(), t.ip, t.realname, t.account, t.presence.away
 	var rooms []string
 	for r := range t.rooms {
 		if r.visibleLocked(t, c) {
@@ -753,6 +760,9 @@ func (c *Session) handleWhois(m *Message) {
 		c.reply(RPL_WHOISCHANNELS, tnick, strings.Join(sortedStrings(rooms), " "))
 	}
 	c.reply(RPL_WHOISSERVER, tnick, s.cfg.Name, s.cfg.Network)
+	if away != "" {
+		c.reply(RPL_AWAY, tnick, away)
+	}
 	if account != "" {
 		c.reply(RPL_WHOISACCOUNT, tnick, account, "is logged in as")
 	}
@@ -778,7 +788,11 @@ func (c *Session) handleUserhost(m *Message) {
 	for _, nick := range m.Params[:min(len(m.Params), 5)] {
 		s.mu.RLock()
 		if t, ok := s.nicks[casefold(nick)]; ok && t.registered {
-			out = append(out, t.nick+"=+"+t.userOrNick()+"@"+t.ip)
+			here := "+"
+			if t.presence.away != "" {
+				here = "-" // RPL_USERHOST: - marks an away user
+			}
+			out = append(out, t.nick+"="+here+t.userOrNick()+"@"+t.ip)
 		}
 		s.mu.RUnlock()
 	}

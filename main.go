@@ -179,13 +179,16 @@ type ServerConfig struct {
 	History                   bool     `toml:"history"`
 	ChathistoryMax            int      `toml:"chathistory_max"`
 	OfflineQueueMax           int      `toml:"offline_queue_max"`
+	DefaultRoom               string   `toml:"default_room"`
+	MonitorLimit              int      `toml:"monitor_limit"`
 }
 
 // ClientConfig is the [client] table.
 type ClientConfig struct {
-	Server       string `toml:"server"`
-	Bell         string `toml:"bell"`
-	HistoryLines int    `toml:"history_lines"`
+	Server       string   `toml:"server"`
+	Bell         string   `toml:"bell"`
+	HistoryLines int      `toml:"history_lines"`
+	CallTimeout  Duration `toml:"call_timeout"`
 }
 
 // Duration is a time.Duration written in TOML as a string such as "90s" or "1m30s".

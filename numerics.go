@@ -84,4 +84,9 @@ const (
 	ERR_SASLABORTED       = "906"
 	ERR_SASLALREADY       = "907"
 	RPL_SASLMECHS         = "908"
+	RPL_MONONLINE         = "730"
+	RPL_MONOFFLINE        = "731"
+	RPL_MONLIST           = "732"
+	RPL_ENDOFMONLIST      = "733"
+	ERR_MONLISTFULL       = "734"
 )

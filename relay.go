@@ -175,6 +175,9 @@ func (c *Session) relayToUser(target string, ev Message, notice bool) {
 	if c.caps&capEchoMessage != 0 {
 		c.sendOwn(o.bytesFor(c.caps)) // to oneself too: the echo, apart from the delivery
 	}
+	if ev.Command == "PRIVMSG" {
+		c.replyAwayLocked(t)
+	}
 	s.mu.RUnlock()
 }
 
@@ -254,6 +257,7 @@ func (s *Server) unregister(c *Session, reason string) {
 			peer.send(ev.bytesFor(peer.caps))
 		}
 	}
+	c.wentOfflineLocked()
 	for r := range c.rooms {
 		r.removeLocked(c)
 	}

@@ -216,6 +216,7 @@ func (c *Session) join(name string) {
 	}
 	r.addLocked(c, modes)
 	r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "JOIN", Params: []string{r.name}}), c)
+	r.awayOnJoinLocked(c)
 	s.mu.Unlock()
 	c.sendTopic(r, false)
 	c.sendNames(r)
@@ -753,7 +754,7 @@ func (s *Server) whoRows(asker *Session, mask string) []whoRow {
 
 // newWhoRow describes t, in room r if not nil, for asker; s.mu must be held.
 func newWhoRow(t *Session, r *Room, asker *Session) whoRow {
-	w := whoRow{room: "*", user: t.userOrNick(), host: t.ip, nick: t.nick, flags: "H", realname: t.realname, account: t.account, idle: time.Since(t.lastActiveSeen())}
+	w := whoRow{room: "*", user: t.userOrNick(), host: t.ip, nick: t.nick, flags: t.hereFlag(), realname: t.realname, account: t.account, idle: time.Since(t.lastActiveSeen())}
 	if r != nil {
 		w.room = r.name
 		w.flags += r.memberPrefix(t, asker)

@@ -56,6 +56,7 @@ type Server struct {
 	rooms    map[string]*Room    // casefolded name → room
 	sessions map[*Session]struct{}
 	perIP    map[string]int
+	watchers map[string]map[*Session]struct{} // casefolded nick → sessions MONITORing it
 	closed   bool
 }
 
@@ -87,6 +88,7 @@ func NewServer(cfg ServerConfig, dataDir string, log *slog.Logger) (*Server, err
 		rooms:    make(map[string]*Room),
 		sessions: make(map[*Session]struct{}),
 		perIP:    make(map[string]int),
+		watchers: make(map[string]map[*Session]struct{}),
 	}
 	if cfg.History {
 		s.history = newChatLog(filepath.Join(dataDir, "logs"))
@@ -121,7 +123,7 @@ func validateServerConfig(cfg *ServerConfig) error {
 	case cfg.Name == "" || strings.ContainsAny(cfg.Name, " :!@"):
 		return usageErrorf("config server.name %q: must be a host-like name without spaces", cfg.Name)
 	}
-	return nil
+	return validatePresenceConfig(cfg)
 }
 
 // Listen opens the TCP listener; Serve then accepts on it. Split so that callers (and tests
@@ -287,6 +289,8 @@ func (s *Server) buildISupport() []string {
 		"TARGMAX=PRIVMSG:4,NOTICE:4,TAGMSG:4,JOIN:,PART:,KICK:,NAMES:1,WHOIS:1",
 		"ELIST=MNU",
 		"WHOX",
+		"AWAYLEN=" + strconv.Itoa(maxAwayLen),
+		"MONITOR=" + strconv.Itoa(s.cfg.MonitorLimit),
 	}
 	if s.history != nil {
 		tokens = append(tokens, "CHATHISTORY="+strconv.Itoa(s.cfg.ChathistoryMax), "MSGREFTYPES=msgid,timestamp")

@@ -38,6 +38,9 @@ const (
 	capBatch
 	capChathistory
 	capLabeledResponse
+	capAwayNotify
+	capExtendedMonitor
+	capAccountNotify
 )
 
 // capNames is the order CAP LS lists them in; values are added by capValue.
@@ -46,11 +49,14 @@ var capNames = []struct {
 	bit  capSet
 }{
 	{"batch", capBatch},
+	{"account-notify", capAccountNotify},
+	{"away-notify", capAwayNotify},
 	{"cap-notify", capCapNotify},
 	{"draft/account-registration", capAccountRegistration},
 	{"draft/chathistory", capChathistory},
 	{"echo-message", capEchoMessage},
 	{"labeled-response", capLabeledResponse},
+	{"extended-monitor", capExtendedMonitor},
 	{"message-tags", capMessageTags},
 	{"multi-prefix", capMultiPrefix},
 	{"sasl", capSASL},
@@ -81,7 +87,8 @@ type Session struct {
 	caps       capSet
 	invisible  bool // user mode +i: hidden from WHO masks and WHOIS of those sharing no room
 	rooms      map[*Room]struct{}
-	gone       bool // removed from the registry; nothing may add it back
+	gone       bool     // removed from the registry; nothing may add it back
+	presence   presence // AWAY and MONITOR state (presence.go)
 
 	// Owned by the processor goroutine alone.
 	capNegotiating    bool

@@ -1,0 +1,345 @@
+package main
+
+// Calls: /call NICK rings another user; /answer and /decline reply. A call is plain IRC,
+// so it passes through any IRC server, as CTCP (a \x01-framed message) named CALL:
+//
+//	caller → callee  PRIVMSG bob :\x01CALL <id> RING\x01     ring (starts the call)
+//	callee → caller  NOTICE alice :\x01CALL <id> ANSWER\x01  answered
+//	callee → caller  NOTICE alice :\x01CALL <id> DECLINE\x01 declined
+//	caller → callee  PRIVMSG bob :\x01CALL <id> CANCEL\x01   caller gave up (no answer in time)
+//
+// <id> is 8 hex digits chosen by the caller; it ties the replies to the ring. Requests go
+// in PRIVMSG and replies in NOTICE, as CTCP has it (a NOTICE is never answered
+// automatically). The callee's bell rings every ringInterval until the call is answered,
+// declined, cancelled, or call_timeout passes; then the caller sees "no answer" and the
+// callee "missed call from X at T". A RING older than call_timeout by its server-time tag
+// (one stored while the callee was offline and delivered at login) is shown as a missed
+// call at once.
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"strings"
+	"sync"
+	"time"
+)
+
+// ringInterval is how often the callee's bell rings while a call waits.
+const ringInterval = 2 * time.Second
+
+// Call verbs on the wire.
+const (
+	callRing    = "RING"
+	callAnswer  = "ANSWER"
+	callDecline = "DECLINE"
+	callCancel  = "CANCEL"
+)
+
+// Call event states, the "state" field of --json call events.
+const (
+	callStateCalling  = "calling"   // we ring someone
+	callStateRinging  = "ringing"   // someone rings us
+	callStateAnswered = "answered"  // either side: the call was answered
+	callStateDeclined = "declined"  // either side: the call was declined
+	callStateNoAnswer = "no-answer" // caller: nobody answered in time
+	callStateMissed   = "missed"    // callee: a call rang out (or was cancelled) unanswered
+	callStateFailed   = "failed"    // caller: the call could not be delivered
+)
+
+// call is one call ringing, in either direction.
+type call struct {
+	id       string
+	peer     string
+	outgoing bool
+	at       time.Time     // when the ring was sent (its server time, for incoming calls)
+	timer    *time.Timer   // ends the ringing at the timeout
+	stopBell chan struct{} // incoming: closed to stop the bell
+}
+
+// callBook holds the calls ringing now. mu is a leaf lock; no I/O under it.
+type callBook struct {
+	mu    sync.Mutex
+	calls map[string]*call // by id
+}
+
+func newCallBook() *callBook { return &callBook{calls: map[string]*call{}} }
+
+// take removes and returns the call with id if it matches the peer and direction.
+func (cb *callBook) take(id, peer string, outgoing bool) *call {
+	cb.mu.Lock()
+	defer cb.mu.Unlock()
+	c := cb.calls[id]
+	if c == nil || c.outgoing != outgoing || clientFold(c.peer) != clientFold(peer) {
+		return nil
+	}
+	delete(cb.calls, id)
+	c.stop()
+	return c
+}
+
+// latestIncoming removes and returns the newest incoming call, from peer if peer is given.
+func (cb *callBook) latestIncoming(peer string) *call {
+	cb.mu.Lock()
+	defer cb.mu.Unlock()
+	var best *call
+	for _, c := range cb.calls {
+		if !c.outgoing && (peer == "" || clientFold(c.peer) == clientFold(peer)) && (best == nil || c.at.After(best.at)) {
+			best = c
+		}
+	}
+	if best != nil {
+		delete(cb.calls, best.id)
+		best.stop()
+	}
+	return best
+}
+
+func (cb *callBook) outgoing() *call {
+	cb.mu.Lock()
+	defer cb.mu.Unlock()
+	for _, c := range cb.calls {
+		if c.outgoing {
+			return c
+		}
+	}
+	return nil
+}
+
+// add books c and starts its timeout, which runs end. The timer is set under mu, so an
+// end that fires at once finds it set.
+func (cb *callBook) add(c *call, timeout time.Duration, end func()) bool {
+	cb.mu.Lock()
+	defer cb.mu.Unlock()
+	if _, dup := cb.calls[c.id]; dup {
+		return false
+	}
+	cb.calls[c.id] = c
+	c.timer = time.AfterFunc(timeout, end)
+	return true
+}
+
+func (c *call) stop() {
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	if c.stopBell != nil {
+		close(c.stopBell)
+	}
+}
+
+func newCallID() string {
+	var b [4]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// parseCall reads "CALL <id> <VERB>" (the CTCP body without its \x01s).
+func parseCall(body string) (id, verb string, ok bool) {
+	f := strings.Fields(body)
+	if len(f) != 3 || f[0] != "CALL" || len(f[1]) == 0 || len(f[1]) > 32 {
+		return "", "", false
+	}
+	for _, r := range f[1] {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return "", "", false
+		}
+	}
+	return f[1], strings.ToUpper(f[2]), true
+}
+
+// ringIsMissed is the rule for a RING delivered late (stored while we were offline): older
+// than the call timeout by its server time, it rang out long ago.
+func ringIsMissed(sent, now time.Time, timeout time.Duration) bool {
+	return now.Sub(sent) >= timeout
+}
+
+// callHandlers run a CALL verb from peer; m is the message that carried it.
+var callHandlers = map[string]func(cs *clientSession, m *Message, peer, id string){
+	callRing:    (*clientSession).onRing,
+	callCancel:  (*clientSession).onCallCancel,
+	callAnswer:  (*clientSession).onCallAnswer,
+	callDecline: (*clientSession).onCallDecline,
+}
+
+// onCallCTCP handles a CTCP CALL and reports whether body was one. Our own (echo-message)
+// and those sent to a room are ignored; unknown verbs are dropped, as CTCP asks.
+func (cs *clientSession) onCallCTCP(m *Message, from, target, body string, raw bool) bool {
+	id, verb, ok := parseCall(body)
+	if !ok {
+		return strings.HasPrefix(body, "CALL ")
+	}
+	if raw || cs.isSelf(from) || cs.isRoom(target) {
+		return true
+	}
+	if h, ok := callHandlers[verb]; ok {
+		h(cs, m, from, id)
+	}
+	return true
+}
+
+func (cs *clientSession) callEvent(at time.Time, from, to, state, id, text string) {
+	cs.sink.event(chatEvent{Time: at, Kind: kindCall, From: from, To: to, State: state, ID: id, Text: text})
+}
+
+func (cs *clientSession) myNick() string {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.nick
+}
+
+// onRing: someone calls us. Ring until answered, declined, cancelled, or the timeout.
+func (cs *clientSession) onRing(m *Message, peer, id string) {
+	sent, timeout := msgTime(m), cs.opts.callTimeout
+	me := cs.myNick()
+	cs.notePartner(peer)
+	if ringIsMissed(sent, time.Now(), timeout) {
+		cs.missedCall(sent, peer, me, id)
+		return
+	}
+	c := &call{id: id, peer: peer, at: sent, stopBell: make(chan struct{})}
+	rangOut := func() {
+		if cs.calls.take(id, peer, false) != nil {
+			cs.missedCall(sent, peer, me, id)
+		}
+	}
+	if !cs.calls.add(c, timeout-time.Since(sent), rangOut) {
+		return // the same ring twice
+	}
+	cs.callEvent(sent, peer, me, callStateRinging, id, "*** "+peer+" is calling you ***  /answer to talk, /decline to refuse")
+	if r, ok := cs.sink.(interface{ ringBell() }); ok {
+		go ringUntil(r.ringBell, ringInterval, c.stopBell)
+	}
+}
+
+// ringUntil rings now and then every interval until stop is closed.
+func ringUntil(ring func(), every time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		ring()
+		select {
+		case <-t.C:
+		case <-stop:
+			return
+		}
+	}
+}
+
+func (cs *clientSession) missedCall(at time.Time, peer, me, id string) {
+	cs.callEvent(at, peer, me, callStateMissed, id, "missed call from "+peer+" at "+sinceText(at, time.Now()))
+}
+
+func (cs *clientSession) onCallCancel(m *Message, peer, id string) {
+	if c := cs.calls.take(id, peer, false); c != nil {
+		cs.missedCall(c.at, peer, cs.myNick(), id)
+	}
+}
+
+func (cs *clientSession) onCallAnswer(m *Message, peer, id string) {
+	if cs.calls.take(id, peer, true) == nil {
+		return
+	}
+	cs.setTarget(peer)
+	cs.callEvent(msgTime(m), cs.myNick(), peer, callStateAnswered, id, peer+" answered: you are talking to "+peer+" (plain lines go to "+peer+")")
+}
+
+func (cs *clientSession) onCallDecline(m *Message, peer, id string) {
+	if cs.calls.take(id, peer, true) != nil {
+		cs.callEvent(msgTime(m), cs.myNick(), peer, callStateDeclined, id, peer+" declined the call")
+	}
+}
+
+// onNoSuchNick ends a call to someone not online (the server has nowhere to deliver the
+// ring), then shows the error as usual.
+func (cs *clientSession) onNoSuchNick(m *Message, raw bool) {
+	if c := cs.calls.outgoing(); c != nil && cs.calls.take(c.id, m.Param(1), true) != nil {
+		cs.callEvent(msgTime(m), cs.myNick(), c.peer, callStateFailed, c.id, c.peer+" is not online: the call was not delivered")
+	}
+	if !raw {
+		cs.onOther(m)
+	}
+}
+
+func (cs *clientSession) setTarget(nick string) {
+	cs.mu.Lock()
+	cs.target = nick
+	cs.mu.Unlock()
+}
+
+// ---- commands ----
+
+func cmdCall(cs *clientSession, args string) error {
+	if !cs.oneWord("call", args) {
+		return nil
+	}
+	if cs.isRoom(args) || !validNickName(args) || cs.isSelf(args) {
+		cs.complain("usage: /call NICK (a user other than you, not a room)")
+		return nil
+	}
+	if c := cs.calls.outgoing(); c != nil {
+		cs.complain("already calling " + c.peer + ": wait for the answer or the timeout")
+		return nil
+	}
+	c := &call{id: newCallID(), peer: args, outgoing: true, at: time.Now()}
+	timeout := cs.opts.callTimeout
+	cs.calls.add(c, timeout, func() { cs.callUnanswered(c.id, c.peer, timeout) })
+	me := cs.myNick()
+	cs.notePartner(args)
+	if err := cs.sendCmd("PRIVMSG", args, "\x01CALL "+c.id+" "+callRing+"\x01"); err != nil {
+		cs.calls.take(c.id, c.peer, true)
+		return err
+	}
+	cs.callEvent(c.at, me, args, callStateCalling, c.id, "calling "+args+"... (rings for "+timeout.String()+")")
+	return nil
+}
+
+// callUnanswered ends our call at the timeout and tells the callee's client to stop ringing.
+func (cs *clientSession) callUnanswered(id, peer string, timeout time.Duration) {
+	if cs.calls.take(id, peer, true) == nil {
+		return
+	}
+	cs.cc.send("PRIVMSG", peer, "\x01CALL "+id+" "+callCancel+"\x01")
+	cs.callEvent(time.Now(), cs.myNick(), peer, callStateNoAnswer, id, "no answer from "+peer+" after "+timeout.String())
+}
+
+func cmdAnswer(cs *clientSession, args string) error {
+	return cs.replyToCall(args, callAnswer)
+}
+
+func cmdDecline(cs *clientSession, args string) error {
+	return cs.replyToCall(args, callDecline)
+}
+
+// replyToCall answers or declines the newest ringing call (from NICK, if given).
+func (cs *clientSession) replyToCall(peer, verb string) error {
+	c := cs.calls.latestIncoming(peer)
+	if c == nil && peer != "" {
+		cs.complain("no call from " + peer + " is ringing")
+		return nil
+	}
+	if c == nil {
+		cs.complain("no call is ringing")
+		return nil
+	}
+	if err := cs.sendCmd("NOTICE", c.peer, "\x01CALL "+c.id+" "+verb+"\x01"); err != nil {
+		return err
+	}
+	me := cs.myNick()
+	if verb == callDecline {
+		cs.callEvent(time.Now(), c.peer, me, callStateDeclined, c.id, "you declined the call from "+c.peer)
+		return nil
+	}
+	cs.setTarget(c.peer)
+	cs.callEvent(time.Now(), c.peer, me, callStateAnswered, c.id, "you answered "+c.peer+": you are talking to "+c.peer+" (plain lines go to "+c.peer+")")
+	return nil
+}
+
+// ringBell is the prompt's call bell: every ring, unless the bell is off.
+func (p *prompt) ringBell() {
+	if p.bell == "off" {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.out.Write([]byte("\a"))
+}

@@ -1,0 +1,107 @@
+package main
+
+// /history: the server's record of a conversation, over IRCv3 draft/chathistory. The server
+// answers CHATHISTORY LATEST with the messages in a batch; they are shown marked as history,
+// with their date, and neither ring the bell nor go into the client's own records again.
+
+import (
+	"strconv"
+	"strings"
+)
+
+const (
+	defaultHistoryLines = 20
+	maxHistoryLines     = 1000
+)
+
+// historyReplay is one chathistory batch being received. Batches are touched only by the
+// dispatch goroutine.
+type historyReplay struct {
+	target string
+	count  int
+}
+
+// parseHistoryArgs reads "[TARGET] [N]"; the target defaults to the current one.
+func parseHistoryArgs(args, current string) (target string, n int, errText string) {
+	target, n = current, defaultHistoryLines
+	for _, f := range strings.Fields(args) {
+		if v, err := strconv.Atoi(f); err == nil {
+			if v < 1 || v > maxHistoryLines {
+				return "", 0, "N must be 1 to " + strconv.Itoa(maxHistoryLines)
+			}
+			n = v
+			continue
+		}
+		target = f
+	}
+	if target == "" {
+		return "", 0, "no target: /history NICK|#ROOM [N]"
+	}
+	return target, n, ""
+}
+
+func cmdHistory(cs *clientSession, args string) error {
+	target, n, problem := parseHistoryArgs(args, cs.currentTarget())
+	if problem != "" {
+		cs.complain("usage: /history [NICK|#ROOM] [N]: " + problem)
+		return nil
+	}
+	if !cs.caps["draft/chathistory"] || !cs.caps["batch"] {
+		cs.complain("this server keeps no history for clients (no draft/chathistory); try `labchat history` on the server's PC")
+		return nil
+	}
+	return cs.sendCmd("CHATHISTORY", "LATEST", target, "*", strconv.Itoa(n))
+}
+
+// onBatch opens and closes chathistory batches; other batch types are shown as they come.
+func (cs *clientSession) onBatch(m *Message, raw bool) {
+	ref := m.Param(0)
+	if id, ok := strings.CutPrefix(ref, "+"); ok {
+		if m.Param(1) == "chathistory" {
+			if cs.historyBatches == nil {
+				cs.historyBatches = make(map[string]*historyReplay)
+			}
+			cs.historyBatches[id] = &historyReplay{target: m.Param(2)}
+		}
+		return
+	}
+	id := strings.TrimPrefix(ref, "-")
+	b, ok := cs.historyBatches[id]
+	if !ok {
+		return
+	}
+	delete(cs.historyBatches, id)
+	text := "end of history for " + b.target + " (" + strconv.Itoa(b.count) + " messages)"
+	if b.count == 0 {
+		text = "no history for " + b.target
+	}
+	cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindInfo, Text: text})
+}
+
+// onHistoryLine shows one message of a chathistory batch; it reports false for a line of
+// another batch.
+func (cs *clientSession) onHistoryLine(m *Message, raw bool) bool {
+	b, ok := cs.historyBatches[m.Tags["batch"]]
+	if !ok {
+		return false
+	}
+	if m.Command != "PRIVMSG" && m.Command != "NOTICE" {
+		return true
+	}
+	from, target, text := nickOf(m.Source), m.Param(0), m.Param(1)
+	kind := kindMessage
+	if m.Command == "NOTICE" {
+		kind = kindNotice
+	}
+	if ctcp, isCTCP := strings.CutPrefix(text, "\x01"); isCTCP {
+		body, isAction := strings.CutPrefix(strings.TrimSuffix(ctcp, "\x01"), "ACTION ")
+		if !isAction {
+			return true // calls and other CTCP requests are signalling, not conversation
+		}
+		kind, text = kindAction, body
+	}
+	b.count++
+	cs.show(raw, chatEvent{Time: msgTime(m), Kind: kind, From: from, To: target, Text: text,
+		self: cs.isSelf(from), direct: !cs.isRoom(target), history: true})
+	return true
+}
