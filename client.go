@@ -86,6 +86,7 @@ type clientOptions struct {
 	bell         string // "all", "dm" or "off"
 	dataDir      string // the client data dir
 	historyLines int
+	trace        *tracer // nil unless --trace
 }
 
 var bellModes = []string{"all", "dm", "off"}
@@ -135,6 +136,7 @@ func connectOptions(c *cli.Context) (*clientOptions, error) {
 		bell:         cfg.Client.Bell,
 		dataDir:      cfg.clientDataDir(),
 		historyLines: cfg.Client.HistoryLines,
+		trace:        traceFor(c),
 	}
 	if !validBellMode(opts.bell) {
 		return nil, usageErrorf("config client.bell = %q: want one of %s", opts.bell, strings.Join(bellModes, ", "))
@@ -268,7 +270,7 @@ func passwordFromFlags(c *cli.Context) (string, bool, error) {
 // connectAndRun dials, logs in and runs the session in the mode opts asks for. ui is the
 // prompt in interactive mode, nil in pipeline mode.
 func connectAndRun(ctx context.Context, opts *clientOptions, sink eventSink, ui *prompt) error {
-	conn, err := clientDial(ctx, opts.addr)
+	conn, err := clientDial(ctx, opts.addr, opts.trace)
 	if err != nil {
 		return withExit(exitConnect, err)
 	}
@@ -288,12 +290,22 @@ func connectAndRun(ctx context.Context, opts *clientOptions, sink eventSink, ui 
 	return cs.runPipeline(ctx, os.Stdin)
 }
 
-// clientDial is the client's one TCP dial (so --trace can wrap it).
-func clientDial(ctx context.Context, addr string) (net.Conn, error) {
+// clientDial is the client's one TCP dial; tr (nil: off) traces the connection.
+func clientDial(ctx context.Context, addr string, tr *tracer) (net.Conn, error) {
 	d := net.Dialer{Timeout: dialTimeout}
+	began := time.Now()
+	if tr != nil {
+		tr.dialing(addr)
+	}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
+		if tr != nil {
+			tr.dialFailed(addr, err)
+		}
 		return nil, fmt.Errorf("connect to %s: %w", addr, err)
+	}
+	if tr != nil {
+		conn = tr.dialed(conn, began)
 	}
 	return conn, nil
 }
