@@ -87,6 +87,7 @@ type clientOptions struct {
 	dataDir      string // the client data dir
 	historyLines int
 	callTimeout  time.Duration // how long /call rings
+	trace        *tracer       // nil unless --trace
 }
 
 var bellModes = []string{"all", "dm", "off"}
@@ -137,6 +138,7 @@ func connectOptions(c *cli.Context) (*clientOptions, error) {
 		dataDir:      cfg.clientDataDir(),
 		historyLines: cfg.Client.HistoryLines,
 		callTimeout:  cfg.Client.CallTimeout.Duration,
+		trace:        traceFor(c),
 	}
 	if opts.callTimeout <= 0 {
 		return nil, usageErrorf("config client.call_timeout = %q: must be a positive duration like \"30s\"", cfg.Client.CallTimeout.String())
@@ -279,7 +281,7 @@ func connectAndRun(ctx context.Context, opts *clientOptions, sink eventSink, ui 
 		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		defer stop()
 	}
-	conn, err := clientDial(ctx, opts.addr)
+	conn, err := clientDial(ctx, opts.addr, opts.trace)
 	if err != nil {
 		return withExit(exitConnect, err)
 	}
@@ -302,12 +304,22 @@ func connectAndRun(ctx context.Context, opts *clientOptions, sink eventSink, ui 
 	return cs.runPipeline(ctx, os.Stdin)
 }
 
-// clientDial is the client's one TCP dial (so --trace can wrap it).
-func clientDial(ctx context.Context, addr string) (net.Conn, error) {
+// clientDial is the client's one TCP dial; tr (nil: off) traces the connection.
+func clientDial(ctx context.Context, addr string, tr *tracer) (net.Conn, error) {
 	d := net.Dialer{Timeout: dialTimeout}
+	began := time.Now()
+	if tr != nil {
+		tr.dialing(addr)
+	}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
+		if tr != nil {
+			tr.dialFailed(addr, err)
+		}
 		return nil, fmt.Errorf("connect to %s: %w", addr, err)
+	}
+	if tr != nil {
+		conn = tr.dialed(conn, began)
 	}
 	return conn, nil
 }

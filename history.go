@@ -69,6 +69,7 @@ type historyQuery struct {
 }
 
 func runHistory(c *cli.Context) error {
+	traceNoSockets(c)
 	if c.Args().Present() {
 		return usageErrorf("history takes no arguments (got %q); filters are flags, see --help", c.Args().Slice())
 	}

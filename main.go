@@ -125,6 +125,7 @@ func commonFlags(withEnv bool) []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "config", Usage: "read configuration from `FILE` over the built-in defaults", EnvVars: env("LABCHAT_CONFIG")},
 		&cli.StringFlag{Name: "data-dir", Usage: "keep labchat's files in `DIR` (overrides data_dir)", EnvVars: env("LABCHAT_DATA")},
+		&cli.BoolFlag{Name: "trace", Usage: "print socket events (connect, read, write, close, sendto) on stderr for the packet lab", EnvVars: env("LABCHAT_TRACE")},
 	}
 }
 
@@ -140,6 +141,17 @@ func lookupFlag(c *cli.Context, name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// lookupBoolFlag is lookupFlag for a bool flag: the value nearest the subcommand wins, so
+// `--trace=false` after the subcommand beats LABCHAT_TRACE=1.
+func lookupBoolFlag(c *cli.Context, name string) bool {
+	for _, ctx := range c.Lineage() {
+		if slices.Contains(ctx.LocalFlagNames(), name) {
+			return ctx.Bool(name)
+		}
+	}
+	return false
 }
 
 // Config is the whole configuration file. The field tags are the TOML keys.

@@ -44,6 +44,7 @@ type Server struct {
 	isupport []string       // RPL_ISUPPORT tokens, computed once
 	history  *chatLog       // nil when server.history is off
 	offline  *offlineQueues // nil when server.offline_queue_max is 0
+	trace    *tracer        // nil unless --trace; set before Listen
 
 	diskErrAt atomic.Int64 // unix nanoseconds of the last logged history write error
 
@@ -134,6 +135,9 @@ func (s *Server) Listen() error {
 		return fmt.Errorf("listen %s: %w", s.cfg.Listen, err)
 	}
 	s.ln = ln
+	if s.trace != nil {
+		s.trace.listen("tcp", ln.Addr())
+	}
 	return nil
 }
 
@@ -165,6 +169,9 @@ func (s *Server) Serve() error {
 			return fmt.Errorf("accept: %w", err)
 		}
 		backoff = 0
+		if s.trace != nil {
+			conn = s.trace.accepted(conn)
+		}
 		s.accept(conn)
 	}
 }
@@ -334,6 +341,7 @@ func runServe(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	srv.trace = traceFor(c)
 	if err := srv.Listen(); err != nil {
 		srv.lock.Release()
 		return err

@@ -295,7 +295,7 @@ func (c *Session) writeLoop() {
 		c.qmu.Unlock()
 		// WriteTo advances bufs, not batch: batch keeps its array for the next swap.
 		bufs := net.Buffers(batch)
-		if _, err := bufs.WriteTo(c.conn); err != nil {
+		if _, err := writeBatch(c.conn, &bufs); err != nil {
 			c.kill("Write error: " + shortNetError(err))
 			return
 		}

@@ -86,6 +86,9 @@ func runUDPListen(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if l.trace = traceFor(c); l.trace != nil {
+		l.trace.listen("udp", l.conn.LocalAddr())
+	}
 	out.notice("listening on UDP %s (receive buffer %d bytes)", l.conn.LocalAddr(), l.rcvbufGot)
 	go l.replyFromStdin(ctx, c, cancel)
 	return l.serve(ctx)
@@ -111,6 +114,7 @@ type udpListener struct {
 	cached     *probeStats   // the sender of the previous probe: most datagrams come in runs
 	nextReport time.Time     // zero while no probe sender is active
 	armed      time.Time     // read deadline currently set
+	trace      *tracer       // nil unless --trace
 }
 
 // listenUDP opens the listening socket with a large receive buffer, so bursts wait in the
@@ -140,12 +144,22 @@ func listenUDP(opts udpListenOptions, out *udpPrinter) (*udpListener, error) {
 // are shown as IPv4, not as ::ffff:a.b.c.d.
 func (l *udpListener) read(buf []byte) (int, netip.AddrPort, error) {
 	n, from, err := l.conn.ReadFromUDPAddrPort(buf)
-	return n, netip.AddrPortFrom(from.Addr().Unmap(), from.Port()), err
+	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	if l.trace != nil {
+		l.trace.udpRead(l.conn.LocalAddr(), buf[:n], from, err)
+	}
+	return n, from, err
 }
 
 // writeTo is the only place udp-listen writes its socket.
 func (l *udpListener) writeTo(b []byte, to netip.AddrPort) error {
+	if l.trace != nil {
+		l.trace.udpEvent("sendto", l.conn.LocalAddr(), "->", to, b)
+	}
 	_, err := l.conn.WriteToUDPAddrPort(b, to)
+	if err != nil && l.trace != nil {
+		l.trace.udpError("sendto", l.conn.LocalAddr(), to, err)
+	}
 	return err
 }
 

@@ -160,7 +160,11 @@ func (p *probeRun) emit(now time.Time) error {
 	if p.sim == nil {
 		return p.write(seq, sent)
 	}
-	for range p.sim.copies() {
+	n := p.sim.copies()
+	if n == 0 && p.s.trace != nil {
+		p.s.trace.udpSimDropped(seq)
+	}
+	for range n {
 		if d := p.sim.delayFor(); d > 0 {
 			p.sim.queue.push(probeDelayed{due: now.Add(d), seq: seq, sent: sent})
 			continue

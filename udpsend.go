@@ -154,6 +154,9 @@ func runUDPSend(c *cli.Context) error {
 		return err
 	}
 	defer s.conn.Close()
+	if s.trace = traceFor(c); s.trace != nil {
+		s.trace.udpOpened(s.conn.LocalAddr(), s.to, s.connected)
+	}
 	// Echoes of a fast probe arrive in bursts too: give them the listener's buffer.
 	if _, err := setUDPReceiveBuffer(s.conn, cfg.UDP.ReceiveBuffer); err != nil {
 		return fmt.Errorf("udp socket to %s: receive buffer: %w", to, err)
@@ -172,6 +175,7 @@ type udpSender struct {
 	connected bool
 	max       int // largest payload towards to
 	out       *udpPrinter
+	trace     *tracer       // nil unless --trace
 	refused   atomic.Bool   // an ICMP port unreachable came back (text mode); set by reader and writer
 	refusedc  chan struct{} // closed at the first refusal
 	once      sync.Once
@@ -259,18 +263,28 @@ func (s *udpSender) listenBroadcast() error {
 
 // write is the only place udp-send writes its socket.
 func (s *udpSender) write(b []byte) error {
+	if s.trace != nil {
+		s.trace.udpEvent("sendto", s.conn.LocalAddr(), "->", s.to, b)
+	}
 	var err error
 	if s.connected {
 		_, err = s.conn.Write(b)
 	} else {
 		_, err = s.conn.WriteToUDPAddrPort(b, s.to)
 	}
+	if err != nil && s.trace != nil {
+		s.trace.udpError("sendto", s.conn.LocalAddr(), s.to, err)
+	}
 	return err
 }
 
 // read is the only place udp-send reads its socket.
 func (s *udpSender) read(buf []byte) (int, netip.AddrPort, error) {
-	return s.conn.ReadFromUDPAddrPort(buf)
+	n, from, err := s.conn.ReadFromUDPAddrPort(buf)
+	if s.trace != nil {
+		s.trace.udpRead(s.conn.LocalAddr(), buf[:n], from, err)
+	}
+	return n, from, err
 }
 
 // udpReplies is what the reply reader of text mode saw.
