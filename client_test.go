@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -24,34 +23,15 @@ import (
 
 const clientTestTimeout = 20 * time.Second
 
-// startClientTestServer runs labchat's server with logins required and the cheapest hash;
+// startClientTestServer runs labchat's server (see startServer) with logins required;
 // tweaks change the configuration further.
 func startClientTestServer(t *testing.T, tweaks ...func(*ServerConfig)) string {
 	t.Helper()
-	var cfg Config
-	if err := decodeConfig(&cfg, defaultConfigTOML, "(built-in)"); err != nil {
-		t.Fatal(err)
-	}
-	sc := cfg.Server
-	sc.Listen, sc.BcryptCost, sc.RequireLogin, sc.FloodRate = "127.0.0.1:0", 4, true, 0
-	sc.DefaultRoom = ""
+	sc := loginRequiredConfig(t)
 	for _, tweak := range tweaks {
 		tweak(&sc)
 	}
-	srv, err := NewServer(sc, t.TempDir(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatalf("new server: %v", err)
-	}
-	if err := srv.Listen(); err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve() }()
-	t.Cleanup(func() {
-		srv.Shutdown(t.Context())
-		<-done
-	})
-	return srv.Addr().String()
+	return startServer(t, sc, "").addr
 }
 
 // clientEnv is the environment for one client run: its own data dir and a password.
