@@ -818,3 +818,19 @@ func TestCommonFlagsBeforeOrAfterSubcommand(t *testing.T) {
 		}
 	}
 }
+
+func TestMisspeltCommandGets421(t *testing.T) {
+	ts := startServer(t, testConfig(t), "")
+	c := guest(t, ts.addr, "alice")
+	c.send("NONEXISTENT_COMMAND now")
+	c.expect(" 421 alice NONEXISTENT_COMMAND :Unknown command")
+}
+
+func TestCapLS302ImpliesCapNotify(t *testing.T) {
+	ts := startServer(t, testConfig(t), "")
+	c := dialIRC(t, ts.addr, "c")
+	c.send("CAP LS 302")
+	c.expect("CAP \\* LS")
+	c.send("CAP LIST")
+	c.expect("CAP \\* LIST :?cap-notify$")
+}

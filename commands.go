@@ -68,6 +68,11 @@ func (c *Session) handleCap(m *Message) {
 		if v, err := strconv.Atoi(m.Param(1)); err == nil && v > c.capVersion {
 			c.capVersion = v
 		}
+		if c.capVersion >= 302 && c.caps&capCapNotify == 0 {
+			c.s.mu.Lock()
+			c.caps |= capCapNotify // implied by CAP LS 302, so CAP LIST shows it
+			c.s.mu.Unlock()
+		}
 		c.capReply("LS", c.capList(c.capVersion >= 302))
 	case "LIST":
 		var names []string

@@ -478,6 +478,13 @@ func (c *Session) handleLine(in inLine) {
 	case errors.Is(err, ErrBodyTooLong), errors.Is(err, ErrTagsTooLong):
 		c.reply(ERR_INPUTTOOLONG, "Input line was too long (limit: 512 bytes, 8191 for tags)")
 		return
+	case errors.Is(err, ErrBadCommand):
+		// A misspelt command (NONEXISTENT_COMMAND) is an unknown command to the user; the
+		// tags are parsed already, so a labeled request gets a labeled answer.
+		c.beginLabel(&m)
+		c.reply(ERR_UNKNOWNCOMMAND, commandToken(in.text), "Unknown command")
+		c.endLabel()
+		return
 	case err != nil:
 		c.reply(ERR_UNKNOWNCOMMAND, "*", "Malformed line: "+err.Error())
 		return
@@ -495,6 +502,22 @@ func (c *Session) handleLine(in inLine) {
 	default:
 		cmd.run(c, &m)
 	}
+}
+
+// commandToken is the command word of a raw line (after tags and source), cut to something
+// a reply can carry.
+func commandToken(line string) string {
+	for _, prefix := range "@:" {
+		if strings.HasPrefix(line, string(prefix)) {
+			_, line, _ = strings.Cut(line, " ")
+			line = strings.TrimLeft(line, " ")
+		}
+	}
+	word, _, _ := strings.Cut(line, " ")
+	if word == "" || len(word) > 32 || strings.ContainsAny(word, ":\x00\r\n") {
+		return "*"
+	}
+	return word
 }
 
 // maxClientTagData is the tag data a client may send (message-tags: "Clients MUST NOT send
