@@ -12,15 +12,7 @@ import (
 // guestWithCaps registers without an account after requesting caps (space-separated).
 func guestWithCaps(t testing.TB, addr, nick, caps string) *ircClient {
 	t.Helper()
-	c := dialIRC(t, addr, nick)
-	c.send("CAP LS 302")
-	c.send("NICK %s", nick)
-	c.send("USER %s 0 * :%s", nick, nick)
-	c.send("CAP REQ :%s", caps)
-	c.expect(" CAP \\S+ ACK ")
-	c.send("CAP END")
-	c.expect(" 001 ")
-	c.sync()
+	c, _ := capsLogin(t, addr, nick, "", caps)
 	return c
 }
 
