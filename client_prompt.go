@@ -49,6 +49,13 @@ func runInteractive(c *cli.Context, opts *clientOptions) error {
 
 func (p *prompt) event(ev chatEvent) { p.printAbove(ev.String()) }
 
+// printAbove prints text above the line being typed (see writeAbovePrompt).
+func (p *prompt) printAbove(text string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	writeAbovePrompt(p.out, text)
+}
+
 // endLine leaves the abandoned prompt line as it is, so what follows starts on a new line.
 func (p *prompt) endLine() {
 	p.mu.Lock()

@@ -5,7 +5,6 @@ package main
 // udp_sys_unix.go: the socket options and terminal redraw of the UDP commands on Unix.
 
 import (
-	"os"
 	"syscall"
 )
 
@@ -25,9 +24,3 @@ func setUDPBroadcast(raw syscall.RawConn) error {
 // Unix reports these conditions with the errnos the portable checks already test.
 func udpRefusedErrno(error) bool  { return false }
 func udpTooLargeErrno(error) bool { return false }
-
-// udpPromptRedraw makes liner redraw the prompt and the typed line below what was just printed:
-// its SIGWINCH handler repaints everything (shared/NOTES.md).
-func udpPromptRedraw() {
-	syscall.Kill(os.Getpid(), syscall.SIGWINCH)
-}

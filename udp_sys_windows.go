@@ -33,6 +33,3 @@ func udpRefusedErrno(err error) bool {
 }
 
 func udpTooLargeErrno(err error) bool { return errors.Is(err, wsaEMSGSIZE) }
-
-// udpPromptRedraw does nothing: Windows has no SIGWINCH, and liner redraws at the next key.
-func udpPromptRedraw() {}

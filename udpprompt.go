@@ -12,8 +12,7 @@ import (
 )
 
 // udpPrompt reads typed lines while datagrams arriving on other goroutines are printed above
-// the line being typed. liner cannot print during Prompt, so each print clears the line and
-// asks liner to redraw it (udpPromptRedraw).
+// the line being typed, the way the chat client's prompt does (writeAbovePrompt).
 type udpPrompt struct {
 	line *liner.State
 	mu   sync.Mutex // serialises terminal output; guards out
@@ -47,10 +46,8 @@ func (p *udpPrompt) readLine(prompt string) (string, error) {
 func (p *udpPrompt) Write(b []byte) (int, error) {
 	text := strings.ReplaceAll(strings.TrimSuffix(string(b), "\n"), "\n", "\r\n")
 	p.mu.Lock()
-	_, err := io.WriteString(p.out, "\r\x1b[K"+text+"\r\n")
-	p.mu.Unlock()
-	udpPromptRedraw()
-	return len(b), err
+	defer p.mu.Unlock()
+	return len(b), writeAbovePrompt(p.out, text)
 }
 
 func (p *udpPrompt) close() { p.line.Close() }

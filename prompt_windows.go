@@ -1,0 +1,23 @@
+//go:build windows
+
+package main
+
+import (
+	"io"
+	"os"
+	"strings"
+
+	"golang.org/x/term"
+)
+
+// writeAbovePrompt prints text over the prompt line, padded to the console width so no typed
+// text shows through; Windows has no SIGWINCH, so liner redraws the prompt at the next key.
+// Callers serialise terminal output.
+func writeAbovePrompt(w io.Writer, text string) error {
+	pad := ""
+	if width, _, err := term.GetSize(int(os.Stdout.Fd())); err == nil && len(text) < width-1 {
+		pad = strings.Repeat(" ", width-1-len(text))
+	}
+	_, err := io.WriteString(w, "\r"+text+pad+"\r\n")
+	return err
+}
