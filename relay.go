@@ -208,7 +208,7 @@ func (c *Session) relayToRoom(target string, ev Message, notice bool) {
 	o.tagOnly = ev.Command == "TAGMSG"
 	echo := c.caps&capEchoMessage != 0
 	r.relayMu.Lock()
-	s.logMessage(roomConversation(r.name), o, c.nick) // under relayMu: log order is relay order
+	s.logMessage(r.logName, o, c.nick) // under relayMu: log order is relay order
 	for _, m := range r.memberList() {
 		if m != c || echo {
 			if b := o.bytesFor(m.caps); b != nil {

@@ -15,6 +15,7 @@ const maxTopicLen = 390
 // Room is one channel. It exists while it has members.
 type Room struct {
 	name    string // as first written
+	logName string // its history conversation (roomConversation), escaped once, not per message
 	created time.Time
 
 	// Guarded by Server.mu.
@@ -75,7 +76,7 @@ func prefixModeBit(mode byte) memberModes {
 }
 
 func newRoom(name string) *Room {
-	return &Room{name: name, created: time.Now(), members: make(map[*Session]memberModes), joinedAt: make(map[*Session]time.Time), modeT: true, modeN: true}
+	return &Room{name: name, logName: roomConversation(name), created: time.Now(), members: make(map[*Session]memberModes), joinedAt: make(map[*Session]time.Time), modeT: true, modeN: true}
 }
 
 // memberList is the relay snapshot. Rebuilding it once per membership change (not per join,
