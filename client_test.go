@@ -394,9 +394,7 @@ func lastLineIs(want string) func([]string) bool {
 }
 
 func TestConnectInteractivePromptKeepsTypedText(t *testing.T) {
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("tmux not installed")
-	}
+	needTmux(t)
 	addr := startClientTestServer(t)
 	data := t.TempDir()
 	registerViaCLI(t, addr, data, "alice", "alicepw1")

@@ -684,46 +684,17 @@ func TestUDPBroadcastInNamespace(t *testing.T) {
 }
 
 // udpTmux runs a command on a real terminal (a tmux pane) and reads the screen.
-type udpTmux struct {
-	t    *testing.T
-	sock string
-}
+// udpTmux drives a UDP command on a real terminal: the chat client's tmuxPane, with a shell
+// line that reports the command's exit code on the screen once it ends.
+type udpTmux struct{ *tmuxPane }
 
 func newUDPTmux(t *testing.T, command string) *udpTmux {
 	t.Helper()
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Skip("needs tmux for a real terminal")
-	}
-	m := &udpTmux{t: t, sock: t.TempDir() + "/tmux"}
-	// The shell line reports the exit code on the screen once the command ends.
-	m.run("new-session", "-d", "-x", "120", "-y", "12", command+"; echo EXIT=$?; sleep 60")
-	t.Cleanup(func() { exec.Command("tmux", "-S", m.sock, "kill-server").Run() })
-	return m
-}
-
-func (m *udpTmux) run(args ...string) string {
-	m.t.Helper()
-	out, err := exec.Command("tmux", append([]string{"-S", m.sock}, args...)...).CombinedOutput()
-	if err != nil {
-		m.t.Fatalf("tmux %s: %v %s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// waitScreen polls the screen (a terminal has no event to wait on) until ok accepts its lines.
-func (m *udpTmux) waitScreen(what string, ok func(lines []string) bool) []string {
-	m.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		lines := strings.Split(m.run("capture-pane", "-p"), "\n")
-		if ok(lines) {
-			return lines
-		}
-		if time.Now().After(deadline) {
-			m.t.Fatalf("screen never showed %s:\n%s", what, strings.Join(lines, "\n"))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	needTmux(t)
+	tp := &tmuxPane{t: t, sock: t.TempDir() + "/tmux"}
+	tp.tmux("new-session", "-d", "-s", "lc", "-x", "120", "-y", "12", command+"; echo EXIT=$?; sleep 60")
+	t.Cleanup(func() { exec.Command("tmux", "-S", tp.sock, "kill-server").Run() })
+	return &udpTmux{tp}
 }
 
 func (m *udpTmux) waitText(s string) []string {
@@ -744,13 +715,13 @@ func TestUDPInteractive(t *testing.T) {
 		l, addr := startUDPListen(t, "127.0.0.1:0")
 		m := newUDPTmux(t, labchatBinary(t)+" udp-send "+addr)
 		m.waitText(addr + ">") // capture-pane drops trailing spaces
-		m.run("send-keys", "hello tty", "Enter")
+		m.tmux("send-keys", "-t", "lc", "hello tty", "Enter")
 		l.expectLine(t, "hello tty", 20*time.Second)
-		m.run("send-keys", "half typed")
+		m.tmux("send-keys", "-t", "lc", "half typed")
 		m.waitText("half typed")
 		fmt.Fprintln(l.stdin, "reply while typing")
 		m.waitAbovePrompt("reply while typing", addr+"> half typed")
-		m.run("send-keys", "C-u", "C-d")
+		m.tmux("send-keys", "-t", "lc", "C-u", "C-d")
 		m.waitText("EXIT=0")
 	})
 	t.Run("udp-listen", func(t *testing.T) {
@@ -768,18 +739,18 @@ func TestUDPInteractive(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer peer.Close()
-		m.run("send-keys", "typing")
+		m.tmux("send-keys", "-t", "lc", "typing")
 		m.waitText("reply> typing")
 		peer.Write([]byte("datagram while typing"))
 		m.waitAbovePrompt(": datagram while typing", "reply> typing")
-		m.run("send-keys", " back", "Enter")
+		m.tmux("send-keys", "-t", "lc", " back", "Enter")
 		peer.SetReadDeadline(time.Now().Add(20 * time.Second))
 		buf := make([]byte, 100)
 		n, err := peer.Read(buf)
 		if err != nil || string(buf[:n]) != "typing back" {
 			t.Errorf("peer got %q, %v; want the typed line", buf[:n], err)
 		}
-		m.run("send-keys", "C-d")
+		m.tmux("send-keys", "-t", "lc", "C-d")
 		m.waitText("EXIT=0")
 	})
 }
