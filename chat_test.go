@@ -673,6 +673,14 @@ func TestServeCLIConfigErrors(t *testing.T) {
 	if res.code != exitUsage {
 		t.Errorf("unknown flag: exit %d, want %d", res.code, exitUsage)
 	}
+	res = runCLI(t, ioTimeout, "", nil, "serve", "--data-dir", dir, "--listen", "127.0.0.1:99999")
+	if res.code != exitUsage || !strings.Contains(res.stderr, "port \"99999\"") {
+		t.Errorf("bad --listen: exit %d, stderr %q; want exit 2 naming the port", res.code, res.stderr)
+	}
+	res = runCLI(t, ioTimeout, "", nil, "srve")
+	if res.code != exitUsage || !strings.Contains(res.stderr, `unknown command "srve"`) {
+		t.Errorf("unknown command: exit %d, stderr %q; want exit 2 naming it", res.code, res.stderr)
+	}
 }
 
 func TestServeCLIRunsAndStopsOnSignal(t *testing.T) {

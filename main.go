@@ -97,6 +97,13 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		HideHelpCommand: true,
 		// main reports errors and picks the exit code; cli must not exit by itself.
 		ExitErrHandler: func(*cli.Context, error) {},
+		// Reached only when the first argument names no command.
+		Action: func(c *cli.Context) error {
+			if c.Args().Present() {
+				return usageErrorf("unknown command %q (commands: serve, connect, history, udp-listen, udp-send; see labchat --help)", c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
+		},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return withExit(exitUsage, err)
 		},

@@ -310,6 +310,22 @@ func (s *Server) offersCap(bit capSet) bool {
 	return bit != capChathistory || s.history != nil
 }
 
+// checkListenAddr catches a mistyped address as a usage error before the listen call, whose
+// failure then means the address is busy or not this PC's.
+func checkListenAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not 0 to 65535", port)
+	}
+	if host != "" && net.ParseIP(host) == nil && strings.ContainsAny(host, " /") {
+		return fmt.Errorf("host %q is not an address or name", host)
+	}
+	return nil
+}
+
 func serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "serve",
@@ -335,6 +351,9 @@ func runServe(c *cli.Context) error {
 	}
 	if addr, ok := lookupFlag(c, "listen"); ok {
 		cfg.Server.Listen = addr
+	}
+	if err := checkListenAddr(cfg.Server.Listen); err != nil {
+		return usageErrorf("listen address %q: %v (want HOST:PORT, e.g. 0.0.0.0:6667)", cfg.Server.Listen, err)
 	}
 	log := slog.New(slog.NewTextHandler(c.App.ErrWriter, nil))
 	srv, err := NewServer(cfg.Server, cfg.serverDataDir(), log)
