@@ -593,11 +593,11 @@ func BenchmarkUDPProbeLoopback(b *testing.B) {
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- l.serve(ctx) }()
-			s, err := dialUDP(l.conn.LocalAddr().(*net.UDPAddr).AddrPort(), false, &udpPrinter{w: io.Discard, progress: io.Discard})
+			s, err := dialUDP(l.sock.LocalAddr().(*net.UDPAddr).AddrPort(), false, 8<<20, &udpPrinter{w: io.Discard, progress: io.Discard})
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer s.conn.Close()
+			defer s.sock.Close()
 			p := newProbeRun(s, udpSendOptions{count: uint64(b.N), size: size, wait: 10 * time.Second})
 			go p.readEchoes()
 			b.ReportAllocs()
@@ -608,7 +608,7 @@ func BenchmarkUDPProbeLoopback(b *testing.B) {
 			}
 			b.StopTimer()
 			p.finish(context.Background())
-			s.conn.Close()
+			s.sock.Close()
 			<-p.echoDone
 			cancel()
 			<-done

@@ -87,9 +87,9 @@ func runUDPListen(c *cli.Context) error {
 		return err
 	}
 	if l.trace = traceFor(c); l.trace != nil {
-		l.trace.listen("udp", l.conn.LocalAddr())
+		l.trace.listen("udp", l.sock.LocalAddr())
 	}
-	out.notice("listening on UDP %s (receive buffer %d bytes)", l.conn.LocalAddr(), l.rcvbufGot)
+	out.notice("listening on UDP %s (receive buffer %d bytes)", l.sock.LocalAddr(), l.rcvbufGot)
 	go l.replyFromStdin(ctx, c, cancel)
 	return l.serve(ctx)
 }
@@ -97,7 +97,7 @@ func runUDPListen(c *cli.Context) error {
 // udpListener is one udp-listen socket. The receive loop (serve) owns every field below
 // except peer and peerKnown, which the stdin goroutine reads.
 type udpListener struct {
-	conn      *net.UDPConn
+	sock      *udpSocket
 	opts      udpListenOptions
 	out       *udpPrinter
 	rcvbufGot int
@@ -113,7 +113,7 @@ type udpListener struct {
 	order      []*probeStats // probes in first-heard order, for reports
 	cached     *probeStats   // the sender of the previous probe: most datagrams come in runs
 	nextReport time.Time     // zero while no probe sender is active
-	armed      time.Time     // read deadline currently set
+	armed      time.Time     // when the loop must next wake, as last set on the socket
 	trace      *tracer       // nil unless --trace
 }
 
@@ -136,17 +136,20 @@ func listenUDP(opts udpListenOptions, out *udpPrinter) (*udpListener, error) {
 	if got < opts.rcvbuf {
 		out.notice("receive buffer is %d bytes, not the %d asked for: raise net.core.rmem_max or run as root", got, opts.rcvbuf)
 	}
-	return &udpListener{conn: conn, opts: opts, out: out, rcvbufGot: got,
+	sock, err := newUDPSocket(conn)
+	if err != nil {
+		return nil, fmt.Errorf("listen udp %s: %w", opts.addr, err)
+	}
+	return &udpListener{sock: sock, opts: opts, out: out, rcvbufGot: got,
 		peerKnown: make(chan struct{}), probes: make(map[probeKey]*probeStats)}, nil
 }
 
 // read is the only place udp-listen reads its socket. IPv4 senders to a dual-stack socket
 // are shown as IPv4, not as ::ffff:a.b.c.d.
 func (l *udpListener) read(buf []byte) (int, netip.AddrPort, error) {
-	n, from, err := l.conn.ReadFromUDPAddrPort(buf)
-	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	n, from, err := l.sock.ReadFrom(buf)
 	if l.trace != nil {
-		l.trace.udpRead(l.conn.LocalAddr(), buf[:n], from, err)
+		l.trace.udpRead(l.sock.LocalAddr(), buf[:n], from, err)
 	}
 	return n, from, err
 }
@@ -154,11 +157,11 @@ func (l *udpListener) read(buf []byte) (int, netip.AddrPort, error) {
 // writeTo is the only place udp-listen writes its socket.
 func (l *udpListener) writeTo(b []byte, to netip.AddrPort) error {
 	if l.trace != nil {
-		l.trace.udpEvent("sendto", l.conn.LocalAddr(), "->", to, b)
+		l.trace.udpEvent("sendto", l.sock.LocalAddr(), "->", to, b)
 	}
-	_, err := l.conn.WriteToUDPAddrPort(b, to)
+	err := l.sock.WriteTo(b, to)
 	if err != nil && l.trace != nil {
-		l.trace.udpError("sendto", l.conn.LocalAddr(), to, err)
+		l.trace.udpError("sendto", l.sock.LocalAddr(), to, err)
 	}
 	return err
 }
@@ -166,9 +169,9 @@ func (l *udpListener) writeTo(b []byte, to netip.AddrPort) error {
 // serve receives until ctx is cancelled, --count datagrams arrived or --timeout passed in
 // silence, then prints the final probe figures. It closes the socket.
 func (l *udpListener) serve(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() { l.conn.Close() })
+	stop := context.AfterFunc(ctx, func() { l.sock.Close() })
 	defer stop()
-	defer l.conn.Close()
+	defer l.sock.Close()
 	defer l.finalReports()
 	buf := make([]byte, 1<<16)
 	l.lastActive = time.Now()
@@ -183,11 +186,20 @@ func (l *udpListener) serve(ctx context.Context) error {
 			continue
 		}
 		l.handle(buf[:n], from, now)
-		if w := l.wake(); !w.IsZero() && (l.armed.IsZero() || w.Before(l.armed)) {
-			l.rearm(now)
-		}
+		l.keepTime(now)
 	}
 	return nil
+}
+
+// keepTime runs after each datagram. The socket's deadline only bounds a wait, and a steady
+// stream never waits, so a report that is due prints here; a wake-up moved earlier is set.
+func (l *udpListener) keepTime(now time.Time) {
+	switch w := l.wake(); {
+	case !l.armed.IsZero() && !now.Before(l.armed):
+		l.tick(now) // cannot end the loop: a datagram just came, so --timeout has not passed
+	case !w.IsZero() && (l.armed.IsZero() || w.Before(l.armed)):
+		l.rearm(now)
+	}
 }
 
 // readError handles a failed read: the deadline (reports, --timeout), a stop, an ICMP error
@@ -202,7 +214,7 @@ func (l *udpListener) readError(err error, now time.Time) (done bool, _ error) {
 		l.out.notice("a datagram sent to %s was refused (ICMP port unreachable)", l.lastPeer)
 		return false, nil
 	}
-	return true, fmt.Errorf("receive on %s: %w", l.conn.LocalAddr(), err)
+	return true, fmt.Errorf("receive on %s: %w", l.sock.LocalAddr(), err)
 }
 
 // tick runs when the read deadline passes: it prints due interval reports and ends the loop
@@ -234,7 +246,7 @@ func (l *udpListener) wake() time.Time {
 
 func (l *udpListener) rearm(now time.Time) {
 	l.armed = l.wake()
-	l.conn.SetReadDeadline(l.armed)
+	l.sock.setReadDeadline(l.armed)
 }
 
 // handle dispatches one datagram. It runs for every datagram: no allocation on the probe path.

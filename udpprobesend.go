@@ -40,7 +40,7 @@ func (s *udpSender) probe(ctx context.Context, o udpSendOptions) error {
 		p.finish(fctx)
 		stop()
 	}
-	s.conn.Close()
+	s.sock.Close()
 	<-p.echoDone
 	if err != nil {
 		return err

@@ -149,17 +149,14 @@ func runUDPSend(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	s, err := dialUDP(to, opts.broadcast, newUDPPrinter(c))
+	// Echoes of a fast probe arrive in bursts too: give them the listener's buffer.
+	s, err := dialUDP(to, opts.broadcast, cfg.UDP.ReceiveBuffer, newUDPPrinter(c))
 	if err != nil {
 		return err
 	}
-	defer s.conn.Close()
+	defer s.sock.Close()
 	if s.trace = traceFor(c); s.trace != nil {
-		s.trace.udpOpened(s.conn.LocalAddr(), s.to, s.connected)
-	}
-	// Echoes of a fast probe arrive in bursts too: give them the listener's buffer.
-	if _, err := setUDPReceiveBuffer(s.conn, cfg.UDP.ReceiveBuffer); err != nil {
-		return fmt.Errorf("udp socket to %s: receive buffer: %w", to, err)
+		s.trace.udpOpened(s.sock.LocalAddr(), s.to, s.connected)
 	}
 	if opts.probe {
 		return s.probe(ctx, opts)
@@ -170,7 +167,7 @@ func runUDPSend(c *cli.Context) error {
 // udpSender is one udp-send socket. Without --broadcast it is connected, so the kernel
 // filters replies to the target and reports an ICMP port unreachable as ECONNREFUSED.
 type udpSender struct {
-	conn      *net.UDPConn
+	sock      *udpSocket
 	to        netip.AddrPort
 	connected bool
 	max       int // largest payload towards to
@@ -187,23 +184,32 @@ func (s *udpSender) noteRefused() {
 	s.once.Do(func() { close(s.refusedc) })
 }
 
-func dialUDP(to netip.AddrPort, broadcast bool, out *udpPrinter) (*udpSender, error) {
+// dialUDP opens udp-send's socket with a receive buffer of rcvbuf bytes (0: the default).
+func dialUDP(to netip.AddrPort, broadcast bool, rcvbuf int, out *udpPrinter) (*udpSender, error) {
 	s := &udpSender{to: to, connected: !broadcast, max: udpMaxPayload(to.Addr()), out: out, refusedc: make(chan struct{})}
 	if !broadcast && udpIsBroadcast(to.Addr()) {
 		return nil, usageErrorf("%s is a broadcast address: add --broadcast (the replies come from the hosts' own addresses, and only --broadcast reads those)", to.Addr())
 	}
+	var conn *net.UDPConn
 	var err error
 	if broadcast {
-		err = s.listenBroadcast()
+		conn, err = s.listenBroadcast()
 	} else {
 		// udp4 for IPv4: a dual-stack socket would skip the kernel's SO_BROADCAST check.
 		network := "udp6"
 		if to.Addr().Is4() {
 			network = "udp4"
 		}
-		s.conn, err = net.DialUDP(network, nil, net.UDPAddrFromAddrPort(to))
+		conn, err = net.DialUDP(network, nil, net.UDPAddrFromAddrPort(to))
 	}
 	if err != nil {
+		return nil, fmt.Errorf("open udp socket to %s: %w", to, err)
+	}
+	if _, err := setUDPReceiveBuffer(conn, rcvbuf); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("udp socket to %s: receive buffer: %w", to, err)
+	}
+	if s.sock, err = newUDPSocket(conn); err != nil {
 		return nil, fmt.Errorf("open udp socket to %s: %w", to, err)
 	}
 	return s, nil
@@ -241,13 +247,13 @@ func udpIsBroadcast(addr netip.Addr) bool {
 
 // listenBroadcast opens an unconnected IPv4 socket with SO_BROADCAST: replies to a broadcast
 // come from the hosts' own addresses, which a connected socket would discard.
-func (s *udpSender) listenBroadcast() error {
+func (s *udpSender) listenBroadcast() (*net.UDPConn, error) {
 	if !s.to.Addr().Is4() {
-		return usageErrorf("--broadcast needs an IPv4 address (IPv6 has no broadcast), not %s", s.to.Addr())
+		return nil, usageErrorf("--broadcast needs an IPv4 address (IPv6 has no broadcast), not %s", s.to.Addr())
 	}
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	raw, err := conn.SyscallConn()
 	if err == nil {
@@ -255,34 +261,33 @@ func (s *udpSender) listenBroadcast() error {
 	}
 	if err != nil {
 		conn.Close()
-		return fmt.Errorf("set SO_BROADCAST: %w", err)
+		return nil, fmt.Errorf("set SO_BROADCAST: %w", err)
 	}
-	s.conn = conn
-	return nil
+	return conn, nil
 }
 
 // write is the only place udp-send writes its socket.
 func (s *udpSender) write(b []byte) error {
 	if s.trace != nil {
-		s.trace.udpEvent("sendto", s.conn.LocalAddr(), "->", s.to, b)
+		s.trace.udpEvent("sendto", s.sock.LocalAddr(), "->", s.to, b)
 	}
 	var err error
 	if s.connected {
-		_, err = s.conn.Write(b)
+		err = s.sock.Write(b)
 	} else {
-		_, err = s.conn.WriteToUDPAddrPort(b, s.to)
+		err = s.sock.WriteTo(b, s.to)
 	}
 	if err != nil && s.trace != nil {
-		s.trace.udpError("sendto", s.conn.LocalAddr(), s.to, err)
+		s.trace.udpError("sendto", s.sock.LocalAddr(), s.to, err)
 	}
 	return err
 }
 
 // read is the only place udp-send reads its socket.
 func (s *udpSender) read(buf []byte) (int, netip.AddrPort, error) {
-	n, from, err := s.conn.ReadFromUDPAddrPort(buf)
+	n, from, err := s.sock.ReadFrom(buf)
 	if s.trace != nil {
-		s.trace.udpRead(s.conn.LocalAddr(), buf[:n], from, err)
+		s.trace.udpRead(s.sock.LocalAddr(), buf[:n], from, err)
 	}
 	return n, from, err
 }
@@ -336,7 +341,7 @@ func (s *udpSender) talk(ctx context.Context, c *cli.Context, o udpSendOptions) 
 	if err == nil && o.wait > 0 {
 		s.awaitReplies(ctx, r, o.wait)
 	}
-	s.conn.Close()
+	s.sock.Close()
 	<-r.done
 	return s.talkResult(err, r, o.wait, interactive)
 }
