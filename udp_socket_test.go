@@ -30,6 +30,37 @@ func openUDPSocket(t *testing.T, network, addr string) *udpSocket {
 	return s
 }
 
+// connectUDPSocket opens a udpSocket connected to to, closed at cleanup.
+func connectUDPSocket(t *testing.T, to netip.AddrPort) *udpSocket {
+	t.Helper()
+	conn, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(to))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := newUDPSocket(conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// waitReadAsleep returns once a goroutine is asleep in ReadFrom: in a system call (this
+// package's poll) or parked by Go's poller.
+func waitReadAsleep(t *testing.T) {
+	t.Helper()
+	buf := make([]byte, 1<<20)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); runtime.Gosched() {
+		stacks := buf[:runtime.Stack(buf, true)]
+		for g := range strings.SplitSeq(string(stacks), "\n\n") {
+			if strings.Contains(g, "(*udpSocket).ReadFrom") && (strings.Contains(g, "[syscall") || strings.Contains(g, "[IO wait")) {
+				return
+			}
+		}
+	}
+	t.Fatal("no goroutine asleep in ReadFrom after 10 s")
+}
+
 func localAddrPort(s *udpSocket) netip.AddrPort {
 	return s.LocalAddr().(*net.UDPAddr).AddrPort()
 }
@@ -64,24 +95,18 @@ func awaitRead(t *testing.T, c <-chan readResult) readResult {
 
 func TestUDPSocketCloseWakesBlockedRead(t *testing.T) {
 	listener := openUDPSocket(t, "udp4", "127.0.0.1:0")
-	conn, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(localAddrPort(listener)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	connected, err := newUDPSocket(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer connected.Close()
+	connected := connectUDPSocket(t, localAddrPort(listener))
 	for name, s := range map[string]*udpSocket{"unconnected": listener, "connected": connected} {
 		t.Run(name, func(t *testing.T) {
 			reads := readAsync(s)
-			// The read may not have reached poll yet when Close runs; either way it must end.
-			if err := s.Close(); err != nil {
-				t.Fatalf("Close: %v", err)
-			}
+			waitReadAsleep(t)
+			closed := make(chan error, 1)
+			go func() { closed <- s.Close() }() // Close waits for the read to leave
 			if r := awaitRead(t, reads); !errors.Is(r.err, net.ErrClosed) {
 				t.Errorf("read blocked across Close returned %+v; want net.ErrClosed", r)
+			}
+			if err := <-closed; err != nil {
+				t.Fatalf("Close: %v", err)
 			}
 			if _, _, err := s.ReadFrom(make([]byte, 10)); !errors.Is(err, net.ErrClosed) {
 				t.Errorf("ReadFrom after Close: %v; want net.ErrClosed", err)
@@ -163,15 +188,7 @@ func TestUDPSocketErrors(t *testing.T) {
 		t.Error("IPv6 destination on an IPv4 socket: no error")
 	}
 	// A connected socket hears the ICMP port unreachable that follows a datagram to a closed port.
-	conn, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.MustParseAddrPort(closedUDPPort(t, "udp4", "127.0.0.1"))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := newUDPSocket(conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := connectUDPSocket(t, netip.MustParseAddrPort(closedUDPPort(t, "udp4", "127.0.0.1")))
 	reads := readAsync(c)
 	if err := c.Write([]byte("anyone?")); err != nil && !isUDPRefused(err) {
 		t.Fatalf("write to a closed port: %v", err)
