@@ -162,6 +162,9 @@ func udpListenAddr(s string) (string, error) {
 func resolveUDPTarget(ctx context.Context, s, defaultPort string) (netip.AddrPort, error) {
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
+		if inner, ok := strings.CutPrefix(s, "["); ok && strings.HasSuffix(inner, "]") {
+			s = strings.TrimSuffix(inner, "]") // [::1] is how people write an IPv6 address without a port
+		}
 		if _, perr := netip.ParseAddr(s); (perr != nil && strings.Contains(s, ":")) || s == "" {
 			return netip.AddrPort{}, usageErrorf("address %q: want HOST:PORT, like 127.0.0.1:9999 or [::1]:9999", s)
 		}
