@@ -217,8 +217,9 @@ func (l *udpListener) readError(err error, now time.Time) (done bool, _ error) {
 	return true, fmt.Errorf("receive on %s: %w", l.sock.LocalAddr(), err)
 }
 
-// tick runs when the read deadline passes: it prints due interval reports and ends the loop
-// after --timeout of silence.
+// tick runs when the loop's wake-up time has passed, found by a read that waited until then
+// or after a datagram: it prints due interval reports and ends the loop after --timeout of
+// silence.
 func (l *udpListener) tick(now time.Time) (done bool, _ error) {
 	if !l.nextReport.IsZero() && !now.Before(l.nextReport) {
 		l.intervalReports(now)
