@@ -27,10 +27,7 @@ func TestParseHistoryArgs(t *testing.T) {
 // The prompt's /history shows the server's record of a DM, dated and marked, in order.
 func TestHistoryCommandInteractive(t *testing.T) {
 	needTmux(t)
-	addr := startClientTestServer(t)
-	data := t.TempDir()
-	registerViaCLI(t, addr, data, "alice", "alicepw1")
-	registerViaCLI(t, addr, data, "bob", "bobpw123")
+	addr, data := aliceAndBob(t)
 	alice := rawLogin(t, addr, "alice", "alicepw1")
 	bobRaw := rawLogin(t, addr, "bob", "bobpw123")
 	alice.send("PRIVMSG bob :first, from alice")

@@ -329,10 +329,7 @@ func needTmux(t *testing.T) {
 
 func TestCallRingAnswerDecline(t *testing.T) {
 	needTmux(t)
-	addr := startClientTestServer(t)
-	data := t.TempDir()
-	registerViaCLI(t, addr, data, "alice", "alicepw1")
-	registerViaCLI(t, addr, data, "bob", "bobpw123")
+	addr, data := aliceAndBob(t)
 	alice := startPane(t, addr, data, "alice", "alicepw1")
 	bob := startPane(t, addr, data, "bob", "bobpw123")
 
@@ -358,10 +355,7 @@ func TestCallRingAnswerDecline(t *testing.T) {
 
 func TestCallTimeoutIsNoAnswerAndMissed(t *testing.T) {
 	needTmux(t)
-	addr := startClientTestServer(t)
-	data := t.TempDir()
-	registerViaCLI(t, addr, data, "alice", "alicepw1")
-	registerViaCLI(t, addr, data, "bob", "bobpw123")
+	addr, data := aliceAndBob(t)
 	registerViaCLI(t, addr, data, "carol", "carolpw1")
 	cfg := filepath.Join(t.TempDir(), "fast.toml")
 	os.WriteFile(cfg, []byte("[client]\ncall_timeout = \"2s\"\n"), 0o600)
@@ -386,10 +380,7 @@ func TestCallTimeoutIsNoAnswerAndMissed(t *testing.T) {
 }
 
 func TestCallToOfflineAccountIsMissedAtNextLogin(t *testing.T) {
-	addr := startClientTestServer(t)
-	data := t.TempDir()
-	registerViaCLI(t, addr, data, "alice", "alicepw1")
-	registerViaCLI(t, addr, data, "bob", "bobpw123")
+	addr, data := aliceAndBob(t)
 	cfg := filepath.Join(t.TempDir(), "fast.toml")
 	os.WriteFile(cfg, []byte("[client]\ncall_timeout = \"1s\"\n"), 0o600)
 	alice := startPane(t, addr, data, "alice", "alicepw1", "--config", cfg)
@@ -408,10 +399,7 @@ func TestCallToOfflineAccountIsMissedAtNextLogin(t *testing.T) {
 
 func TestWhoAwayContactsInteractive(t *testing.T) {
 	needTmux(t)
-	addr := startClientTestServer(t)
-	data := t.TempDir()
-	registerViaCLI(t, addr, data, "alice", "alicepw1")
-	registerViaCLI(t, addr, data, "bob", "bobpw123")
+	addr, data := aliceAndBob(t)
 	registerViaCLI(t, addr, data, "carol", "carolpw1")
 	alice := rawLogin(t, addr, "alice", "alicepw1")
 	alice.send("AWAY :in the lab")
@@ -446,10 +434,7 @@ func TestWhoAwayContactsInteractive(t *testing.T) {
 
 func TestDefaultRoomBecomesTheTarget(t *testing.T) {
 	needTmux(t)
-	addr := startClientTestServer(t, func(sc *ServerConfig) { sc.DefaultRoom = "#lobby" })
-	data := t.TempDir()
-	registerViaCLI(t, addr, data, "alice", "alicepw1")
-	registerViaCLI(t, addr, data, "bob", "bobpw123")
+	addr, data := aliceAndBob(t, func(sc *ServerConfig) { sc.DefaultRoom = "#lobby" })
 	alice := rawLogin(t, addr, "alice", "alicepw1")
 	alice.expect(`:alice!\S+ JOIN #lobby`)
 	bob := startPane(t, addr, data, "bob", "bobpw123")

@@ -40,6 +40,17 @@ func clientEnv(dataDir, password string) []string {
 }
 
 // registerViaCLI creates an account with the binary: --register, nothing to send.
+// aliceAndBob starts a server with the accounts alice (alicepw1) and bob (bobpw123), both
+// registered through the real binary, and returns its address and the clients' data dir.
+func aliceAndBob(t *testing.T, tweaks ...func(*ServerConfig)) (addr, data string) {
+	t.Helper()
+	addr = startClientTestServer(t, tweaks...)
+	data = t.TempDir()
+	registerViaCLI(t, addr, data, "alice", "alicepw1")
+	registerViaCLI(t, addr, data, "bob", "bobpw123")
+	return addr, data
+}
+
 func registerViaCLI(t *testing.T, addr, dataDir, user, password string) {
 	t.Helper()
 	res := runCLI(t, clientTestTimeout, "", clientEnv(dataDir, password), "connect", addr, "--user", user, "--register", "--to", user)
@@ -177,10 +188,7 @@ func (cp *clientProc) wait(t *testing.T) int {
 }
 
 func TestConnectPipelineSendsLinesInOrder(t *testing.T) {
-	addr := startClientTestServer(t)
-	data := t.TempDir()
-	registerViaCLI(t, addr, data, "alice", "alicepw1")
-	registerViaCLI(t, addr, data, "bob", "bobpw123")
+	addr, data := aliceAndBob(t)
 	bob := rawLogin(t, addr, "bob", "bobpw123")
 
 	res := runCLI(t, clientTestTimeout, "first line\n\nsecond line\r\n", clientEnv(data, "alicepw1"), "connect", addr, "--user", "alice", "--to", "bob")
@@ -192,10 +200,7 @@ func TestConnectPipelineSendsLinesInOrder(t *testing.T) {
 }
 
 func TestConnectPipelineLongLineIsSplitNotLost(t *testing.T) {
-	addr := startClientTestServer(t)
-	data := t.TempDir()
-	registerViaCLI(t, addr, data, "alice", "alicepw1")
-	registerViaCLI(t, addr, data, "bob", "bobpw123")
+	addr, data := aliceAndBob(t)
 	bob := rawLogin(t, addr, "bob", "bobpw123")
 	long := strings.Repeat("äbc ", 300) // 1500 bytes, multi-byte runes
 	res := runCLI(t, clientTestTimeout, long+"\nend\n", clientEnv(data, "alicepw1"), "connect", addr, "--user", "alice", "--to", "bob")
@@ -231,10 +236,7 @@ func TestConnectPipelineReportsErrorsAndExits5(t *testing.T) {
 // followRoom starts bob following #lab (stdin kept open) and returns once alice sees him
 // join; also the server's address and the client data dir.
 func followRoom(t *testing.T, extra ...string) (bob *clientProc, alice *rawIRC, addr, data string) {
-	addr = startClientTestServer(t)
-	data = t.TempDir()
-	registerViaCLI(t, addr, data, "alice", "alicepw1")
-	registerViaCLI(t, addr, data, "bob", "bobpw123")
+	addr, data = aliceAndBob(t)
 	alice = rawLogin(t, addr, "alice", "alicepw1")
 	alice.send("JOIN #lab")
 	alice.expect(`JOIN #lab`)
@@ -395,10 +397,7 @@ func lastLineIs(want string) func([]string) bool {
 
 func TestConnectInteractivePromptKeepsTypedText(t *testing.T) {
 	needTmux(t)
-	addr := startClientTestServer(t)
-	data := t.TempDir()
-	registerViaCLI(t, addr, data, "alice", "alicepw1")
-	registerViaCLI(t, addr, data, "bob", "bobpw123")
+	addr, data := aliceAndBob(t)
 	alice := rawLogin(t, addr, "alice", "alicepw1")
 
 	tp := &tmuxPane{t: t, sock: filepath.Join(t.TempDir(), "tmux.sock")}

@@ -13,25 +13,7 @@ import (
 // the client after the welcome, with every line up to the sync returned as well.
 func capsLogin(t testing.TB, addr, nick, password, caps string) (*ircClient, []string) {
 	t.Helper()
-	c := dialIRC(t, addr, nick)
-	c.send("CAP LS 302")
-	c.send("NICK %s", nick)
-	c.send("USER %s 0 * :%s", nick, nick)
-	if password != "" {
-		caps += " sasl"
-	}
-	if caps = strings.TrimSpace(caps); caps != "" {
-		c.send("CAP REQ :%s", caps)
-		c.expect("CAP \\S+ ACK")
-	}
-	if password != "" {
-		c.send("AUTHENTICATE PLAIN")
-		c.expect("^AUTHENTICATE \\+")
-		c.send("AUTHENTICATE %s", base64.StdEncoding.EncodeToString([]byte(nick+"\x00"+nick+"\x00"+password)))
-		c.expect(" 903 ")
-	}
-	c.send("CAP END")
-	c.expect(" 001 ")
+	c := welcomed(t, addr, nick, password, caps)
 	return c, c.sync()
 }
 
