@@ -1,7 +1,7 @@
 package main
 
 // Regressions found by driving real IRC clients (irssi, weechat) against the server; the
-// recipes are in README-clients.md.
+// recipes are in docs/irc-clients.md.
 
 import (
 	"encoding/base64"

@@ -26,7 +26,7 @@ import (
 //go:embed config.toml
 var defaultConfigTOML []byte
 
-// Exit codes. Scripts rely on them, so they never change meaning; the README lists them.
+// Exit codes. Scripts rely on them, so they never change meaning; the README lists them (one table).
 const (
 	exitOK           = 0
 	exitFailure      = 1 // anything not listed below (I/O error, server failure)

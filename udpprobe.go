@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// Probe header, network byte order, at the start of every probe datagram (README-udp.md has
+// Probe header, network byte order, at the start of every probe datagram (docs/udp.md has
 // the byte table). The rest of the datagram, up to --size, is zero padding.
 const (
 	probeMagic        = "LCPB" // 4C 43 50 42: "labchat probe"
