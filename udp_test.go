@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -234,6 +235,9 @@ func TestUDPSendExitCodes(t *testing.T) {
 	closed := closedUDPPort(t, "udp4", "127.0.0.1")
 	silent := silentUDPPeer(t)
 	big := strings.Repeat("x", udpMaxPayload4+1)
+	// A 64-byte label is not a DNS name: the Go resolver and glibc both refuse it before any
+	// query, so the test leaves nothing on the network (a made-up name.invalid would be asked).
+	unresolvable := strings.Repeat("x", 64) + ".test"
 	for _, tt := range []struct {
 		name  string
 		stdin string
@@ -245,10 +249,9 @@ func TestUDPSendExitCodes(t *testing.T) {
 		{"refused without wait", "", []string{closed, "a", "b", "c", "d", "e"}, -1, ""},
 		{"no answer", "", []string{silent, "hi", "--wait", "300ms"}, exitNoAnswer, "no reply"},
 		{"nothing expected", "", []string{silent, "hi"}, exitOK, ""},
-		{"host alone", "", []string{"127.0.0.1", "hi"}, exitOK, ""}, // port 9999 from config.toml
 		{"bad port", "", []string{"127.0.0.1:http0", "hi"}, exitUsage, "port"},
 		{"garbage address", "", []string{"1:2:3:x", "hi"}, exitUsage, "HOST:PORT"},
-		{"unresolvable", "", []string{"no-such-host.invalid:9999", "hi"}, exitConnect, "resolve"},
+		{"unresolvable", "", []string{unresolvable + ":9999", "hi"}, exitConnect, "resolve"},
 		{"too large argument", "", []string{silent, big}, exitUsage, "larger than the largest UDP datagram"},
 		{"too large line", big + "\n", []string{silent}, exitUsage, "larger than the largest UDP datagram"},
 		{"probe too large", "", []string{silent, "--probe", "--size", "70000"}, exitUsage, "--size"},
@@ -273,7 +276,36 @@ func TestUDPSendExitCodes(t *testing.T) {
 			if res.code != tt.code || !strings.Contains(res.stderr, tt.msg) {
 				t.Errorf("exit code %d, stderr %q; want %d and a message with %q", res.code, res.stderr, tt.code, tt.msg)
 			}
+			if strings.Contains(res.stderr, ":53") { // the Go resolver names the server it asked
+				t.Errorf("stderr %q: a DNS server was asked; tests stay on loopback", res.stderr)
+			}
 		})
+	}
+}
+
+// TestUDPSendHostAlone checks that HOST without a port goes to the port of [udp] listen. The
+// port is one this test holds open, so no ICMP can race the exit code, and no other program
+// on this machine's 9999 is disturbed.
+func TestUDPSendHostAlone(t *testing.T) {
+	c, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, port, _ := net.SplitHostPort(c.LocalAddr().String())
+	conf := filepath.Join(t.TempDir(), "labchat.toml")
+	if err := os.WriteFile(conf, []byte("[udp]\nlisten = \"127.0.0.1:"+port+"\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res := runCLI(t, 40*time.Second, "", []string{"LABCHAT_CONFIG=" + conf}, "udp-send", "127.0.0.1", "hi")
+	if res.code != exitOK {
+		t.Fatalf("udp-send 127.0.0.1 hi: exit %d, stderr %q; want 0", res.code, res.stderr)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 100)
+	n, _, err := c.ReadFrom(buf)
+	if err != nil || string(buf[:n]) != "hi" {
+		t.Errorf("datagram on the configured port: %q, %v; want \"hi\"", buf[:n], err)
 	}
 }
 
