@@ -1,0 +1,578 @@
+// ChatState is what the browser client knows: conversations (rooms, direct chats, the
+// server), their messages, unread counts and members, everybody's presence, contacts, and
+// calls. apply() takes one IRC message and returns the effects the UI acts on (a sound, a
+// desktop notification, a request to send); the UI renders from this state only, never
+// from IRC lines. No DOM here, so node --test drives it with plain messages.
+
+import { parseSource, casefold, isRoom, parseCTCP, parseCall, messageTime, mentions, stripFormatting } from './irc.js';
+
+export const SERVER = '*server';
+
+// Quiet numerics end lists, carry machine data or were already turned into state.
+const quietNumerics = new Set([
+  '001', '002', '003', '004', '005', '250', '251', '252', '253', '254', '255', '265', '266',
+  '321', '322', '323', '329', '333', '352', '353', '366', '315', '372', '375', '376', '422',
+  '730', '731', '732', '733', '900', '903', '305', '306', '332', '331', '301',
+]);
+
+const groupGap = 5 * 60 * 1000; // messages closer than this from one sender form a group
+const offlineSlack = 3000; // a delivered message older than login by more than this was stored
+
+let localSeq = 0;
+
+export class ChatState {
+  constructor({ now = () => Date.now(), callTimeout = 30000 } = {}) {
+    this.now = now;
+    this.callTimeout = callTimeout;
+    this.me = { nick: '', account: '', away: '', autoAway: false };
+    this.convs = new Map();
+    this.users = new Map();
+    this.contacts = [];
+    this.calls = new Map();
+    this.active = null;
+    this.visible = true;
+    this.connectedAt = 0;
+    this.echo = true;
+    this.serverName = '';
+    this.previousLogin = '';
+    this.conv(SERVER, 'server');
+  }
+
+  // ---- conversations ----
+
+  conv(name, kind) {
+    const key = name === SERVER ? SERVER : casefold(name);
+    let c = this.convs.get(key);
+    if (!c) {
+      c = {
+        key, name, kind: kind || (isRoom(name) ? 'room' : 'dm'),
+        messages: [], seen: new Set(), unread: 0, mention: false, members: new Map(),
+        topic: '', joined: false, historyDone: false, divider: null, muted: false, last: null,
+      };
+      this.convs.set(key, c);
+    }
+    return c;
+  }
+
+  find(name) {
+    return this.convs.get(name === SERVER ? SERVER : casefold(name));
+  }
+
+  // list returns the sidebar's conversations: rooms first, then direct chats, each by
+  // latest activity.
+  list() {
+    const all = [...this.convs.values()].filter((c) => c.kind !== 'server' && (c.kind === 'dm' || c.joined));
+    const t = (c) => (c.last ? c.last.time : 0);
+    return all.sort((a, b) => (a.kind === b.kind ? t(b) - t(a) || a.name.localeCompare(b.name) : a.kind === 'room' ? -1 : 1));
+  }
+
+  setActive(name) {
+    const prev = this.active && this.convs.get(this.active);
+    if (prev && prev.key !== (name && casefold(name))) prev.divider = null;
+    const c = name ? this.conv(name) : null;
+    this.active = c ? c.key : null;
+    if (c && this.visible) this.markRead(c);
+    return c;
+  }
+
+  setVisible(visible) {
+    this.visible = visible;
+    if (visible && this.active) this.markRead(this.convs.get(this.active));
+  }
+
+  markRead(c) {
+    c.unread = 0;
+    c.mention = false;
+  }
+
+  totalUnread() {
+    let n = 0;
+    for (const c of this.convs.values()) if (!c.muted && c.kind !== 'server') n += c.unread;
+    return n;
+  }
+
+  isMe(nick) {
+    return casefold(nick) === casefold(this.me.nick);
+  }
+
+  // ---- users and presence ----
+
+  user(nick) {
+    const key = casefold(nick);
+    let u = this.users.get(key);
+    if (!u) {
+      u = { nick, status: '', away: '' };
+      this.users.set(key, u);
+    }
+    return u;
+  }
+
+  status(nick) {
+    if (this.isMe(nick)) return this.me.away ? 'away' : 'online';
+    const u = this.users.get(casefold(nick));
+    return (u && u.status) || 'offline';
+  }
+
+  setStatus(nick, status, away = '') {
+    const u = this.user(nick);
+    const before = u.status;
+    u.status = status;
+    u.away = status === 'away' ? away : '';
+    return before;
+  }
+
+  addContact(nick) {
+    if (!this.contacts.some((n) => casefold(n) === casefold(nick))) this.contacts.push(nick);
+  }
+
+  removeContact(nick) {
+    this.contacts = this.contacts.filter((n) => casefold(n) !== casefold(nick));
+  }
+
+  isContact(nick) {
+    return this.contacts.some((n) => casefold(n) === casefold(nick));
+  }
+
+  // watchList is who the client MONITORs: contacts and direct-chat partners.
+  watchList() {
+    const names = new Map();
+    for (const n of this.contacts) names.set(casefold(n), n);
+    for (const c of this.convs.values()) if (c.kind === 'dm') names.set(c.key, c.name);
+    names.delete(casefold(this.me.nick));
+    return [...names.values()];
+  }
+
+  // ---- messages ----
+
+  // addMessage appends (or, for history, inserts in time order) a message to a conversation.
+  // It returns the message, or null when its msgid was already shown.
+  addMessage(c, m, { history = false } = {}) {
+    if (m.msgid) {
+      if (c.seen.has(m.msgid)) return null;
+      c.seen.add(m.msgid);
+    }
+    m.id ||= m.msgid || 'l' + ++localSeq;
+    if (history && c.messages.length && m.time < c.messages[c.messages.length - 1].time) {
+      let i = c.messages.length;
+      while (i > 0 && c.messages[i - 1].time > m.time) i--;
+      c.messages.splice(i, 0, m);
+    } else {
+      c.messages.push(m);
+    }
+    if (m.kind !== 'system' && (!c.last || m.time >= c.last.time)) c.last = { from: m.from, text: m.text, kind: m.kind, time: m.time, call: m.call };
+    return m;
+  }
+
+  system(c, text, extra = {}) {
+    return this.addMessage(c, { kind: 'system', from: '', text, time: this.now(), ...extra });
+  }
+
+  // countUnread bumps c's unread count for a message the user has not seen, and places the
+  // "new messages" divider before the first of them.
+  countUnread(c, m) {
+    if (c.key === this.active && this.visible) return;
+    c.unread++;
+    if (!c.divider) c.divider = m.id;
+  }
+
+  // groupedWithPrevious tells the renderer whether message i continues its sender's group.
+  groupedWithPrevious(c, i) {
+    const m = c.messages[i];
+    const p = c.messages[i - 1];
+    return !!p && p.from === m.from && p.kind !== 'system' && m.kind !== 'system' && p.kind !== 'call' && m.kind !== 'call'
+      && m.time - p.time < groupGap && p.id !== c.divider && m.id !== c.divider;
+  }
+
+  // ---- applying IRC ----
+
+  apply(msg, opts = {}) {
+    const h = handlers[msg.command];
+    if (h) return h.call(this, msg, opts) || [];
+    if (/^\d{3}$/.test(msg.command)) return this.onNumeric(msg) || [];
+    return [];
+  }
+
+  // applyHistory adds a CHATHISTORY page for target; it reports how many were new.
+  applyHistory(target, msgs) {
+    let added = 0;
+    for (const msg of msgs) {
+      if (msg.command !== 'PRIVMSG' && msg.command !== 'NOTICE') continue;
+      const before = this.find(target)?.messages.length || 0;
+      this.onPrivmsg(msg, { history: true, forceConv: target });
+      if ((this.find(target)?.messages.length || 0) > before) added++;
+    }
+    return added;
+  }
+
+  onPrivmsg(msg, { history = false, forceConv = null } = {}) {
+    const { nick } = parseSource(msg.source);
+    const target = msg.params[0] || '';
+    let text = msg.params[1] || '';
+    const time = messageTime(msg, this.now()).getTime();
+    const self = this.isMe(nick);
+    const fromServer = !msg.source.includes('!') && !msg.source.includes('@') && (nick === this.serverName || nick.includes('.') || !nick);
+    if (fromServer && !history) return this.onServerNotice(msg, text);
+    const room = isRoom(target);
+    const convName = forceConv || (room ? target : self ? target : nick);
+    if (!convName || convName === '*') return [];
+    const ctcpMsg = parseCTCP(text);
+    let kind = msg.command === 'NOTICE' ? 'notice' : 'msg';
+    if (ctcpMsg) {
+      if (ctcpMsg.command === 'ACTION') {
+        kind = 'action';
+        text = ctcpMsg.args;
+      } else if (ctcpMsg.command === 'CALL' && !room) {
+        return this.onCall(msg, nick, convName, ctcpMsg.args, { history, self, time });
+      } else {
+        return []; // other CTCP queries (VERSION, PING...) are not chat
+      }
+    }
+    text = stripFormatting(text);
+    const c = this.conv(convName);
+    if (!room && c.name !== convName && !self) c.name = convName; // the peer's own spelling
+    const offline = !history && !room && !self && this.connectedAt && time < this.connectedAt - offlineSlack;
+    const m = this.addMessage(c, { msgid: msg.tags.msgid, time, from: nick, text, kind, self, offline, history }, { history });
+    if (!m || self || history) return [];
+    if (!room) this.setStatus(nick, this.status(nick) === 'away' ? 'away' : 'online', this.user(nick).away);
+    this.countUnread(c, m);
+    const mention = room && mentions(text, this.me.nick);
+    if (mention) c.mention = true;
+    return [{ type: 'notify', kind: !room ? 'dm' : mention ? 'mention' : 'message', conv: c.key, from: nick, text, offline }];
+  }
+
+  onServerNotice(msg, text) {
+    const stored = /^(\S+) is offline; message stored/.exec(text);
+    if (stored) {
+      const c = this.conv(stored[1]);
+      this.setStatus(stored[1], 'offline');
+      this.system(c, text, { i18n: 'storedOffline', args: [stored[1]] });
+      return [];
+    }
+    const prev = /^Previous login: (\S+) from (\S+)/.exec(text);
+    if (prev) this.previousLogin = prev[1];
+    this.system(this.conv(SERVER), text);
+    return [];
+  }
+
+  // ---- calls (wire form in client_calls.go) ----
+
+  onCall(msg, nick, convName, args, { history, self, time }) {
+    const call = parseCall(args);
+    if (!call) return [];
+    const c = this.conv(convName);
+    const peer = self ? msg.params[0] : nick;
+    if (history) {
+      if (call.verb === 'RING') {
+        this.addMessage(c, { msgid: msg.tags.msgid, time, from: nick, text: '', kind: 'call', self, call: { state: self ? 'called' : 'rang', id: call.id } }, { history: true });
+      }
+      return [];
+    }
+    const existing = this.calls.get(call.id);
+    if (self) {
+      // Our own reply, echoed from another tab or device of this account: stop ringing here.
+      if (existing && !existing.outgoing && existing.state === 'ringing' && (call.verb === 'ANSWER' || call.verb === 'DECLINE')) {
+        return this.endCall(existing, call.verb === 'ANSWER' ? 'elsewhere' : 'declined');
+      }
+      return [];
+    }
+    switch (call.verb) {
+      case 'RING': {
+        if (existing) return [];
+        if (this.now() - time >= this.callTimeout) {
+          const m = this.addMessage(c, { msgid: msg.tags.msgid, time, from: peer, text: '', kind: 'call', call: { state: 'missed', id: call.id } });
+          if (m) this.countUnread(c, m);
+          return m ? [{ type: 'notify', kind: 'missed', conv: c.key, from: peer }] : [];
+        }
+        const k = { id: call.id, peer, outgoing: false, state: 'ringing', at: time, conv: c.key };
+        this.calls.set(k.id, k);
+        return [{ type: 'call', call: k }];
+      }
+      case 'CANCEL':
+        if (existing && !existing.outgoing && existing.state === 'ringing') return this.endCall(existing, 'missed');
+        return [];
+      case 'ANSWER':
+        if (existing && existing.outgoing && existing.state === 'calling') {
+          existing.state = 'active';
+          this.addMessage(c, { time, from: peer, text: '', kind: 'call', call: { state: 'answered', id: call.id, outgoing: true } });
+          return [{ type: 'call', call: existing }];
+        }
+        return [];
+      case 'DECLINE':
+        if (existing && existing.outgoing && existing.state === 'calling') return this.endCall(existing, 'declined');
+        return [];
+      case 'HANGUP':
+        if (existing && existing.state === 'active') return this.endCall(existing, 'hungup');
+        return [];
+    }
+    return [];
+  }
+
+  // startCall books an outgoing call; the UI sends the RING.
+  startCall(peer, id) {
+    for (const k of this.calls.values()) if (k.outgoing && k.state === 'calling') return null;
+    const c = this.conv(peer);
+    const k = { id, peer, outgoing: true, state: 'calling', at: this.now(), conv: c.key };
+    this.calls.set(id, k);
+    this.addMessage(c, { time: k.at, from: this.me.nick, self: true, text: '', kind: 'call', call: { state: 'calling', id, outgoing: true } });
+    return k;
+  }
+
+  // answerCall / declineCall / hangUp / callTimedOut change a call and report the line to send.
+  answerCall(id) {
+    const k = this.calls.get(id);
+    if (!k || k.outgoing || k.state !== 'ringing') return null;
+    k.state = 'active';
+    this.addMessage(this.conv(k.peer), { time: this.now(), from: k.peer, text: '', kind: 'call', call: { state: 'answered', id } });
+    return { command: 'NOTICE', target: k.peer, verb: 'ANSWER', call: k };
+  }
+
+  declineCall(id) {
+    const k = this.calls.get(id);
+    if (!k || k.outgoing || k.state !== 'ringing') return null;
+    this.endCall(k, 'declined');
+    return { command: 'NOTICE', target: k.peer, verb: 'DECLINE', call: k };
+  }
+
+  hangUp(id) {
+    const k = this.calls.get(id);
+    if (!k) return null;
+    if (k.outgoing && k.state === 'calling') {
+      this.endCall(k, 'cancelled');
+      return { command: 'PRIVMSG', target: k.peer, verb: 'CANCEL', call: k };
+    }
+    if (k.state !== 'active') return null;
+    this.endCall(k, 'hungup');
+    return { command: 'PRIVMSG', target: k.peer, verb: 'HANGUP', call: k };
+  }
+
+  callTimedOut(id) {
+    const k = this.calls.get(id);
+    if (!k) return null;
+    if (k.outgoing && k.state === 'calling') {
+      this.endCall(k, 'no-answer');
+      return { command: 'PRIVMSG', target: k.peer, verb: 'CANCEL', call: k };
+    }
+    if (!k.outgoing && k.state === 'ringing') this.endCall(k, 'missed');
+    return null;
+  }
+
+  endCall(k, how) {
+    this.calls.delete(k.id);
+    k.state = how;
+    const c = this.conv(k.peer);
+    const m = this.addMessage(c, { time: this.now(), from: k.outgoing ? this.me.nick : k.peer, self: k.outgoing, text: '', kind: 'call', call: { state: how, id: k.id, outgoing: k.outgoing } });
+    const fx = [{ type: 'call', call: k }];
+    if (how === 'missed' && m) {
+      this.countUnread(c, m);
+      fx.push({ type: 'notify', kind: 'missed', conv: c.key, from: k.peer });
+    }
+    return fx;
+  }
+
+  currentCall() {
+    for (const k of this.calls.values()) if (k.state === 'active' || k.state === 'calling') return k;
+    return null;
+  }
+
+  ringingCalls() {
+    return [...this.calls.values()].filter((k) => k.state === 'ringing');
+  }
+
+  // ---- the rest of the protocol ----
+
+  onNumeric(msg) {
+    if (quietNumerics.has(msg.command)) return [];
+    const text = msg.params.slice(1).filter((p, i, a) => i === a.length - 1 || !/^[#&]/.test(p) || a.length === 2).join(' ');
+    const c = (this.active && this.convs.get(this.active)) || this.conv(SERVER);
+    this.system(c, text, { numeric: msg.command });
+    return [];
+  }
+}
+
+const handlers = {
+  PRIVMSG: ChatState.prototype.onPrivmsg,
+  NOTICE: ChatState.prototype.onPrivmsg,
+
+  '001'(msg) {
+    this.me.nick = msg.params[0];
+    this.serverName = msg.source;
+    this.connectedAt = this.now();
+    return [{ type: 'welcome' }];
+  },
+
+  JOIN(msg) {
+    const { nick } = parseSource(msg.source);
+    const c = this.conv(msg.params[0], 'room');
+    if (this.isMe(nick)) {
+      c.name = msg.params[0];
+      c.joined = true;
+      c.members.clear();
+      return [{ type: 'joined', conv: c.key }];
+    }
+    c.members.set(casefold(nick), { nick, prefix: '' });
+    const before = this.status(nick);
+    if (before === 'offline') this.setStatus(nick, 'online');
+    this.system(c, nick, { i18n: 'joined', args: [nick] });
+    return [];
+  },
+
+  PART(msg) {
+    const { nick } = parseSource(msg.source);
+    const c = this.find(msg.params[0]);
+    if (!c) return [];
+    if (this.isMe(nick)) {
+      c.joined = false;
+      c.members.clear();
+      return [{ type: 'parted', conv: c.key }];
+    }
+    c.members.delete(casefold(nick));
+    this.system(c, nick, { i18n: 'left', args: [nick, msg.params[1] || ''] });
+    return [];
+  },
+
+  KICK(msg) {
+    const { nick: by } = parseSource(msg.source);
+    const c = this.find(msg.params[0]);
+    const who = msg.params[1];
+    if (!c) return [];
+    c.members.delete(casefold(who));
+    this.system(c, who, { i18n: 'kicked', args: [who, by, msg.params[2] || ''] });
+    if (this.isMe(who)) {
+      c.joined = false;
+      c.members.clear();
+      return [{ type: 'kicked', conv: c.key }];
+    }
+    return [];
+  },
+
+  QUIT(msg) {
+    const { nick } = parseSource(msg.source);
+    for (const c of this.convs.values()) {
+      if (c.members.delete(casefold(nick))) this.system(c, nick, { i18n: 'quit', args: [nick, msg.params[0] || ''] });
+    }
+    const before = this.setStatus(nick, 'offline');
+    return before && before !== 'offline' ? [{ type: 'presence', nick, status: 'offline' }] : [];
+  },
+
+  NICK(msg) {
+    const { nick } = parseSource(msg.source);
+    const to = msg.params[0];
+    if (this.isMe(nick)) this.me.nick = to;
+    for (const c of this.convs.values()) {
+      const m = c.members.get(casefold(nick));
+      if (m) {
+        c.members.delete(casefold(nick));
+        c.members.set(casefold(to), { ...m, nick: to });
+        this.system(c, nick, { i18n: 'nick', args: [nick, to] });
+      }
+    }
+    const u = this.users.get(casefold(nick));
+    if (u) {
+      this.users.delete(casefold(nick));
+      this.users.set(casefold(to), { ...u, nick: to });
+    }
+    return [];
+  },
+
+  TOPIC(msg) {
+    const c = this.find(msg.params[0]);
+    if (!c) return [];
+    c.topic = msg.params[1] || '';
+    const { nick } = parseSource(msg.source);
+    this.system(c, c.topic, { i18n: 'topic', args: [nick, c.topic] });
+    return [];
+  },
+
+  '332'(msg) { // RPL_TOPIC
+    const c = this.conv(msg.params[1], 'room');
+    c.topic = msg.params[2] || '';
+    return [];
+  },
+
+  '353'(msg) { // RPL_NAMREPLY
+    const c = this.conv(msg.params[2], 'room');
+    for (const entry of (msg.params[3] || '').split(' ')) {
+      if (!entry) continue;
+      const m = /^([~&@%+]*)(.+)$/.exec(entry);
+      const nick = parseSource(m[2]).nick;
+      c.members.set(casefold(nick), { nick, prefix: m[1] });
+      if (!this.isMe(nick) && this.status(nick) === 'offline') this.setStatus(nick, 'online');
+    }
+    return [];
+  },
+
+  '352'(msg) { // RPL_WHOREPLY: me channel user host server nick flags :hops realname
+    const nick = msg.params[5];
+    const flags = msg.params[6] || '';
+    if (!nick || this.isMe(nick)) return [];
+    const u = this.user(nick);
+    this.setStatus(nick, flags.includes('G') ? 'away' : 'online', flags.includes('G') ? u.away || ' ' : '');
+    return [];
+  },
+
+  AWAY(msg) {
+    const { nick } = parseSource(msg.source);
+    if (this.isMe(nick)) return [];
+    const text = msg.params[0] || '';
+    const before = this.setStatus(nick, text ? 'away' : 'online', text);
+    return [{ type: 'presence', nick, status: text ? 'away' : 'online', before }];
+  },
+
+  '301'(msg) { // RPL_AWAY
+    const nick = msg.params[1];
+    this.setStatus(nick, 'away', msg.params[2] || '');
+    return [];
+  },
+
+  '305'() { this.me.away = ''; this.me.autoAway = false; return [{ type: 'away' }]; },
+  '306'() { this.me.away ||= ' '; return [{ type: 'away' }]; },
+
+  '730'(msg) { // RPL_MONONLINE
+    const fx = [];
+    for (const t of (msg.params[1] || '').split(',')) {
+      if (!t) continue;
+      const nick = parseSource(t).nick;
+      const before = this.user(nick).status;
+      if (before === 'away') continue; // already known to be here
+      this.setStatus(nick, 'online');
+      if (before === 'offline') fx.push({ type: 'presence', nick, status: 'online', before, contact: this.isContact(nick) });
+    }
+    return fx;
+  },
+
+  '731'(msg) { // RPL_MONOFFLINE
+    const fx = [];
+    for (const t of (msg.params[1] || '').split(',')) {
+      if (!t) continue;
+      const nick = parseSource(t).nick;
+      const before = this.setStatus(nick, 'offline');
+      if (before && before !== 'offline') fx.push({ type: 'presence', nick, status: 'offline', before });
+    }
+    return fx;
+  },
+
+  '401'(msg) { // ERR_NOSUCHNICK: also ends a call to someone not online
+    const nick = msg.params[1];
+    const fx = [];
+    for (const k of this.calls.values()) {
+      if (k.outgoing && k.state === 'calling' && casefold(k.peer) === casefold(nick)) fx.push(...this.endCall(k, 'failed'));
+    }
+    const c = this.find(nick) || (this.active && this.convs.get(this.active)) || this.conv(SERVER);
+    this.system(c, msg.params[2] || '', { i18n: 'noSuchNick', args: [nick], numeric: '401' });
+    return fx;
+  },
+
+  FAIL(msg) {
+    if (msg.params[0] === 'CHATHISTORY') return [];
+    const text = msg.params[msg.params.length - 1] || '';
+    const target = msg.params.length > 3 ? msg.params[2] : '';
+    const c = (target && this.find(target)) || (this.active && this.convs.get(this.active)) || this.conv(SERVER);
+    this.system(c, text, { fail: msg.params[1] });
+    return [];
+  },
+
+  ERROR(msg) {
+    this.system(this.conv(SERVER), msg.params[0] || '');
+    return [];
+  },
+};
