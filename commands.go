@@ -53,6 +53,10 @@ func init() {
 		"CHATHISTORY":  {run: (*Session).handleChathistory, minParams: 1},
 		"AWAY":         {run: (*Session).handleAway},
 		"MONITOR":      {run: (*Session).handleMonitor, minParams: 1},
+		"OPER":         {run: (*Session).handleOper, minParams: 1},
+		"KILL":         {run: (*Session).handleKill, minParams: 1},
+		"WALLOPS":      {run: (*Session).handleWallops, minParams: 1},
+		"STATS":        {run: (*Session).handleStats},
 	}
 }
 
@@ -425,7 +429,7 @@ func (c *Session) welcome() {
 	c.reply(RPL_WELCOME, "Welcome to the "+cfg.Network+" IRC network, "+c.prefix())
 	c.reply(RPL_YOURHOST, "Your host is "+cfg.Name+", running labchat")
 	c.reply(RPL_CREATED, "This server was created "+s.created.UTC().Format(time.RFC1123))
-	c.reply(RPL_MYINFO, cfg.Name, "labchat", "i", "mnostv", "ov")
+	c.reply(RPL_MYINFO, cfg.Name, "labchat", "iow", "Ibeiklmnostuv", "Ibeklov")
 	for i := 0; i < len(s.isupport); i += 12 {
 		tokens := s.isupport[i:min(i+12, len(s.isupport))]
 		c.reply(RPL_ISUPPORT, append(append([]string{}, tokens...), "are supported by this server")...)
@@ -436,6 +440,7 @@ func (c *Session) welcome() {
 		c.sendPreviousLogin()
 		c.deliverOffline()
 	}
+	c.operAccount()
 }
 
 // ---- login ----
@@ -600,6 +605,7 @@ func (c *Session) saslChunk(arg string) {
 	c.reply(RPL_SASLSUCCESS, "SASL authentication successful")
 	if c.registered {
 		c.deliverOffline() // logged in after the welcome: deliver now
+		c.operAccount()
 	}
 	c.tryRegister()
 }
@@ -677,6 +683,7 @@ func (c *Session) register(name, email, password string) {
 	c.loggedIn()
 	if c.registered {
 		c.sendPreviousLogin()
+		c.operAccount()
 	}
 	c.tryRegister()
 }
@@ -751,7 +758,7 @@ func (c *Session) handleWhois(m *Message) {
 		c.reply(RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
 		return
 	}
-	tnick, user, ip, real, account, away := t.nick, t.userOrNick(), t.ip, t.realname, t.account, t.presence.away
+	tnick, user, ip, real, account, away, oper := t.nick, t.userOrNick(), t.ip, t.realname, t.account, t.presence.away, t.isOper()
 	var rooms []string
 	for r := range t.rooms {
 		if r.visibleLocked(t, c) {
@@ -765,6 +772,9 @@ func (c *Session) handleWhois(m *Message) {
 		c.reply(RPL_WHOISCHANNELS, tnick, strings.Join(sortedStrings(rooms), " "))
 	}
 	c.reply(RPL_WHOISSERVER, tnick, s.cfg.Name, s.cfg.Network)
+	if oper {
+		c.reply(RPL_WHOISOPERATOR, tnick, "is an IRC operator")
+	}
 	if away != "" {
 		c.reply(RPL_AWAY, tnick, away)
 	}

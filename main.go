@@ -171,35 +171,45 @@ type Config struct {
 
 // ServerConfig is the [server] table; config.toml documents every key.
 type ServerConfig struct {
-	Listen                    string   `toml:"listen"`
-	Name                      string   `toml:"name"`
-	Network                   string   `toml:"network"`
-	MOTD                      string   `toml:"motd"`
-	RequireLogin              bool     `toml:"require_login"`
-	Registration              bool     `toml:"registration"`
-	RegistrationBeforeConnect bool     `toml:"registration_before_connect"`
-	RegistrationRequiresEmail bool     `toml:"registration_requires_email"`
-	Password                  string   `toml:"password"`
-	BcryptCost                int      `toml:"bcrypt_cost"`
-	MinPasswordLen            int      `toml:"min_password_len"`
-	LoginFailuresPerMinute    int      `toml:"login_failures_per_minute"`
-	RegistrationTimeout       Duration `toml:"registration_timeout"`
-	PingInterval              Duration `toml:"ping_interval"`
-	PingTimeout               Duration `toml:"ping_timeout"`
-	MaxClients                int      `toml:"max_clients"`
-	MaxClientsPerIP           int      `toml:"max_clients_per_ip"`
-	SendQBytes                int      `toml:"sendq_bytes"`
-	WriteTimeout              Duration `toml:"write_timeout"`
-	FloodBurst                int      `toml:"flood_burst"`
-	FloodRate                 float64  `toml:"flood_rate"`
-	FloodQueue                int      `toml:"flood_queue"`
-	ChannelLen                int      `toml:"channel_len"`
-	NickLen                   int      `toml:"nick_len"`
-	History                   bool     `toml:"history"`
-	ChathistoryMax            int      `toml:"chathistory_max"`
-	OfflineQueueMax           int      `toml:"offline_queue_max"`
-	DefaultRoom               string   `toml:"default_room"`
-	MonitorLimit              int      `toml:"monitor_limit"`
+	Listen                    string           `toml:"listen"`
+	Name                      string           `toml:"name"`
+	Network                   string           `toml:"network"`
+	MOTD                      string           `toml:"motd"`
+	RequireLogin              bool             `toml:"require_login"`
+	Registration              bool             `toml:"registration"`
+	RegistrationBeforeConnect bool             `toml:"registration_before_connect"`
+	RegistrationRequiresEmail bool             `toml:"registration_requires_email"`
+	Password                  string           `toml:"password"`
+	BcryptCost                int              `toml:"bcrypt_cost"`
+	MinPasswordLen            int              `toml:"min_password_len"`
+	LoginFailuresPerMinute    int              `toml:"login_failures_per_minute"`
+	RegistrationTimeout       Duration         `toml:"registration_timeout"`
+	PingInterval              Duration         `toml:"ping_interval"`
+	PingTimeout               Duration         `toml:"ping_timeout"`
+	MaxClients                int              `toml:"max_clients"`
+	MaxClientsPerIP           int              `toml:"max_clients_per_ip"`
+	SendQBytes                int              `toml:"sendq_bytes"`
+	WriteTimeout              Duration         `toml:"write_timeout"`
+	FloodBurst                int              `toml:"flood_burst"`
+	FloodRate                 float64          `toml:"flood_rate"`
+	FloodQueue                int              `toml:"flood_queue"`
+	ChannelLen                int              `toml:"channel_len"`
+	NickLen                   int              `toml:"nick_len"`
+	History                   bool             `toml:"history"`
+	ChathistoryMax            int              `toml:"chathistory_max"`
+	OfflineQueueMax           int              `toml:"offline_queue_max"`
+	DefaultRoom               string           `toml:"default_room"`
+	DefaultRoomQuiet          bool             `toml:"default_room_quiet"`
+	MonitorLimit              int              `toml:"monitor_limit"`
+	Operators                 []OperatorConfig `toml:"operators"`
+}
+
+// OperatorConfig is one [[server.operators]] block: an account that is an operator as soon
+// as it logs in, or a name and bcrypt hash for OPER <name> <password>.
+type OperatorConfig struct {
+	Account      string `toml:"account"`
+	Name         string `toml:"name"`
+	PasswordHash string `toml:"password_hash"`
 }
 
 // ClientConfig is the [client] table.

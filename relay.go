@@ -141,6 +141,8 @@ func (c *Session) handlePrivmsg(m *Message) {
 		ev := Message{Tags: clientTags(m.Tags), Command: m.Command, Params: params}
 		if strings.HasPrefix(target, "#") {
 			c.relayToRoom(target, ev, notice)
+		} else if strings.HasPrefix(target, "$") {
+			c.announce(target, ev, notice)
 		} else {
 			c.relayToUser(target, ev, notice)
 		}
@@ -172,6 +174,7 @@ func (c *Session) relayToUser(target string, ev Message, notice bool) {
 	o.tagOnly = ev.Command == "TAGMSG"
 	s.logMessage(dmConversation(c.historyName(), t.historyName()), o, c.nick)
 	t.send(o.bytesFor(t.caps))
+	s.relayed.Add(1)
 	if c.caps&capEchoMessage != 0 {
 		c.sendOwn(o.bytesFor(c.caps)) // to oneself too: the echo, apart from the delivery
 	}
@@ -217,6 +220,7 @@ func (c *Session) relayToRoom(target string, ev Message, notice bool) {
 		}
 	}
 	r.relayMu.Unlock()
+	s.relayed.Add(1)
 	if _, member := r.members[c]; !member && echo {
 		c.sendOwn(o.bytesFor(c.caps))
 	}

@@ -350,8 +350,7 @@ func (c *Session) handleTopic(m *Message) {
 	switch {
 	case !member:
 		c.reply(ERR_NOTONCHANNEL, r.name, "You're not on that channel")
-	case r.modeT && modes&memberOp == 0:
-		c.reply(ERR_CHANOPRIVSNEEDED, r.name, "You're not channel operator")
+	case r.modeT && !c.roomOpLocked(r, "TOPIC", modes):
 	default:
 		r.topic, r.topicBy, r.topicAt = topic, c.prefix(), time.Now()
 		r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "TOPIC", Params: []string{r.name, topic}}), c)
@@ -478,19 +477,23 @@ func (c *Session) kick(room, nick, reason string) {
 		return
 	}
 	modes, member := r.members[c]
-	if !member {
+	if !member && !c.isOper() {
 		c.reply(ERR_NOTONCHANNEL, r.name, "You're not on that channel")
 		return
 	}
-	if modes&memberOp == 0 {
-		c.reply(ERR_CHANOPRIVSNEEDED, r.name, "You're not channel operator")
+	if !c.roomOpLocked(r, "KICK", modes) {
 		return
 	}
 	t, ok := s.nicks[casefold(nick)]
-	if _, in := r.members[t]; !ok || !in {
-		c.reply(ERR_USERNOTINCHANNEL, nick, r.name, "They aren't on that channel")
+	if !ok || !t.registered {
+		c.reply(ERR_NOSUCHNICK, nick, "No such nick")
 		return
 	}
+	if _, in := r.members[t]; !in {
+		c.reply(ERR_USERNOTINCHANNEL, t.nick, r.name, "They aren't on that channel")
+		return
+	}
+	s.log.Info("kick", "by", c.nick, "room", r.name, "target", t.prefix(), "reason", reason)
 	r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "KICK", Params: []string{r.name, t.nick, reason}}), c)
 	r.removeLocked(t)
 }
@@ -539,8 +542,7 @@ func (c *Session) roomMode(r *Room, modes string, args []string) {
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if r.members[c]&memberOp == 0 {
-		c.reply(ERR_CHANOPRIVSNEEDED, r.name, "You're not channel operator")
+	if !c.roomOpLocked(r, "MODE", r.members[c]) {
 		return
 	}
 	var change modeChange
@@ -577,8 +579,12 @@ func (c *Session) roomMode(r *Room, modes string, args []string) {
 // nick is not in the room (told to c). s.mu must be write-locked.
 func (c *Session) setMemberMode(r *Room, adding bool, bit memberModes, nick string) string {
 	t, ok := c.s.nicks[casefold(nick)]
-	if _, in := r.members[t]; !ok || !in {
-		c.reply(ERR_USERNOTINCHANNEL, nick, r.name, "They aren't on that channel")
+	if !ok || !t.registered {
+		c.reply(ERR_NOSUCHNICK, nick, "No such nick")
+		return ""
+	}
+	if _, in := r.members[t]; !in {
+		c.reply(ERR_USERNOTINCHANNEL, t.nick, r.name, "They aren't on that channel")
 		return ""
 	}
 	if adding {
@@ -587,6 +593,20 @@ func (c *Session) setMemberMode(r *Room, adding bool, bit memberModes, nick stri
 		r.members[t] &^= bit
 	}
 	return t.nick
+}
+
+// roomOpLocked reports whether c may act as operator of r: a room operator, or a server
+// operator (whose use of that override is logged). Otherwise it answers 482. s.mu must be held.
+func (c *Session) roomOpLocked(r *Room, command string, modes memberModes) bool {
+	if modes&memberOp != 0 {
+		return true
+	}
+	if c.isOper() {
+		c.s.log.Info("operator override", "oper", c.nick, "room", r.name, "command", command)
+		return true
+	}
+	c.reply(ERR_CHANOPRIVSNEEDED, r.name, "You're not channel operator")
+	return false
 }
 
 // modeChange collects the applied part of a MODE command, as "+nt-o nick".
@@ -631,15 +651,28 @@ func (c *Session) userMode(m *Message) {
 		switch {
 		case mode == '+' || mode == '-':
 			adding = mode == '+'
-		case mode == 'i':
-			if c.invisible != adding {
+		case mode == 'i' || mode == 'w':
+			flag := &c.invisible
+			if mode == 'w' {
+				flag = &c.wallops
+			}
+			if *flag != adding {
 				c.s.mu.Lock()
-				c.invisible = adding
+				*flag = adding
 				c.s.mu.Unlock()
 				change.add(adding, mode, "")
 			}
+		case mode == 'o':
+			// +o comes only from OPER or an operator account; -o gives it up.
+			if !adding && c.isOper() {
+				c.s.mu.Lock()
+				c.oper = ""
+				c.s.mu.Unlock()
+				change.add(false, 'o', "")
+				c.s.log.Info("oper down", "nick", c.nick, "remote", c.ip)
+			}
 		default:
-			c.reply(ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag (labchat has only +i, invisible)")
+			c.reply(ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag (user modes: +i invisible, +w wallops, +o operator)")
 		}
 	}
 	if len(change.modes) > 0 {
@@ -648,10 +681,17 @@ func (c *Session) userMode(m *Message) {
 }
 
 func (c *Session) userModeString() string {
+	m := "+"
 	if c.invisible {
-		return "+i"
+		m += "i"
 	}
-	return "+"
+	if c.isOper() {
+		m += "o"
+	}
+	if c.wallops {
+		m += "w"
+	}
+	return m
 }
 
 // handleWho answers WHO <mask> [%fields[,token]] with 352, or 354 for WHOX, then 315.
@@ -756,6 +796,9 @@ func (s *Server) whoRows(asker *Session, mask string) []whoRow {
 // newWhoRow describes t, in room r if not nil, for asker; s.mu must be held.
 func newWhoRow(t *Session, r *Room, asker *Session) whoRow {
 	w := whoRow{room: "*", user: t.userOrNick(), host: t.ip, nick: t.nick, flags: t.hereFlag(), realname: t.realname, account: t.account, idle: time.Since(t.lastActiveSeen())}
+	if t.isOper() {
+		w.flags += "*"
+	}
 	if r != nil {
 		w.room = r.name
 		w.flags += r.memberPrefix(t, asker)

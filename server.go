@@ -46,7 +46,8 @@ type Server struct {
 	offline  *offlineQueues // nil when server.offline_queue_max is 0
 	trace    *tracer        // nil unless --trace; set before Listen
 
-	diskErrAt atomic.Int64 // unix nanoseconds of the last logged history write error
+	diskErrAt atomic.Int64  // unix nanoseconds of the last logged history write error
+	relayed   atomic.Uint64 // messages relayed (PRIVMSG, NOTICE, TAGMSG), for STATS
 
 	ln       net.Listener
 	shutdown chan struct{} // closed by Shutdown
@@ -123,6 +124,9 @@ func validateServerConfig(cfg *ServerConfig) error {
 		return usageErrorf("config server.offline_queue_max = %d: must be 0 (off) or more", cfg.OfflineQueueMax)
 	case cfg.Name == "" || strings.ContainsAny(cfg.Name, " :!@"):
 		return usageErrorf("config server.name %q: must be a host-like name without spaces", cfg.Name)
+	}
+	if err := validateOperators(cfg); err != nil {
+		return err
 	}
 	return validatePresenceConfig(cfg)
 }

@@ -85,7 +85,9 @@ type Session struct {
 	account    string
 	registered bool
 	caps       capSet
-	invisible  bool // user mode +i: hidden from WHO masks and WHOIS of those sharing no room
+	invisible  bool   // user mode +i: hidden from WHO masks and WHOIS of those sharing no room
+	wallops    bool   // user mode +w: receives WALLOPS
+	oper       string // how c became a server operator (user mode +o), "" if it is none
 	rooms      map[*Room]struct{}
 	gone       bool     // removed from the registry; nothing may add it back
 	presence   presence // AWAY and MONITOR state (presence.go)
