@@ -166,19 +166,19 @@ func (p *prompt) saveHistory(opts *clientOptions) {
 	}
 }
 
-// secretCommands are raw IRC commands whose lines carry passwords: kept out of the history.
-var secretCommands = []string{"PASS", "AUTHENTICATE", "REGISTER", "OPER"}
-
 func (p *prompt) remember(line string) {
-	if rest, ok := strings.CutPrefix(line, "/raw "); ok {
-		cmd, _, _ := strings.Cut(strings.TrimSpace(rest), " ")
-		if slices.Contains(secretCommands, strings.ToUpper(cmd)) {
-			return
-		}
-	}
-	if strings.TrimSpace(line) != "" {
+	if keepInHistory(line) {
 		p.ln.AppendHistory(line)
 	}
+}
+
+// keepInHistory reports whether a typed line may be saved: a /raw line carrying a password
+// is not, recognised as --trace recognises it (the server's parsing rules).
+func keepInHistory(line string) bool {
+	if rest, ok := strings.CutPrefix(line, "/raw "); ok && secretOffset([]byte(rest+"\n")) >= 0 {
+		return false
+	}
+	return strings.TrimSpace(line) != ""
 }
 
 type promptResult struct {

@@ -379,11 +379,15 @@ func maskSegment(line []byte, start, secretAt int) []byte {
 }
 
 // secretOffset returns where the secret starts in an IRC line (complete with its newline, or
-// the part received so far), or -1 if the line carries none so far.
+// the part received so far), or -1 if the line carries none so far. It splits the line by
+// ParseMessage's rules (leading spaces, tags, source, runs of spaces, a case-blind command),
+// so no line the server would act on carries its secret past the trace; FuzzRedaction holds
+// the two together. A secret command with too few parameters is a mistyped one whose last
+// word is likely the password (REGISTER alice pw), so that word is hidden too.
 func secretOffset(line []byte) int {
 	complete := bytes.HasSuffix(line, []byte("\n"))
 	text := bytes.TrimRight(line, "\r\n")
-	pos := 0
+	pos := skipSpaces(text, 0)
 	for _, lead := range []byte{'@', ':'} { // tags, then source
 		if pos < len(text) && text[pos] == lead {
 			sp := bytes.IndexByte(text[pos:], ' ')
@@ -397,7 +401,8 @@ func secretOffset(line []byte) int {
 	if sp < 0 {
 		return -1 // the command is not finished, or has no parameters
 	}
-	idx, ok := secretParams[string(bytes.ToUpper(text[pos:pos+sp]))]
+	cmd := string(bytes.ToUpper(text[pos : pos+sp]))
+	idx, ok := secretParams[cmd]
 	if !ok {
 		return -1
 	}
@@ -411,14 +416,19 @@ func secretOffset(line []byte) int {
 		}
 		next := bytes.IndexByte(text[p:], ' ')
 		if next < 0 {
-			return -1
+			// The last word so far: in a short line it is the password; a lone * is the
+			// "no e-mail" placeholder of REGISTER. An unfinished word may still grow into one.
+			if complete && string(text[p:]) == "*" {
+				return -1
+			}
+			return p
 		}
 		p = skipSpaces(text, p+next)
 	}
 	if p >= len(text) {
 		return -1
 	}
-	if string(bytes.ToUpper(text[pos:pos+sp])) == "AUTHENTICATE" && authenticateIsPublic(text[p:], complete) {
+	if cmd == "AUTHENTICATE" && authenticateIsPublic(text[p:], complete) {
 		return -1
 	}
 	return p

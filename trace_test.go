@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +35,16 @@ func TestRedactionHidesSecretsHoweverSplit(t *testing.T) {
 		{"REGISTER * * :s3cret pw\r\n", `"REGISTER * * ***\r\n"`, "s3cret"},
 		{"REGISTER alice :s3cretpw\r\n", `"REGISTER alice ***\r\n"`, "s3cretpw"},
 		{"OPER admin s3cretpw\r\n", `"OPER admin ***\r\n"`, "s3cretpw"},
+		// Every form ParseMessage accepts: leading spaces, tags or a source before the command,
+		// runs of spaces, any case.
+		{" PASS alice:s3cretpw\r\n", `" PASS ***\r\n"`, "s3cretpw"},
+		{"   AUTHENTICATE AGFsaWNlAHMzY3JldHB3\n", `"   AUTHENTICATE ***\n"`, "AGFsaWNlAHMzY3JldHB3"},
+		{" REGISTER alice * s3cretpw\r\n", `" REGISTER alice * ***\r\n"`, "s3cretpw"},
+		{"  @a=b   :x   pAsS   alice:s3cretpw\r\n", `"  @a=b   :x   pAsS   ***\r\n"`, "s3cretpw"},
+		{":x oper  admin  s3cretpw\n", `":x oper  admin  ***\n"`, "s3cretpw"},
+		// Mistyped, so refused by the server, but the password is still in the line.
+		{"REGISTER alice s3cretpw\r\n", `"REGISTER alice ***\r\n"`, "s3cretpw"},
+		{"OPER s3cretpw\r\n", `"OPER ***\r\n"`, "s3cretpw"},
 	}
 	for _, tt := range tests {
 		var r lineRedactor
@@ -54,6 +65,38 @@ func TestRedactionHidesSecretsHoweverSplit(t *testing.T) {
 			}
 		}
 	}
+}
+
+// FuzzRedaction checks the redactor against the server's parser: whatever line ParseMessage
+// turns into a PASS, AUTHENTICATE, REGISTER or OPER with its secret parameter, the redactor
+// hides from that parameter on, once the line is complete and in every unfinished part of
+// it that has reached the secret (TCP may deliver any prefix of a line in one read).
+func FuzzRedaction(f *testing.F) {
+	for _, seed := range []string{"PASS alice:pw", " PASS a:pw", "@a=b :x pass :a b", "  REGISTER a * pw",
+		"AUTHENTICATE AGFsaWNl", "OPER admin pw", "\tPASS pw", "PASS\tpw", "PRIVMSG x :PASS pw"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		m, err := ParseMessage(line)
+		idx, ok := secretParams[m.Command]
+		if err != nil || !ok || len(m.Params) <= idx || strings.ContainsAny(line, "\r\n") {
+			return
+		}
+		secret := m.Params[idx]
+		if m.Command == "AUTHENTICATE" && slices.ContainsFunc(authenticatePublic, func(p string) bool { return strings.EqualFold(p, secret) }) {
+			return
+		}
+		at := strings.Index(line, secret)
+		if secret == "" || at != strings.LastIndex(line, secret) {
+			return // the secret's place in the line is not known from its text alone
+		}
+		wire := line + "\r\n"
+		for end := at + 1; end <= len(wire); end++ {
+			if off := secretOffset([]byte(wire[:end])); off < 0 || off > at {
+				t.Fatalf("secretOffset(%q) = %d; the %s secret %q starts at %d", wire[:end], off, m.Command, secret, at)
+			}
+		}
+	})
 }
 
 func TestRedactionKeepsEverythingElse(t *testing.T) {
@@ -356,6 +399,72 @@ func TestTraceNeverShowsPasswords(t *testing.T) {
 	for _, want := range []string{`"REGISTER * * ***\r\n"`, `"AUTHENTICATE ***\r\n"`, `"PASS ***\r\n`} {
 		if !strings.Contains(strings.Join(traces, ""), want) {
 			t.Errorf("no %s in the traces: is the login traced at all?\n%s", want, strings.Join(traces, "\n"))
+		}
+	}
+}
+
+// TestTraceRedactsWhatTheServerAccepts sends the secret commands in the forms the parser takes
+// besides the plain one (leading spaces, tags, a source, lower case, runs of spaces). Each is
+// acted on by the real server, which proves it parsed it, and none shows its secret in the
+// server's trace.
+func TestTraceRedactsWhatTheServerAccepts(t *testing.T) {
+	const pw = "alice-S3cret-pw"
+	srv, addr := startTracedServe(t, t.TempDir())
+	dial := func() *rawIRC {
+		conn, err := net.DialTimeout("tcp", addr, clientTestTimeout)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return &rawIRC{t: t, conn: conn, lr: newLineReader(conn, maxLineLen)}
+	}
+	r := dial()
+	r.send(" NICK alice")
+	r.send("  REGISTER alice * " + pw)
+	r.expect(` REGISTER SUCCESS alice `)
+	r.send("QUIT")
+	r.expect(`^ERROR `)
+	for _, prefix := range []string{" ", "   ", "@label=x ", " @a=b  :alice  ", ":alice "} {
+		r := dial()
+		r.send(prefix + "pAsS alice:" + pw)
+		r.send("NICK alice")
+		r.send("USER alice 0 * :alice")
+		r.expect(` 001 `)
+		r.send("QUIT")
+		r.expect(`^ERROR `)
+	}
+	plain := base64.StdEncoding.EncodeToString([]byte("alice\x00alice\x00" + pw))
+	r = dial()
+	r.send("CAP REQ :sasl")
+	r.expect(` ACK `)
+	r.send(" AUTHENTICATE PLAIN")
+	r.expect(`^AUTHENTICATE \+`)
+	r.send("  authenticate " + plain)
+	r.expect(` 903 `)
+	r.send("QUIT")
+	r.expect(`^ERROR `)
+	trace := srv.stderr.String()
+	for _, secret := range []string{pw, plain, plain[len(plain)/2:]} {
+		if strings.Contains(trace, secret) {
+			t.Errorf("trace shows %q:\n%s", secret, trace)
+		}
+	}
+	for _, want := range []string{` REGISTER alice * ***\r\n`, `" pAsS ***\r\n`, `" @a=b  :alice  pAsS ***\r\n`, `"  authenticate ***\r\n"`} {
+		if !strings.Contains(trace, want) {
+			t.Errorf("no %s in the trace:\n%s", want, trace)
+		}
+	}
+}
+
+// The client's input history keeps /raw lines out by the same rule as the trace.
+func TestInputHistorySkipsRawSecrets(t *testing.T) {
+	for line, want := range map[string]bool{
+		"/raw PASS alice:pw": false, "/raw  pass alice:pw": false, "/raw @a=b PASS alice:pw": false,
+		"/raw :alice PASS alice:pw": false, "/raw REGISTER alice * pw": false, "/raw OPER admin pw": false,
+		"/raw AUTHENTICATE PLAIN": true, "/raw PRIVMSG bob :PASS it on": true, "/msg bob hi": true, "  ": false,
+	} {
+		if got := keepInHistory(line); got != want {
+			t.Errorf("keepInHistory(%q) = %v; want %v", line, got, want)
 		}
 	}
 }
