@@ -57,6 +57,15 @@ func init() {
 		"KILL":         {run: (*Session).handleKill, minParams: 1},
 		"WALLOPS":      {run: (*Session).handleWallops, minParams: 1},
 		"STATS":        {run: (*Session).handleStats},
+		"WHOWAS":       {run: (*Session).handleWhowas},
+		"TIME":         {run: (*Session).handleTime},
+		"VERSION":      {run: (*Session).handleVersion},
+		"ADMIN":        {run: (*Session).handleAdmin},
+		"INFO":         {run: (*Session).handleInfo},
+		"LINKS":        {run: (*Session).handleLinks},
+		"HELP":         {run: (*Session).handleHelp},
+		"HELPOP":       {run: (*Session).handleHelp},
+		"SETNAME":      {run: (*Session).handleSetname, minParams: 1},
 	}
 }
 
@@ -300,6 +309,7 @@ func (c *Session) changeNick(nick string) {
 	delete(s.nicks, casefold(c.nick))
 	s.nicks[key] = c
 	old := c.nick
+	c.rememberLocked()
 	c.nick = nick
 	c.nickChangedLocked(old)
 	s.mu.Unlock()
@@ -359,6 +369,7 @@ func (c *Session) tryRegister() {
 	}
 	c.s.mu.Lock()
 	c.registered = true
+	c.s.countPeakLocked()
 	c.s.mu.Unlock()
 	c.welcome()
 	c.cameOnline()
@@ -429,11 +440,8 @@ func (c *Session) welcome() {
 	c.reply(RPL_WELCOME, "Welcome to the "+cfg.Network+" IRC network, "+c.prefix())
 	c.reply(RPL_YOURHOST, "Your host is "+cfg.Name+", running labchat")
 	c.reply(RPL_CREATED, "This server was created "+s.created.UTC().Format(time.RFC1123))
-	c.reply(RPL_MYINFO, cfg.Name, "labchat", "iow", "Ibeiklmnostuv", "Ibeklov")
-	for i := 0; i < len(s.isupport); i += 12 {
-		tokens := s.isupport[i:min(i+12, len(s.isupport))]
-		c.reply(RPL_ISUPPORT, append(append([]string{}, tokens...), "are supported by this server")...)
-	}
+	c.reply(RPL_MYINFO, cfg.Name, serverVersion(), "Biow", "Ibeiklmnostuv", "Ibeklov")
+	c.sendISupport()
 	c.handleLusers(nil)
 	c.handleMotd(nil)
 	if c.account != "" {
@@ -702,7 +710,10 @@ func (c *Session) handleQuit(m *Message) {
 	c.end(reason)
 }
 
-func (c *Session) handleMotd(*Message) {
+func (c *Session) handleMotd(m *Message) {
+	if !c.serverTargetOK(m, 0) {
+		return
+	}
 	motd := c.s.cfg.MOTD
 	if motd == "" {
 		c.reply(ERR_NOMOTD, "MOTD File is missing")
@@ -715,25 +726,47 @@ func (c *Session) handleMotd(*Message) {
 	c.reply(RPL_ENDOFMOTD, "End of /MOTD command.")
 }
 
-func (c *Session) handleLusers(*Message) {
+// handleLusers counts registered users (visible and invisible), connections that have not
+// registered yet, rooms, and the peak of registered users since the server started.
+func (c *Session) handleLusers(m *Message) {
+	if !c.serverTargetOK(m, 1) {
+		return
+	}
 	s := c.s
 	s.mu.RLock()
-	users, invisible, rooms := 0, 0, len(s.rooms)
+	users, invisible, unknown, rooms, peak := 0, 0, 0, len(s.rooms), s.peak
 	for sess := range s.sessions {
-		if sess.registered {
+		switch {
+		case !sess.registered:
+			unknown++
+		case sess.invisible:
 			users++
-			if sess.invisible {
-				invisible++
-			}
+			invisible++
+		default:
+			users++
 		}
 	}
 	s.mu.RUnlock()
-	n := strconv.Itoa(users)
+	n, max := strconv.Itoa(users), strconv.Itoa(peak)
 	c.reply(RPL_LUSERCLIENT, "There are "+strconv.Itoa(users-invisible)+" users and "+strconv.Itoa(invisible)+" invisible on 1 servers")
+	if unknown > 0 {
+		c.reply(RPL_LUSERUNKNOWN, strconv.Itoa(unknown), "unknown connection(s)")
+	}
 	c.reply(RPL_LUSERCHANNELS, strconv.Itoa(rooms), "channels formed")
 	c.reply(RPL_LUSERME, "I have "+n+" clients and 0 servers")
-	c.reply(RPL_LOCALUSERS, n, strconv.Itoa(s.cfg.MaxClients), "Current local users "+n+", max "+strconv.Itoa(s.cfg.MaxClients))
-	c.reply(RPL_GLOBALUSERS, n, strconv.Itoa(s.cfg.MaxClients), "Current global users "+n+", max "+strconv.Itoa(s.cfg.MaxClients))
+	c.reply(RPL_LOCALUSERS, n, max, "Current local users "+n+", max "+max)
+	c.reply(RPL_GLOBALUSERS, n, max, "Current global users "+n+", max "+max)
+}
+
+// countPeakLocked updates the LUSERS peak after a registration; s.mu must be write-locked.
+func (s *Server) countPeakLocked() {
+	n := 0
+	for sess := range s.sessions {
+		if sess.registered {
+			n++
+		}
+	}
+	s.peak = max(s.peak, n)
 }
 
 // findUser returns the registered session using nick, under s.mu read lock.
@@ -758,7 +791,7 @@ func (c *Session) handleWhois(m *Message) {
 		c.reply(RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
 		return
 	}
-	tnick, user, ip, real, account, away, oper := t.nick, t.userOrNick(), t.ip, t.realname, t.account, t.presence.away, t.isOper()
+	tnick, user, ip, real, account, away, oper, bot := t.nick, t.userOrNick(), t.ip, t.realname, t.account, t.presence.away, t.isOper(), t.bot
 	var rooms []string
 	for r := range t.rooms {
 		if r.visibleLocked(t, c) {
@@ -780,6 +813,9 @@ func (c *Session) handleWhois(m *Message) {
 	}
 	if account != "" {
 		c.reply(RPL_WHOISACCOUNT, tnick, account, "is logged in as")
+	}
+	if bot {
+		c.reply(RPL_WHOISBOT, tnick, "is a bot on "+s.cfg.Network)
 	}
 	c.reply(RPL_WHOISIDLE, tnick, strconv.Itoa(int(idle.Seconds())), strconv.FormatInt(signon.Unix(), 10), "seconds idle, signon time")
 	c.reply(RPL_ENDOFWHOIS, tnick, "End of /WHOIS list")

@@ -201,6 +201,8 @@ type ServerConfig struct {
 	DefaultRoom               string           `toml:"default_room"`
 	DefaultRoomQuiet          bool             `toml:"default_room_quiet"`
 	MonitorLimit              int              `toml:"monitor_limit"`
+	Description               string           `toml:"description"`
+	AdminContact              string           `toml:"admin_contact"`
 	Operators                 []OperatorConfig `toml:"operators"`
 }
 

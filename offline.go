@@ -146,7 +146,7 @@ func (c *Session) storeOffline(target string, ev Message) bool {
 	ev.Params[0] = account
 	o := newOutMsg(ev)
 	if o.body == nil {
-		c.replyTooLongToRelay(false)
+		c.replyTooLongToRelay(ev.Command, target, relayedLen(&ev))
 		return true
 	}
 	e := LogEntry{Time: o.at, MsgID: o.msgid, Kind: "PRIVMSG", From: from, To: account, Text: o.msg.Param(1)}

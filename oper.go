@@ -185,9 +185,9 @@ func (c *Session) announce(target string, ev Message, notice bool) {
 		return
 	}
 	ev.Source = c.prefix()
-	o := newOutMsg(ev)
+	o := c.eventFrom(ev)
 	if o.body == nil {
-		c.replyTooLongToRelay(notice)
+		c.replyTooLongToRelay(ev.Command, target, relayedLen(&ev))
 		return
 	}
 	o.tagOnly = ev.Command == "TAGMSG"

@@ -21,8 +21,18 @@ type outMsg struct {
 	at       time.Time
 	msgid    string
 	body     []byte    // the line without tags, CRLF included
-	variants [4][]byte // indexed by variantOf
+	variants [8][]byte // indexed by variant
 	tagOnly  bool      // TAGMSG: only for clients with message-tags
+	account  string    // the sender's account, for account-tag clients ("" for none)
+	bot      bool      // the sender is a bot (+B): a "bot" tag for message-tags clients
+}
+
+// eventFrom is newOutMsg for an event c causes, tagged with c's account and bot mode;
+// s.mu held or c's processor.
+func (c *Session) eventFrom(m Message) *outMsg {
+	o := newOutMsg(m)
+	o.account, o.bot = c.account, c.bot
+	return o
 }
 
 func newOutMsg(m Message) *outMsg {
@@ -37,13 +47,16 @@ func newOutMsg(m Message) *outMsg {
 	return o
 }
 
-func variantOf(caps capSet) int {
+func (o *outMsg) variant(caps capSet) int {
 	v := 0
 	if caps&capServerTime != 0 {
 		v |= 1
 	}
 	if caps&capMessageTags != 0 {
 		v |= 2
+	}
+	if caps&capAccountTag != 0 && o.account != "" {
+		v |= 4
 	}
 	return v
 }
@@ -53,14 +66,20 @@ func (o *outMsg) bytesFor(caps capSet) []byte {
 	if o.body == nil || (o.tagOnly && caps&capMessageTags == 0) {
 		return nil
 	}
-	v := variantOf(caps)
+	v := o.variant(caps)
 	if b := o.variants[v]; b != nil {
 		return b
 	}
-	tags := make(map[string]string, len(o.msg.Tags)+2)
+	tags := make(map[string]string, len(o.msg.Tags)+4)
 	if v&2 != 0 {
 		maps.Copy(tags, o.msg.Tags)
 		tags["msgid"] = o.msgid
+		if o.bot {
+			tags["bot"] = ""
+		}
+	}
+	if v&4 != 0 {
+		tags["account"] = o.account
 	}
 	if v&1 != 0 {
 		tags["time"] = o.at.UTC().Format("2006-01-02T15:04:05.000Z")
@@ -139,7 +158,9 @@ func (c *Session) handlePrivmsg(m *Message) {
 			params = params[:1]
 		}
 		ev := Message{Tags: clientTags(m.Tags), Command: m.Command, Params: params}
-		if strings.HasPrefix(target, "#") {
+		if status, room, ok := statusTarget(target); ok {
+			c.relayToStatus(status, room, ev, notice)
+		} else if strings.HasPrefix(target, "#") {
 			c.relayToRoom(target, ev, notice)
 		} else if strings.HasPrefix(target, "$") {
 			c.announce(target, ev, notice)
@@ -165,10 +186,10 @@ func (c *Session) relayToUser(target string, ev Message, notice bool) {
 	}
 	ev.Source = c.prefix()
 	ev.Params[0] = t.nick
-	o := newOutMsg(ev)
+	o := c.eventFrom(ev)
 	if o.body == nil {
 		s.mu.RUnlock()
-		c.replyTooLongToRelay(notice)
+		c.replyTooLongToRelay(ev.Command, target, relayedLen(&ev))
 		return
 	}
 	o.tagOnly = ev.Command == "TAGMSG"
@@ -203,9 +224,9 @@ func (c *Session) relayToRoom(target string, ev Message, notice bool) {
 	}
 	ev.Source = c.prefix()
 	ev.Params[0] = r.name
-	o := newOutMsg(ev)
+	o := c.eventFrom(ev)
 	if o.body == nil {
-		c.replyTooLongToRelay(notice)
+		c.replyTooLongToRelay(ev.Command, target, relayedLen(&ev))
 		return
 	}
 	o.tagOnly = ev.Command == "TAGMSG"
@@ -228,10 +249,11 @@ func (c *Session) relayToRoom(target string, ev Message, notice bool) {
 
 // replyTooLongToRelay refuses a message that fits 512 bytes as sent but not once the
 // server puts the sender's nick!user@host in front: cutting it would lose text silently.
-func (c *Session) replyTooLongToRelay(notice bool) {
-	if !notice {
-		c.reply(ERR_INPUTTOOLONG, "Message too long to relay once your nick!user@host is added (512-byte line limit); split it")
-	}
+// It is a FAIL, not 417: the client's line was within the limit, the relayed one is not.
+// NOTICE gets it too: a standard reply cannot start a loop between bots as a numeric could.
+func (c *Session) replyTooLongToRelay(command, target string, line int) {
+	over := strconv.Itoa(line - maxBodyLen)
+	c.fail(command, "MESSAGE_TOO_LONG", target, "Not sent: with your nick!user@host in front the line would be "+over+" bytes over the 512-byte limit; split the text into shorter messages")
 }
 
 // cannotSendLocked says why c may not speak in r, or "" if it may; s.mu must be held.
@@ -256,6 +278,7 @@ func (s *Server) unregister(c *Session, reason string) {
 	}
 	c.gone = true
 	if c.registered {
+		c.rememberLocked()
 		ev := newOutMsg(Message{Source: c.prefix(), Command: "QUIT", Params: []string{reason}})
 		for peer := range c.peersLocked() {
 			peer.send(ev.bytesFor(peer.caps))

@@ -216,7 +216,7 @@ func (c *Session) join(name string) {
 		modes = memberOp // the founder runs the room
 	}
 	r.addLocked(c, modes)
-	r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "JOIN", Params: []string{r.name}}), c)
+	r.broadcastJoinLocked(c)
 	r.awayOnJoinLocked(c)
 	s.mu.Unlock()
 	c.sendTopic(r, false)
@@ -651,10 +651,13 @@ func (c *Session) userMode(m *Message) {
 		switch {
 		case mode == '+' || mode == '-':
 			adding = mode == '+'
-		case mode == 'i' || mode == 'w':
+		case mode == 'i' || mode == 'w' || mode == 'B':
 			flag := &c.invisible
-			if mode == 'w' {
+			switch mode {
+			case 'w':
 				flag = &c.wallops
+			case 'B':
+				flag = &c.bot
 			}
 			if *flag != adding {
 				c.s.mu.Lock()
@@ -672,7 +675,7 @@ func (c *Session) userMode(m *Message) {
 				c.s.log.Info("oper down", "nick", c.nick, "remote", c.ip)
 			}
 		default:
-			c.reply(ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag (user modes: +i invisible, +w wallops, +o operator)")
+			c.reply(ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag (user modes: +i invisible, +w wallops, +o operator, +B bot)")
 		}
 	}
 	if len(change.modes) > 0 {
@@ -682,6 +685,9 @@ func (c *Session) userMode(m *Message) {
 
 func (c *Session) userModeString() string {
 	m := "+"
+	if c.bot {
+		m += "B"
+	}
 	if c.invisible {
 		m += "i"
 	}
@@ -799,6 +805,7 @@ func newWhoRow(t *Session, r *Room, asker *Session) whoRow {
 	if t.isOper() {
 		w.flags += "*"
 	}
+	w.flags += t.botFlag()
 	if r != nil {
 		w.room = r.name
 		w.flags += r.memberPrefix(t, asker)

@@ -59,6 +59,8 @@ type Server struct {
 	sessions map[*Session]struct{}
 	perIP    map[string]int
 	watchers map[string]map[*Session]struct{} // casefolded nick → sessions MONITORing it
+	whowas   whowasRing                       // recent departures, for WHOWAS
+	peak     int                              // most registered users at once, for LUSERS
 	closed   bool
 }
 
@@ -302,6 +304,9 @@ func (s *Server) buildISupport() []string {
 		"WHOX",
 		"AWAYLEN=" + strconv.Itoa(maxAwayLen),
 		"MONITOR=" + strconv.Itoa(s.cfg.MonitorLimit),
+		"BOT=B",
+		"UTF8ONLY",
+		"STATUSMSG=@+",
 	}
 	if s.history != nil {
 		tokens = append(tokens, "CHATHISTORY="+strconv.Itoa(s.cfg.ChathistoryMax), "MSGREFTYPES=msgid,timestamp")

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 )
 
 // closeGrace bounds the final flush of a closing session (its ERROR line).
@@ -41,6 +42,9 @@ const (
 	capAwayNotify
 	capExtendedMonitor
 	capAccountNotify
+	capExtendedJoin
+	capAccountTag
+	capSetname
 )
 
 // capNames is the order CAP LS lists them in; values are added by capValue.
@@ -50,17 +54,20 @@ var capNames = []struct {
 }{
 	{"batch", capBatch},
 	{"account-notify", capAccountNotify},
+	{"account-tag", capAccountTag},
 	{"away-notify", capAwayNotify},
 	{"cap-notify", capCapNotify},
 	{"draft/account-registration", capAccountRegistration},
 	{"draft/chathistory", capChathistory},
 	{"echo-message", capEchoMessage},
+	{"extended-join", capExtendedJoin},
 	{"labeled-response", capLabeledResponse},
 	{"extended-monitor", capExtendedMonitor},
 	{"message-tags", capMessageTags},
 	{"multi-prefix", capMultiPrefix},
 	{"sasl", capSASL},
 	{"server-time", capServerTime},
+	{"setname", capSetname},
 	{"userhost-in-names", capUserhostInNames},
 }
 
@@ -88,6 +95,7 @@ type Session struct {
 	invisible  bool   // user mode +i: hidden from WHO masks and WHOIS of those sharing no room
 	wallops    bool   // user mode +w: receives WALLOPS
 	oper       string // how c became a server operator (user mode +o), "" if it is none
+	bot        bool   // user mode +B (IRCv3 bot-mode): marked in WHOIS, WHO and a bot tag
 	rooms      map[*Room]struct{}
 	gone       bool     // removed from the registry; nothing may add it back
 	presence   presence // AWAY and MONITOR state (presence.go)
@@ -493,6 +501,11 @@ func (c *Session) handleLine(in inLine) {
 	}
 	c.beginLabel(&m)
 	defer c.endLabel()
+	if !utf8.ValidString(in.text) {
+		// ISUPPORT UTF8ONLY: nothing that is not UTF-8 is relayed or stored.
+		c.fail(m.Command, "INVALID_UTF8", "Line not sent: it is not valid UTF-8 (this server accepts UTF-8 text only)")
+		return
+	}
 	cmd, ok := commandTable[m.Command]
 	switch {
 	case !ok:
