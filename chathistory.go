@@ -10,9 +10,10 @@ package main
 // Order: a room's messages are logged under its relayMu, so the log order is the order
 // every member saw. A DM is logged just before it is queued for the recipient.
 //
-// Disk errors: the message is still relayed and the error logged (at most one log line per
-// historyErrorEvery): a full disk must not silence the lab's chat. History then has a gap;
-// the server log says when it began.
+// Disk errors: the message is still relayed (a full disk must not silence the lab's chat),
+// its sender gets a NOTICE that it was delivered but not saved, and the error is logged (at
+// most one log line per historyErrorEvery). History then has a gap; the server log says when
+// it began. A write cut short is undone or sealed (histlog.go), so the log stays line by line.
 //
 // Reading: CHATHISTORY scans day files, newest first for LATEST and BEFORE, oldest first for
 // AFTER, keeping at most the requested number of messages in memory (chathistory_max caps
@@ -26,6 +27,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -41,14 +43,37 @@ func (c *Session) historyName() string {
 }
 
 // logMessage appends a message to its conversation's log; see the file comment for errors.
-func (s *Server) logMessage(conversation string, o *outMsg, from string) {
+// The error is for the sender (noteNotSaved); it is logged here.
+func (s *Server) logMessage(conversation string, o *outMsg, from string) error {
 	if s.history == nil || o.tagOnly {
-		return
+		return nil
 	}
 	e := LogEntry{Time: o.at, MsgID: o.msgid, Kind: o.msg.Command, From: from, To: o.msg.Param(0), Text: o.msg.Param(1)}
-	if err := s.history.Append(conversation, &e); err != nil {
+	err := s.history.Append(conversation, &e)
+	if err != nil {
 		s.logDiskError("history write failed; messages are relayed but not logged", err)
 	}
+	return err
+}
+
+// noteNotSaved tells the sender that its message to target went out but is missing from the
+// history, so nobody counts on CHATHISTORY for it. A NOTICE rather than FAIL: the message was
+// delivered, and every client shows a NOTICE.
+func (c *Session) noteNotSaved(target string, err error) {
+	c.sendLine(":" + c.s.cfg.Name + " NOTICE " + c.nick + " :Your message to " + target +
+		" was sent but NOT saved in the history: " + diskProblem(err))
+}
+
+// diskProblem names a write error for users, without the server's paths.
+func diskProblem(err error) string {
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, syscall.ENOSPC):
+		return "the server's disk is full"
+	case errors.As(err, &errno):
+		return "the server cannot write its history log (" + errno.Error() + ")"
+	}
+	return "the server cannot write its history log"
 }
 
 // logDiskError logs err unless one was logged within historyErrorEvery.

@@ -324,3 +324,61 @@ func BenchmarkRoomRelayHistory(b *testing.B) {
 		})
 	}
 }
+
+// TestHistoryFullDiskTellsTheSender runs the server over a disk that fills up: messages are
+// still relayed, each sender is told its message was not saved, and once space is back the
+// log reads line by line with every saved message whole, through CHATHISTORY too.
+func TestHistoryFullDiskTellsTheSender(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, testConfig(t), dir)
+	d := &fullDisk{free: -1}
+	ts.history.mu.Lock()
+	ts.history.openFn = d.open
+	ts.history.mu.Unlock()
+	alice, _ := capsLogin(t, ts.addr, "alice", "", historyCaps)
+	bob, _ := capsLogin(t, ts.addr, "bob", "", "")
+	for _, c := range []*ircClient{alice, bob} {
+		c.send("JOIN #lab")
+		c.expect(" 366 ")
+	}
+	notSaved := `^:\S+ NOTICE alice :Your message to (#lab|bob) was sent but NOT saved in the history: the server's disk is full$`
+	alice.send("PRIVMSG #lab :before")
+	bob.expect(`PRIVMSG #lab :before$`)
+	d.set(30, false) // fills up part way through the next line
+	alice.send("PRIVMSG #lab :while the disk is full")
+	bob.expect(`PRIVMSG #lab :while the disk is full$`) // relayed all the same
+	alice.expect(`PRIVMSG #lab :while the disk is full$`)
+	alice.expect(notSaved)
+	d.set(20, true) // and this time the partial line cannot be cut off
+	alice.send("PRIVMSG #lab :torn")
+	bob.expect(`PRIVMSG #lab :torn$`)
+	alice.expect(notSaved)
+	d.set(0, true)
+	alice.send("PRIVMSG bob :a DM while it is still full")
+	bob.expect(`PRIVMSG bob :a DM while it is still full$`)
+	alice.expect(notSaved)
+	alice.send("PRIVMSG #lab :still full")
+	alice.expect(notSaved)
+
+	d.set(-1, false) // space returns
+	alice.send("PRIVMSG #lab :after")
+	bob.expect(`PRIVMSG #lab :after$`)
+	for _, line := range alice.sync() {
+		if strings.Contains(line, "NOT saved") {
+			t.Errorf("a saved message was reported unsaved: %q", line)
+		}
+	}
+	if got := texts(historyBatch(t, alice, "CHATHISTORY LATEST #lab * 10")); got != "before|after" {
+		t.Errorf("history = %q; want before|after", got)
+	}
+	ts.stop(t)
+	got, skipped := readBack(t, logFileName(filepath.Join(dir, "logs"), "room-lab", time.Now()))
+	if got != "before|after" || skipped != 1 {
+		t.Errorf("log reads %q with %d lines skipped; want before|after and the one sealed torn line", got, skipped)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.failedWrites < 2 {
+		t.Errorf("the disk refused %d writes; the test did not fill it", d.failedWrites)
+	}
+}

@@ -206,19 +206,40 @@ func logFileName(dir, conversation string, t time.Time) string {
 // appends (a room's chatter would otherwise cost an open and close per message), at most
 // maxOpenLogs of them.
 type chatLog struct {
-	dir string
+	dir    string
+	openFn logOpener // osLogOpener; tests give one whose disk fills up
 
-	mu    sync.Mutex          // guards files; held across the write so lines never interleave
-	files map[string]*os.File // path → open file
+	mu    sync.Mutex            // guards files; held across the write so lines never interleave
+	files map[string]appendFile // path → open file
 }
 
 const maxOpenLogs = 64
 
 func newChatLog(dir string) *chatLog {
-	return &chatLog{dir: dir, files: make(map[string]*os.File)}
+	return &chatLog{dir: dir, openFn: osLogOpener, files: make(map[string]appendFile)}
 }
 
-// Append writes e to the conversation's file for e's day, in one write.
+// appendFile is what the logs write through: an *os.File, or in tests a file on a disk that
+// fills up after so many bytes.
+type appendFile interface {
+	io.Writer
+	io.ReaderAt
+	Stat() (os.FileInfo, error)
+	Truncate(size int64) error
+	Sync() error
+	Close() error
+}
+
+// logOpener opens a log file for reading and appending, creating it.
+type logOpener func(path string) (appendFile, error)
+
+func osLogOpener(path string) (appendFile, error) {
+	return os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+}
+
+// Append writes e to the conversation's file for e's day, in one write. After a failed or
+// short write (a full disk) the file is as before, or, if even that could not be undone,
+// its torn last line is sealed before the next append; see appendLogLine.
 func (l *chatLog) Append(conversation string, e *LogEntry) error {
 	path := logFileName(l.dir, conversation, e.Time)
 	line := e.AppendLine(make([]byte, 0, 64+len(e.Text)))
@@ -228,15 +249,38 @@ func (l *chatLog) Append(conversation string, e *LogEntry) error {
 	if err != nil {
 		return err
 	}
-	if _, err := f.Write(line); err != nil {
+	if err := appendLogLine(f, line); err != nil {
+		// Reopened by the next append, which seals whatever the undo left behind.
+		f.Close()
+		delete(l.files, path)
 		return fmt.Errorf("append to log %s: %w", path, err)
 	}
 	return nil
 }
 
+// appendLogLine writes one whole line to f. The bytes of a write that failed part way (ENOSPC
+// after some of them) are cut off again, so a later line cannot be appended onto them; if
+// that fails too, the file ends in a torn line, which openLogForAppend seals.
+func appendLogLine(f appendFile, line []byte) error {
+	n, err := f.Write(line)
+	if err == nil {
+		return nil
+	}
+	if n > 0 {
+		info, serr := f.Stat()
+		if serr == nil && info.Size() >= int64(n) {
+			serr = f.Truncate(info.Size() - int64(n))
+		}
+		if serr != nil {
+			return fmt.Errorf("%w (and could not cut the partial line: %v)", err, serr)
+		}
+	}
+	return err
+}
+
 // open returns the open file for path, opening it (and closing another if too many are
 // open) on first use; l.mu must be held.
-func (l *chatLog) open(path string) (*os.File, error) {
+func (l *chatLog) open(path string) (appendFile, error) {
 	if f, ok := l.files[path]; ok {
 		return f, nil
 	}
@@ -247,7 +291,7 @@ func (l *chatLog) open(path string) (*os.File, error) {
 			break
 		}
 	}
-	f, err := openLogForAppend(path)
+	f, err := openLogForAppend(l.openFn, path)
 	if err != nil {
 		return nil, err
 	}
@@ -257,23 +301,37 @@ func (l *chatLog) open(path string) (*os.File, error) {
 
 // tornLineEnd ends a torn line so that it never parses, whatever byte the crash cut it at
 // (a whole field, half an escape, a lone backslash): otherwise a line cut inside its text
-// would read back as a shorter, false message once it had its newline.
+// would read back as a shorter, false message once it had its newline. Cut short itself (the
+// disk still full), it leaves the line unterminated, and the next open seals it again.
 var tornLineEnd = []byte("\\x\\x\n")
 
 // openLogForAppend opens (creating) a log file and ends a torn last line, so the next
-// append starts on a line of its own and the torn one stays unreadable.
-func openLogForAppend(path string) (*os.File, error) {
+// append starts on a line of its own and the torn one stays unreadable. If the torn line
+// cannot be sealed (the disk is still full), nothing may be appended: that is an error.
+func openLogForAppend(open logOpener, path string) (appendFile, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create log dir: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open log: %w", err)
 	}
-	if info, err := f.Stat(); err == nil && info.Size() > 0 {
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat log: %w", err)
+	}
+	if info.Size() > 0 {
 		last := make([]byte, 1)
-		if _, err := f.ReadAt(last, info.Size()-1); err == nil && last[0] != '\n' {
-			f.Write(tornLineEnd)
+		if _, err := f.ReadAt(last, info.Size()-1); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("read log's last byte: %w", err)
+		}
+		if last[0] != '\n' {
+			if _, err := f.Write(tornLineEnd); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("seal the torn last line of the log: %w", err)
+			}
 		}
 	}
 	return f, nil

@@ -2,9 +2,13 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -114,5 +118,169 @@ func TestRepairedTornLineNeverParses(t *testing.T) {
 		if got, err := ParseLogLine(repaired[:len(repaired)-1]); err == nil {
 			t.Errorf("line cut at %d and repaired parses as %+v", cut, got)
 		}
+	}
+}
+
+// fullDisk stands for a file system that fills up: its files write as many bytes as still fit
+// and then fail with ENOSPC, as write(2) does on a full disk. Writes go to real files.
+type fullDisk struct {
+	mu           sync.Mutex // guards free and noTruncate
+	free         int64      // bytes that still fit; negative: no limit
+	noTruncate   bool       // Truncate fails too (an I/O error on the way out)
+	failedWrites int
+}
+
+type fullDiskFile struct {
+	*os.File
+	d *fullDisk
+}
+
+func (d *fullDisk) open(path string) (appendFile, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	return &fullDiskFile{f, d}, nil
+}
+
+func (d *fullDisk) set(free int64, noTruncate bool) {
+	d.mu.Lock()
+	d.free, d.noTruncate = free, noTruncate
+	d.mu.Unlock()
+}
+
+func (f *fullDiskFile) Write(b []byte) (int, error) {
+	f.d.mu.Lock()
+	defer f.d.mu.Unlock()
+	if f.d.free < 0 {
+		return f.File.Write(b)
+	}
+	n, err := f.File.Write(b[:min(int64(len(b)), f.d.free)])
+	f.d.free -= int64(n)
+	if err == nil && n < len(b) {
+		f.d.failedWrites++
+		err = &os.PathError{Op: "write", Path: f.Name(), Err: syscall.ENOSPC}
+	}
+	return n, err
+}
+
+func (f *fullDiskFile) Truncate(size int64) error {
+	f.d.mu.Lock()
+	defer f.d.mu.Unlock()
+	if f.d.noTruncate {
+		return &os.PathError{Op: "truncate", Path: f.Name(), Err: syscall.EIO}
+	}
+	return f.File.Truncate(size)
+}
+
+// readBack returns the texts of a log file's well-formed lines and how many it skipped, and
+// fails the test if any line other than the skipped ones is not a whole message.
+func readBack(t *testing.T, path string) (string, int) {
+	t.Helper()
+	var got []string
+	skipped, err := readLogFile(path, func(e LogEntry) error { got = append(got, e.Text); return nil })
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return strings.Join(got, "|"), skipped
+}
+
+// TestChatLogSurvivesAFullDisk fills the disk at every byte of an append, with the undo of
+// the partial line working and failing, keeps it full for one more append, then frees it:
+// the log must hold exactly the messages whose Append succeeded, line by line, and each
+// failed Append must have said so.
+func TestChatLogSurvivesAFullDisk(t *testing.T) {
+	day := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+	conv := roomConversation("#lab")
+	entry := func(i int, text string) *LogEntry {
+		return &LogEntry{Time: day.Add(time.Duration(i) * time.Second), MsgID: fmt.Sprint("m", i), Kind: "PRIVMSG", From: "alice", To: "#lab", Text: text}
+	}
+	lineLen := int64(len(entry(1, "lost when the disk filled").AppendLine(nil)))
+	for _, noTruncate := range []bool{false, true} {
+		for free := int64(0); free < lineLen; free++ {
+			dir := t.TempDir()
+			d := &fullDisk{free: -1}
+			l := newChatLog(dir)
+			l.openFn = d.open
+			if err := l.Append(conv, entry(0, "before")); err != nil {
+				t.Fatal(err)
+			}
+			d.set(free, noTruncate)
+			if err := l.Append(conv, entry(1, "lost when the disk filled")); !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("free %d: Append on a full disk = %v; want ENOSPC", free, err)
+			}
+			d.set(0, noTruncate)
+			if err := l.Append(conv, entry(2, "lost while it was full")); err == nil {
+				t.Fatalf("free %d: Append on a full disk succeeded", free)
+			}
+			d.set(-1, false) // space returns
+			if err := l.Append(conv, entry(3, "after")); err != nil {
+				t.Fatalf("free %d: Append once space is back: %v", free, err)
+			}
+			if err := l.Append(conv, entry(4, "and more")); err != nil {
+				t.Fatal(err)
+			}
+			l.Close()
+			got, skipped := readBack(t, logFileName(dir, conv, day))
+			wantSkipped := 0
+			if noTruncate && free > 0 {
+				wantSkipped = 1 // the torn line, sealed
+			}
+			if got != "before|after|and more" || skipped != wantSkipped {
+				t.Errorf("free %d, undo fails %v: log reads %q, %d skipped; want before|after|and more, %d skipped", free, noTruncate, got, skipped, wantSkipped)
+			}
+		}
+	}
+}
+
+// TestRepairedTornLineNeverParsesAfterAPartialSeal: the seal itself may be cut short by the
+// full disk and then written whole on a later open; the line must still never parse.
+func TestRepairedTornLineNeverParsesAfterAPartialSeal(t *testing.T) {
+	e := LogEntry{Time: time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC), MsgID: "1", Kind: "PRIVMSG", From: "alice", To: "#lab", Text: `a\b\x41 tab\there`}
+	line := e.AppendLine(nil)
+	line = line[:len(line)-1]
+	for cut := 1; cut < len(line); cut++ {
+		for part := 0; part < len(tornLineEnd); part++ {
+			repaired := append(append(append([]byte{}, line[:cut]...), tornLineEnd[:part]...), tornLineEnd...)
+			if got, err := ParseLogLine(repaired[:len(repaired)-1]); err == nil {
+				t.Errorf("line cut at %d, seal cut at %d, then sealed parses as %+v", cut, part, got)
+			}
+		}
+	}
+}
+
+// TestOfflineQueueSurvivesAFullDisk: a queue append cut short by the disk is refused and
+// leaves the queue readable; once space is back the next message is queued whole.
+func TestOfflineQueueSurvivesAFullDisk(t *testing.T) {
+	q := newOfflineQueues(t.TempDir(), 100)
+	d := &fullDisk{free: -1}
+	q.openFn = d.open
+	e := func(text string) *LogEntry {
+		return &LogEntry{Time: time.Now(), MsgID: text, Kind: "PRIVMSG", From: "bob", To: "alice", Text: text}
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if err := q.append("alice", e("first")); err != nil {
+		t.Fatal(err)
+	}
+	d.set(10, true)
+	if err := q.append("alice", e("torn")); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("append on a full disk = %v; want ENOSPC", err)
+	}
+	d.set(0, true)
+	if err := q.append("alice", e("refused")); err == nil {
+		t.Fatal("append on a full disk succeeded")
+	}
+	d.set(-1, false)
+	if err := q.append("alice", e("after")); err != nil {
+		t.Fatal(err)
+	}
+	entries, _, err := q.read("alice")
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Text)
+	}
+	if err != nil || strings.Join(got, "|") != "first|after" {
+		t.Errorf("queue reads %q, %v; want first|after", got, err)
 	}
 }

@@ -27,8 +27,9 @@ import (
 
 // offlineQueues holds the per-account queue files.
 type offlineQueues struct {
-	dir string
-	max int
+	dir    string
+	max    int
+	openFn logOpener // osLogOpener; tests give one whose disk fills up
 
 	// mu ranks above Server.mu (see server.go): storing checks "not connected" and appends
 	// under it, delivering reads under it, so a message is either read by the delivering
@@ -43,7 +44,7 @@ type offlineQueues struct {
 var errQueueFull = errors.New("offline queue full")
 
 func newOfflineQueues(dir string, max int) *offlineQueues {
-	return &offlineQueues{dir: dir, max: max, pending: make(map[string]uint64)}
+	return &offlineQueues{dir: dir, max: max, openFn: osLogOpener, pending: make(map[string]uint64)}
 }
 
 func (q *offlineQueues) path(account string) string {
@@ -61,12 +62,12 @@ func (q *offlineQueues) append(account string, e *LogEntry) error {
 	if n >= q.max {
 		return errQueueFull
 	}
-	f, err := openLogForAppend(path)
+	f, err := openLogForAppend(q.openFn, path)
 	if err != nil {
 		return fmt.Errorf("offline queue %s: %w", path, err)
 	}
 	defer f.Close()
-	if _, err := f.Write(e.AppendLine(nil)); err != nil {
+	if err := appendLogLine(f, e.AppendLine(nil)); err != nil {
 		return fmt.Errorf("append to offline queue %s: %w", path, err)
 	}
 	if err := f.Sync(); err != nil {
@@ -159,11 +160,14 @@ func (c *Session) storeOffline(target string, ev Message) bool {
 		c.fail("PRIVMSG", "MESSAGE_ERROR", account, account+" is offline and the server could not store your message")
 		return true
 	}
-	s.logMessage(dmConversation(self, account), o, from)
+	logErr := s.logMessage(dmConversation(self, account), o, from)
 	if c.caps&capEchoMessage != 0 {
 		c.sendOwn(o.bytesFor(c.caps))
 	}
 	c.sendLine(":" + s.cfg.Name + " NOTICE " + c.nick + " :" + account + " is offline; message stored for delivery at next login")
+	if logErr != nil {
+		c.noteNotSaved(account, logErr)
+	}
 	return true
 }
 

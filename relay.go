@@ -193,11 +193,14 @@ func (c *Session) relayToUser(target string, ev Message, notice bool) {
 		return
 	}
 	o.tagOnly = ev.Command == "TAGMSG"
-	s.logMessage(dmConversation(c.historyName(), t.historyName()), o, c.nick)
+	logErr := s.logMessage(dmConversation(c.historyName(), t.historyName()), o, c.nick)
 	t.send(o.bytesFor(t.caps))
 	s.relayed.Add(1)
 	if c.caps&capEchoMessage != 0 {
 		c.sendOwn(o.bytesFor(c.caps)) // to oneself too: the echo, apart from the delivery
+	}
+	if logErr != nil {
+		c.noteNotSaved(t.nick, logErr)
 	}
 	if ev.Command == "PRIVMSG" {
 		c.replyAwayLocked(t)
@@ -232,7 +235,7 @@ func (c *Session) relayToRoom(target string, ev Message, notice bool) {
 	o.tagOnly = ev.Command == "TAGMSG"
 	echo := c.caps&capEchoMessage != 0
 	r.relayMu.Lock()
-	s.logMessage(r.logName, o, c.nick) // under relayMu: log order is relay order
+	logErr := s.logMessage(r.logName, o, c.nick) // under relayMu: log order is relay order
 	for _, m := range r.memberList() {
 		if m != c || echo {
 			if b := o.bytesFor(m.caps); b != nil {
@@ -244,6 +247,9 @@ func (c *Session) relayToRoom(target string, ev Message, notice bool) {
 	s.relayed.Add(1)
 	if _, member := r.members[c]; !member && echo {
 		c.sendOwn(o.bytesFor(c.caps))
+	}
+	if logErr != nil {
+		c.noteNotSaved(r.name, logErr)
 	}
 }
 
