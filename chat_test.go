@@ -41,6 +41,7 @@ func testConfig(t testing.TB) ServerConfig {
 	sc.MaxClientsPerIP = 10000
 	sc.MaxClients = 10000
 	sc.DefaultRoom = "" // tests that want the lobby set it
+	sc.WebListen = ""   // tests that want the web port set it
 	return sc
 }
 

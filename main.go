@@ -204,6 +204,10 @@ type ServerConfig struct {
 	Description               string           `toml:"description"`
 	AdminContact              string           `toml:"admin_contact"`
 	Operators                 []OperatorConfig `toml:"operators"`
+	WebListen                 string           `toml:"web_listen"`
+	WebOrigins                []string         `toml:"web_origins"`
+	WebTrustedProxies         []string         `toml:"web_trusted_proxies"`
+	WebHeaderTimeout          Duration         `toml:"web_header_timeout"`
 }
 
 // OperatorConfig is one [[server.operators]] block: an account that is an operator as soon

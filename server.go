@@ -13,7 +13,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -50,6 +49,7 @@ type Server struct {
 	relayed   atomic.Uint64 // messages relayed (PRIVMSG, NOTICE, TAGMSG), for STATS
 
 	ln       net.Listener
+	web      *webServer    // the web port (websocket.go); nil when web_listen is empty
 	shutdown chan struct{} // closed by Shutdown
 	sessWG   sync.WaitGroup
 
@@ -130,6 +130,9 @@ func validateServerConfig(cfg *ServerConfig) error {
 	if err := validateOperators(cfg); err != nil {
 		return err
 	}
+	if err := validateWebConfig(cfg); err != nil {
+		return err
+	}
 	return validatePresenceConfig(cfg)
 }
 
@@ -144,6 +147,10 @@ func (s *Server) Listen() error {
 	if s.trace != nil {
 		s.trace.listen("tcp", ln.Addr())
 	}
+	if err := s.listenWeb(); err != nil {
+		ln.Close()
+		return err
+	}
 	return nil
 }
 
@@ -153,6 +160,9 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // Serve accepts connections until Shutdown, then returns ErrServerClosed. Temporary accept
 // errors (out of file descriptors) are retried with backoff instead of ending the server.
 func (s *Server) Serve() error {
+	if s.web != nil {
+		go s.web.serve()
+	}
 	var backoff time.Duration
 	for {
 		conn, err := s.ln.Accept()
@@ -178,7 +188,7 @@ func (s *Server) Serve() error {
 		if s.trace != nil {
 			conn = s.trace.accepted(conn)
 		}
-		s.accept(conn)
+		s.accept(newTCPTransport(conn), remoteIP(conn))
 	}
 }
 
@@ -187,9 +197,9 @@ func isTemporaryAccept(err error) bool {
 		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ENOBUFS)
 }
 
-// accept admits a connection within the client limits and starts its session.
-func (s *Server) accept(conn net.Conn) {
-	ip := remoteIP(conn)
+// accept admits a connection within the client limits and starts its session; ip is the
+// address the per-address limits count.
+func (s *Server) accept(conn transport, ip string) {
 	s.mu.Lock()
 	reason := ""
 	switch {
@@ -203,7 +213,7 @@ func (s *Server) accept(conn net.Conn) {
 	if reason != "" {
 		s.mu.Unlock()
 		conn.SetWriteDeadline(time.Now().Add(time.Second))
-		io.WriteString(conn, "ERROR :Closing link: "+reason+"\r\n")
+		conn.WriteLines(&net.Buffers{[]byte("ERROR :Closing link: " + reason + "\r\n")})
 		conn.Close()
 		s.log.Info("refused", "remote", conn.RemoteAddr().String(), "reason", reason)
 		return
@@ -248,6 +258,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if s.ln != nil {
 		s.ln.Close()
 	}
+	s.web.close()
 	for _, c := range sessions {
 		c.kill("Server shutting down")
 	}
@@ -345,6 +356,7 @@ func serveCommand() *cli.Command {
 			"Example: labchat serve --listen 0.0.0.0:6667 --data-dir ./chatdata",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "listen", Usage: "listen on `ADDR` (host:port; overrides server.listen)", EnvVars: []string{"LABCHAT_LISTEN"}},
+			&cli.StringFlag{Name: "web-listen", Usage: "serve the web client and IRC over WebSocket on `ADDR` (overrides server.web_listen; empty: off)", EnvVars: []string{"LABCHAT_WEB_LISTEN"}},
 		},
 		Action: runServe,
 	}
@@ -364,6 +376,9 @@ func runServe(c *cli.Context) error {
 	if err := checkListenAddr(cfg.Server.Listen); err != nil {
 		return usageErrorf("listen address %q: %v (want HOST:PORT, e.g. 0.0.0.0:6667)", cfg.Server.Listen, err)
 	}
+	if c.IsSet("web-listen") {
+		cfg.Server.WebListen = c.String("web-listen")
+	}
 	log := slog.New(slog.NewTextHandler(c.App.ErrWriter, nil))
 	srv, err := NewServer(cfg.Server, cfg.serverDataDir(), log)
 	if err != nil {
@@ -378,6 +393,9 @@ func runServe(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Fprintf(c.App.Writer, "labchat serve: listening on %s (IRC), data in %s\n", srv.Addr(), srv.dataDir)
+	if addr := srv.WebAddr(); addr != nil {
+		fmt.Fprintf(c.App.Writer, "labchat serve: web client on %s (IRC over WebSocket too): open %s\n", addr, strings.Join(webURLs(addr), " or "))
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
 	select {

@@ -80,7 +80,7 @@ type inLine struct {
 // Session is one connected client.
 type Session struct {
 	s           *Server
-	conn        net.Conn
+	conn        transport // TCP or WebSocket (transport.go)
 	ip          string
 	connectedAt time.Time
 
@@ -134,7 +134,7 @@ type Session struct {
 	writerDone chan struct{}
 }
 
-func newSession(s *Server, conn net.Conn, ip string) *Session {
+func newSession(s *Server, conn transport, ip string) *Session {
 	now := time.Now()
 	return &Session{
 		s:           s,
@@ -222,10 +222,9 @@ func (c *Session) registrationTimeoutReason() string {
 // readLoop reads lines until the connection fails, then closes lines.
 func (c *Session) readLoop(lines chan<- inLine) {
 	defer close(lines)
-	lr := newLineReader(c.conn, maxLineLen)
 	flood := c.s.cfg.FloodRate > 0
 	for {
-		line, err := lr.ReadLine()
+		line, err := c.conn.ReadLine()
 		in := inLine{tooLong: errors.Is(err, ErrLineTooLong)}
 		if err != nil && !in.tooLong {
 			return
@@ -279,7 +278,7 @@ func (c *Session) throttle() bool {
 	}
 }
 
-// writeLoop sends what is queued, one writev per batch, until the session closes.
+// writeLoop sends what is queued, one WriteLines per batch, until the session closes.
 func (c *Session) writeLoop() {
 	defer close(c.writerDone)
 	defer c.conn.Close()
@@ -305,7 +304,7 @@ func (c *Session) writeLoop() {
 		c.qmu.Unlock()
 		// WriteTo advances bufs, not batch: batch keeps its array for the next swap.
 		bufs := net.Buffers(batch)
-		if _, err := writeBatch(c.conn, &bufs); err != nil {
+		if _, err := c.conn.WriteLines(&bufs); err != nil {
 			c.kill("Write error: " + shortNetError(err))
 			return
 		}

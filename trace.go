@@ -134,6 +134,7 @@ type tracedConn struct {
 	local, remote string       // formatted once
 	closed        atomic.Bool  // Close was called on this side
 	eof           atomic.Bool  // a read returned EOF: the peer's FIN arrived
+	frames        atomic.Bool  // upgraded to WebSocket: bytes are frames, shown decoded as ws lines
 	rd, wr        lineRedactor // one per direction: a secret may span two reads or writes
 }
 
@@ -186,7 +187,7 @@ func (t *tracer) dialFailed(addr string, err error) {
 func (tc *tracedConn) Read(b []byte) (int, error) {
 	n, err := tc.Conn.Read(b)
 	if n > 0 {
-		tc.t.printf("tcp read %s <- %s %d bytes %s", tc.local, tc.remote, n, tc.rd.show(b[:n]))
+		tc.t.printf("tcp read %s <- %s %d bytes %s", tc.local, tc.remote, n, tc.payload(&tc.rd, b[:n]))
 	}
 	if err != nil {
 		tc.readError(err)
@@ -209,7 +210,7 @@ func (tc *tracedConn) readError(err error) {
 
 // Write traces before writing, so the line comes before anything the peer does in reply.
 func (tc *tracedConn) Write(b []byte) (int, error) {
-	tc.t.printf("tcp write %s -> %s %d bytes %s", tc.local, tc.remote, len(b), tc.wr.show(b))
+	tc.t.printf("tcp write %s -> %s %d bytes %s", tc.local, tc.remote, len(b), tc.payload(&tc.wr, b))
 	n, err := tc.Conn.Write(b)
 	tc.writeError(n, len(b), err)
 	return n, err
@@ -223,6 +224,16 @@ func (tc *tracedConn) writeBuffers(bufs *net.Buffers) (int64, error) {
 	n, err := bufs.WriteTo(tc.Conn)
 	tc.writeError(int(n), len(b), err)
 	return n, err
+}
+
+// payload shows the bytes of a read or write. WebSocket frames are not shown raw: a masked
+// frame would print a password in a form anyone can unmask; the ws lines show them decoded
+// and redacted.
+func (tc *tracedConn) payload(r *lineRedactor, b []byte) string {
+	if tc.frames.Load() {
+		return "(WebSocket frames)"
+	}
+	return r.show(b)
 }
 
 func (tc *tracedConn) writeError(n, size int, err error) {

@@ -1,0 +1,45 @@
+package main
+
+// transport.go: what a Session reads lines from and writes lines to. The session's reader,
+// processor and writer are the same for every transport, so login, limits, flood control,
+// the send queue, history and presence hold alike for IRC over TCP and over WebSocket
+// (websocket.go); only framing differs.
+
+import (
+	"net"
+	"time"
+)
+
+// transport carries IRC lines for one Session. ReadLine is called by the session's reader
+// goroutine alone and WriteLines by its writer alone; Close and SetWriteDeadline may be
+// called from any goroutine, and Close unblocks both.
+type transport interface {
+	// ReadLine returns the next line without its line ending, valid until the next call.
+	// A line over maxLineLen gives ErrLineTooLong once and the transport stays usable; any
+	// other error ends the connection.
+	ReadLine() ([]byte, error)
+	// WriteLines writes a batch of lines, each ending in CRLF, and advances lines past
+	// what it wrote.
+	WriteLines(lines *net.Buffers) (int64, error)
+	// SetWriteDeadline bounds the write in progress and the following ones, as net.Conn's.
+	SetWriteDeadline(t time.Time) error
+	Close() error
+	RemoteAddr() net.Addr
+}
+
+// tcpTransport is IRC over a byte stream: lines end in LF or CRLF, and a batch leaves in one
+// writev (usually one segment).
+type tcpTransport struct {
+	net.Conn
+	lr *lineReader
+}
+
+func newTCPTransport(conn net.Conn) *tcpTransport {
+	return &tcpTransport{Conn: conn, lr: newLineReader(conn, maxLineLen)}
+}
+
+func (t *tcpTransport) ReadLine() ([]byte, error) { return t.lr.ReadLine() }
+
+func (t *tcpTransport) WriteLines(lines *net.Buffers) (int64, error) {
+	return writeBatch(t.Conn, lines)
+}

@@ -1,0 +1,21 @@
+package main
+
+// web.go: the browser client's files, built into the binary so that a lab PC needs nothing
+// but the server's URL (no CDN: lab networks may be offline). The files are the web/ folder.
+
+import (
+	"embed"
+	"io/fs"
+)
+
+//go:embed web
+var webEmbed embed.FS
+
+// webFiles is web/ as the root of the site: web/index.html is served as /.
+func webFiles() fs.FS {
+	sub, err := fs.Sub(webEmbed, "web")
+	if err != nil {
+		panic(err) // "web" is a valid path; fs.Sub fails only on invalid ones
+	}
+	return sub
+}

@@ -1,0 +1,670 @@
+package main
+
+// websocket.go: the web port (server.web_listen). One HTTP server answers two kinds of
+// request on any path:
+//   - a WebSocket upgrade becomes an IRC session (IRCv3 WebSocket, ircv3.net/specs/extensions/
+//     websocket): one IRC line per message, without CRLF, through the same Session as TCP;
+//   - anything else gets the browser client's embedded files (web.go).
+//
+// The WebSocket library is github.com/coder/websocket: maintained, context-aware, no
+// dependencies of its own. Its NetConn adapter joins messages into one byte stream, which
+// would lose the line boundaries the spec puts in the framing, so lines are read message by
+// message with Conn.Reader.
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"path"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/coder/websocket"
+)
+
+// The IRCv3 WebSocket subprotocols. With none negotiated (gamja, older clients) the server
+// speaks text, as gamja needs.
+const (
+	subprotocolText   = "text.ircv3.net"
+	subprotocolBinary = "binary.ircv3.net"
+)
+
+// HTTP limits of the web port. Requests are small GETs; a WebSocket session sets its own
+// deadlines once upgraded (ping_interval, write_timeout), so these bound only HTTP.
+const (
+	webReadTimeout    = 30 * time.Second  // whole request, headers included
+	webWriteTimeout   = 60 * time.Second  // one response
+	webIdleTimeout    = 120 * time.Second // a keep-alive connection between requests
+	webMaxHeaderBytes = 16 << 10
+)
+
+// contentSecurityPolicy allows only the server's own scripts, styles and connections (ws: and
+// wss: to the same host are 'self' in CSP 3): no inline script, no eval, nothing from other
+// hosts, no framing by other sites.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; " +
+	"img-src 'self' data: blob:; media-src 'self' data: blob:; connect-src 'self'; " +
+	"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// webServer is the web port of a Server.
+type webServer struct {
+	srv     *Server
+	ln      net.Listener
+	http    *http.Server
+	files   http.Handler
+	etags   map[string]string // file name in web/ → strong ETag of its content
+	origins []string          // server.web_origins
+	proxies []netip.Prefix    // server.web_trusted_proxies
+}
+
+// webConnKey is the request-context key of the connection a request came on.
+type webConnKey struct{}
+
+// validateWebConfig checks the web_* keys before anything listens.
+func validateWebConfig(cfg *ServerConfig) error {
+	if cfg.WebListen != "" {
+		if err := checkListenAddr(cfg.WebListen); err != nil {
+			return usageErrorf("config server.web_listen %q: %v (want HOST:PORT, e.g. :8080, or empty for off)", cfg.WebListen, err)
+		}
+	}
+	if cfg.WebHeaderTimeout.Duration <= 0 {
+		return usageErrorf("config server.web_header_timeout must be positive")
+	}
+	for _, o := range cfg.WebOrigins {
+		if err := checkOriginPattern(o); err != nil {
+			return usageErrorf("config server.web_origins %q: %v", o, err)
+		}
+	}
+	if _, err := parseTrustedProxies(cfg.WebTrustedProxies); err != nil {
+		return usageErrorf("config server.web_trusted_proxies: %v", err)
+	}
+	return nil
+}
+
+// checkOriginPattern accepts an origin ("https://chat.example.org", "http://10.0.0.5:8080")
+// or a host pattern matched with path.Match ("*.example.org", "10.0.0.5:8080").
+func checkOriginPattern(o string) error {
+	if strings.Contains(o, "://") {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return errors.New("want an origin such as https://chat.example.org (scheme and host, no path)")
+		}
+		return nil
+	}
+	if o == "" || strings.ContainsAny(o, "/ ") {
+		return errors.New("want an origin (https://host) or a host pattern (*.example.org)")
+	}
+	if _, err := path.Match(o, ""); err != nil {
+		return fmt.Errorf("bad pattern: %w", err)
+	}
+	return nil
+}
+
+// parseTrustedProxies reads addresses ("127.0.0.1") and networks ("10.0.0.0/8").
+func parseTrustedProxies(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not an address or network (e.g. 127.0.0.1 or 10.0.0.0/8)", s)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// listenWeb opens the web port when web_listen is set.
+func (s *Server) listenWeb() error {
+	if s.cfg.WebListen == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.cfg.WebListen)
+	if err != nil {
+		return fmt.Errorf("listen %s (web): %w", s.cfg.WebListen, err)
+	}
+	if s.trace != nil {
+		s.trace.listen("tcp", ln.Addr())
+		ln = tracedListener{ln, s.trace}
+	}
+	proxies, _ := parseTrustedProxies(s.cfg.WebTrustedProxies) // validated by NewServer
+	files := webFiles()
+	w := &webServer{
+		srv:     s,
+		ln:      ln,
+		files:   http.FileServerFS(files),
+		etags:   fileETags(files),
+		origins: s.cfg.WebOrigins,
+		proxies: proxies,
+	}
+	w.http = &http.Server{
+		Handler:           w,
+		ReadHeaderTimeout: s.cfg.WebHeaderTimeout.Duration,
+		ReadTimeout:       max(webReadTimeout, s.cfg.WebHeaderTimeout.Duration),
+		WriteTimeout:      webWriteTimeout,
+		IdleTimeout:       webIdleTimeout,
+		MaxHeaderBytes:    webMaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, webConnKey{}, c)
+		},
+	}
+	s.web = w
+	return nil
+}
+
+// WebAddr is the web port's address, or nil when it is off. Valid after Listen.
+func (s *Server) WebAddr() net.Addr {
+	if s.web == nil {
+		return nil
+	}
+	return s.web.ln.Addr()
+}
+
+// serve runs the HTTP server until close.
+func (w *webServer) serve() {
+	if err := w.http.Serve(w.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		w.srv.log.Error("web port stopped", "addr", w.ln.Addr().String(), "err", err)
+	}
+}
+
+// close stops the web port. Upgraded connections are sessions: Shutdown ends those.
+func (w *webServer) close() {
+	if w != nil {
+		w.http.Close()
+	}
+}
+
+// tracedListener traces the web port's connections as the IRC port's.
+type tracedListener struct {
+	net.Listener
+	t *tracer
+}
+
+func (l tracedListener) Accept() (net.Conn, error) {
+	conn, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return l.t.accepted(conn), nil
+}
+
+// fileETags hashes every embedded file once, so browsers can revalidate with If-None-Match
+// (embedded files have no modification time for If-Modified-Since).
+func fileETags(files fs.FS) map[string]string {
+	tags := make(map[string]string)
+	fs.WalkDir(files, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		b, err := fs.ReadFile(files, name)
+		if err != nil {
+			return nil
+		}
+		sum := sha256.Sum256(b)
+		tags[name] = `"` + base64.RawURLEncoding.EncodeToString(sum[:18]) + `"`
+		return nil
+	})
+	return tags
+}
+
+func (w *webServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if tr := w.srv.trace; tr != nil {
+		rec := &statusRecorder{ResponseWriter: rw}
+		defer func() { w.traceRequest(r, rec.status) }()
+		rw = rec
+	}
+	if isWebSocketRequest(r) {
+		w.upgrade(rw, r)
+		return
+	}
+	w.serveFile(rw, r)
+}
+
+// isWebSocketRequest reports an HTTP/1.1 Upgrade to websocket (RFC 6455 section 4.2.1).
+func isWebSocketRequest(r *http.Request) bool {
+	return headerHasToken(r.Header, "Connection", "upgrade") && headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for t := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// setSecurityHeaders goes on every HTTP response of the web port.
+func setSecurityHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+}
+
+// serveFile answers GET and HEAD from the embedded files. Every file is revalidated on each
+// use (no-cache + ETag): a 304 costs a round trip on the lab LAN, while a cached script from
+// the previous binary beside a new page would break the client after an upgrade.
+func (w *webServer) serveFile(rw http.ResponseWriter, r *http.Request) {
+	h := rw.Header()
+	setSecurityHeaders(h)
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h.Set("Allow", "GET, HEAD")
+		http.Error(rw, "405 method not allowed: the web port serves files (GET) and WebSocket upgrades", http.StatusMethodNotAllowed)
+		return
+	}
+	name := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
+	if name == "" || strings.HasSuffix(r.URL.Path, "/") {
+		name = path.Join(name, "index.html")
+	}
+	if tag, ok := w.etags[name]; ok {
+		h.Set("ETag", tag)
+	}
+	h.Set("Cache-Control", "no-cache")
+	w.files.ServeHTTP(rw, r)
+}
+
+// upgrade turns a WebSocket request into an IRC session.
+func (w *webServer) upgrade(rw http.ResponseWriter, r *http.Request) {
+	setSecurityHeaders(rw.Header())
+	if origin := r.Header.Get("Origin"); !w.originAllowed(origin, r.Host) {
+		// A page from another site must not drive a visitor's browser into this server
+		// (cross-site WebSocket hijacking): browsers always send Origin, and it cannot be faked
+		// from a script.
+		w.srv.log.Info("refused WebSocket", "remote", r.RemoteAddr, "origin", origin, "host", r.Host)
+		http.Error(rw, fmt.Sprintf("403 forbidden: WebSocket connections from origin %q are not allowed on %s (the server's own pages are; more with server.web_origins)", origin, r.Host), http.StatusForbidden)
+		return
+	}
+	proto := chooseSubprotocol(r.Header.Values("Sec-WebSocket-Protocol"))
+	opts := &websocket.AcceptOptions{
+		InsecureSkipVerify: true, // the Origin was checked above, with the configured origins
+		CompressionMode:    websocket.CompressionDisabled,
+	}
+	if proto != "" {
+		opts.Subprotocols = []string{proto}
+	}
+	ws, err := websocket.Accept(rw, r, opts)
+	if err != nil {
+		return // Accept answered the request with the error
+	}
+	netConn, _ := r.Context().Value(webConnKey{}).(net.Conn)
+	if netConn != nil {
+		netConn.SetDeadline(time.Time{}) // HTTP's request timeouts end here; the session keeps its own
+	}
+	binary := strings.EqualFold(ws.Subprotocol(), subprotocolBinary)
+	t := newWSTransport(ws, binary, netConn, w.srv.trace)
+	if w.srv.trace != nil {
+		w.srv.trace.printf("ws open %s <- %s %s (HTTP 101 Switching Protocols; from now on the TCP bytes are WebSocket frames)", t.local, t.remote, t.modeName())
+	}
+	w.srv.accept(t, w.clientIP(r))
+}
+
+// chooseSubprotocol picks the first IRCv3 subprotocol in the client's order of preference,
+// as the spec requires. "" means none: the client asked for none (text, gamja) or only for
+// ones the server does not speak (text, as legacy clients expect).
+func chooseSubprotocol(headers []string) string {
+	for _, h := range headers {
+		for p := range strings.SplitSeq(h, ",") {
+			p = strings.TrimSpace(p)
+			if strings.EqualFold(p, subprotocolText) || strings.EqualFold(p, subprotocolBinary) {
+				return p
+			}
+		}
+	}
+	return ""
+}
+
+// originAllowed reports whether a page from origin may open a WebSocket to host: pages the
+// server itself served (same host and port), configured origins, and clients that send no
+// Origin (not a browser, so not a page another site can script).
+func (w *webServer) originAllowed(origin, host string) bool {
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false // includes "null" (sandboxed frames, file: pages)
+	}
+	if strings.EqualFold(u.Host, host) {
+		return true
+	}
+	for _, o := range w.origins {
+		if strings.Contains(o, "://") {
+			if strings.EqualFold(strings.TrimSuffix(o, "/"), u.Scheme+"://"+u.Host) {
+				return true
+			}
+		} else if ok, _ := path.Match(strings.ToLower(o), strings.ToLower(u.Host)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// clientIP is the address the per-address limits count: the TCP peer, or, when the peer is
+// a trusted proxy, the last address in X-Forwarded-For that is not one.
+func (w *webServer) clientIP(r *http.Request) string {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		return host
+	}
+	ip := ap.Addr().Unmap()
+	if !w.trusted(ip) {
+		return ip.String()
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // a malformed hop: trust nothing before it
+		}
+		ip = a.Unmap()
+		if !w.trusted(ip) {
+			break
+		}
+	}
+	return ip.String()
+}
+
+func (w *webServer) trusted(ip netip.Addr) bool {
+	for _, p := range w.proxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// statusRecorder remembers the status of a response for --trace. Unwrap lets the upgrade
+// reach the connection's Hijack.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (w *webServer) traceRequest(r *http.Request, status int) {
+	local := ""
+	if c, ok := r.Context().Value(webConnKey{}).(net.Conn); ok {
+		local = unmapped(addrPortOf(c.LocalAddr())).String()
+	}
+	remote := r.RemoteAddr
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		remote = unmapped(ap).String()
+	}
+	w.srv.trace.printf("http request %s <- %s %s %q -> %d %s", local, remote, r.Method, r.URL.RequestURI(), status, http.StatusText(status))
+}
+
+// --- the WebSocket transport ---
+
+// wsTransport is IRC over WebSocket: one line per message, CRLF left out both ways.
+type wsTransport struct {
+	ws     *websocket.Conn
+	typ    websocket.MessageType // what the server sends: binary only with binary.ircv3.net
+	addr   net.Addr              // the TCP peer
+	buf    []byte                // the message being read; grows up to maxLineLen+1
+	wctx   context.Context       // cancelled when a write passes its deadline (the conn then closes)
+	cancel context.CancelFunc
+
+	wmu      sync.Mutex // guards deadline, writing and timer: SetWriteDeadline comes from other goroutines
+	deadline time.Time
+	writing  bool
+	timer    *time.Timer // runs cancel at the deadline while a write is in progress
+
+	closeReason atomic.Pointer[string] // the last ERROR line's text: the close frame's reason
+	closeOnce   sync.Once
+
+	tr            *tracer // nil unless --trace
+	local, remote string
+	rd, wr        lineRedactor
+}
+
+func newWSTransport(ws *websocket.Conn, binary bool, netConn net.Conn, tr *tracer) *wsTransport {
+	ws.SetReadLimit(-1) // ReadLine bounds what it keeps and skips the rest, as TCP's reader does
+	t := &wsTransport{ws: ws, typ: websocket.MessageText, buf: make([]byte, lineReaderInitial), tr: tr}
+	if binary {
+		t.typ = websocket.MessageBinary
+	}
+	t.wctx, t.cancel = context.WithCancel(context.Background())
+	t.timer = time.AfterFunc(time.Hour, t.cancel)
+	t.timer.Stop()
+	if netConn != nil {
+		t.addr = netConn.RemoteAddr()
+		t.local = unmapped(addrPortOf(netConn.LocalAddr())).String()
+		t.remote = unmapped(addrPortOf(t.addr)).String()
+		if tc, ok := netConn.(*tracedConn); ok {
+			tc.frames.Store(true)
+		}
+	}
+	return t
+}
+
+func (t *wsTransport) modeName() string {
+	if t.typ == websocket.MessageBinary {
+		return "subprotocol binary.ircv3.net: binary messages"
+	}
+	if p := t.ws.Subprotocol(); p != "" {
+		return "subprotocol " + p + ": text messages"
+	}
+	return "no subprotocol: text messages"
+}
+
+// errWSInvalidUTF8 ends a connection whose text message was not UTF-8.
+var errWSInvalidUTF8 = errors.New("websocket: text message is not valid UTF-8")
+
+// ReadLine reads the next message as one IRC line. A trailing CRLF or LF is tolerated (the
+// spec forbids it; some clients send it). A text message that is not UTF-8 fails the
+// connection with 1007, as RFC 6455 section 8.1 requires; binary messages carry any bytes.
+func (t *wsTransport) ReadLine() ([]byte, error) {
+	typ, r, err := t.ws.Reader(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	n := 0
+	for {
+		if n == len(t.buf) && n <= maxLineLen {
+			grown := make([]byte, min(2*len(t.buf), maxLineLen+1))
+			copy(grown, t.buf[:n])
+			t.buf = grown
+		}
+		if n > maxLineLen {
+			if _, err := io.Copy(io.Discard, r); err != nil {
+				return nil, err
+			}
+			t.traceRead(typ, n, []byte("(over the line limit: skipped)\n"))
+			return nil, ErrLineTooLong
+		}
+		m, err := r.Read(t.buf[n:])
+		n += m
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	line := t.buf[:n]
+	if typ == websocket.MessageText && !utf8.Valid(line) {
+		t.traceRead(typ, n, []byte("(not UTF-8: closing with 1007)\n"))
+		t.closeWith(websocket.StatusInvalidFramePayloadData, "text message is not valid UTF-8 (use binary.ircv3.net for other encodings)")
+		return nil, errWSInvalidUTF8
+	}
+	line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+	if t.tr != nil {
+		t.traceRead(typ, n, append(line[:len(line):len(line)], '\n'))
+	}
+	return line, nil
+}
+
+// WriteLines sends each line as one message without its CRLF. In text mode, bytes that are
+// not UTF-8 (a TCP client may send any) become U+FFFD, since the spec forbids relaying them
+// in text messages: a browser would drop the connection.
+func (t *wsTransport) WriteLines(lines *net.Buffers) (int64, error) {
+	t.wmu.Lock()
+	t.writing = true
+	if !t.deadline.IsZero() {
+		t.timer.Reset(time.Until(t.deadline))
+	}
+	t.wmu.Unlock()
+	defer func() {
+		t.wmu.Lock()
+		t.writing = false
+		t.timer.Stop()
+		t.wmu.Unlock()
+	}()
+	var n int64
+	for len(*lines) > 0 {
+		b := (*lines)[0]
+		msg := bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
+		if t.typ == websocket.MessageText && !utf8.Valid(msg) {
+			msg = bytes.ToValidUTF8(msg, []byte("\uFFFD"))
+		}
+		if bytes.HasPrefix(msg, []byte("ERROR :")) {
+			reason := string(msg[len("ERROR :"):])
+			t.closeReason.Store(&reason)
+		}
+		if t.tr != nil {
+			t.tr.printf("ws write %s -> %s %s %d bytes %s", t.local, t.remote, t.frameName(t.typ, len(msg), false), len(msg), t.wr.show(append(msg[:len(msg):len(msg)], '\n')))
+		}
+		if err := t.ws.Write(t.wctx, t.typ, msg); err != nil {
+			return n, err
+		}
+		n += int64(len(b))
+		*lines = (*lines)[1:]
+	}
+	return n, nil
+}
+
+func (t *wsTransport) SetWriteDeadline(d time.Time) error {
+	t.wmu.Lock()
+	defer t.wmu.Unlock()
+	t.deadline = d
+	if t.writing {
+		if d.IsZero() {
+			t.timer.Stop()
+		} else {
+			t.timer.Reset(time.Until(d))
+		}
+	}
+	return nil
+}
+
+// Close sends a close frame (1000, with the ERROR line's text as reason) and closes the
+// connection once the peer answers, within the library's 5 s bound.
+func (t *wsTransport) Close() error {
+	reason := ""
+	if p := t.closeReason.Load(); p != nil {
+		reason = *p
+	}
+	return t.closeWith(websocket.StatusNormalClosure, reason)
+}
+
+func (t *wsTransport) closeWith(code websocket.StatusCode, reason string) error {
+	var err error
+	t.closeOnce.Do(func() {
+		reason = truncateUTF8(reason, 123) // a close frame's payload is at most 125 bytes
+		if t.tr != nil {
+			t.tr.printf("ws close %s -> %s (close frame %d %s %q)", t.local, t.remote, int(code), code, reason)
+		}
+		err = t.ws.Close(code, reason)
+		t.cancel()
+	})
+	return err
+}
+
+func (t *wsTransport) RemoteAddr() net.Addr {
+	if t.addr == nil {
+		return &net.TCPAddr{}
+	}
+	return t.addr
+}
+
+func (t *wsTransport) traceRead(typ websocket.MessageType, n int, shown []byte) {
+	if t.tr == nil {
+		return
+	}
+	t.tr.printf("ws read %s <- %s %s %d bytes %s", t.local, t.remote, t.frameName(typ, n, true), n, t.rd.show(shown))
+}
+
+// frameName describes a message as one unfragmented frame, as browsers send IRC lines and
+// this server sends them: header (2, 4 or 10 bytes), the 4-byte mask from clients, payload.
+func (t *wsTransport) frameName(typ websocket.MessageType, n int, masked bool) string {
+	header := 2
+	switch {
+	case n > 65535:
+		header = 10
+	case n > 125:
+		header = 4
+	}
+	kind, how := "text", "unmasked"
+	if typ == websocket.MessageBinary {
+		kind = "binary"
+	}
+	if masked {
+		header += 4
+		how = "masked"
+	}
+	return fmt.Sprintf("%s frame (%s, %d bytes on the wire):", kind, how, header+n)
+}
+
+// webURLs are the addresses to type into a browser for the web port at addr: this PC's
+// LAN addresses when it listens on all of them (students' PCs reach those), else addr.
+func webURLs(addr net.Addr) []string {
+	ap := unmapped(addrPortOf(addr))
+	port := fmt.Sprint(ap.Port())
+	if !ap.Addr().IsUnspecified() {
+		return []string{"http://" + net.JoinHostPort(ap.Addr().String(), port) + "/"}
+	}
+	var urls []string
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			ipn, ok := a.(*net.IPNet)
+			if !ok {
+				continue
+			}
+			ip, ok := netip.AddrFromSlice(ipn.IP)
+			if !ok || ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsMulticast() {
+				continue
+			}
+			if ip = ip.Unmap(); ip.Is4() { // lab networks are IPv4; [::] takes IPv4 too
+				urls = append(urls, "http://"+net.JoinHostPort(ip.String(), port)+"/")
+			}
+		}
+	}
+	return append(urls, "http://localhost:"+port+"/")
+}
