@@ -68,6 +68,7 @@ func connectCommand() *cli.Command {
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "print incoming messages to stdout, one per line"},
 			&cli.BoolFlag{Name: "json", Usage: "with --follow: print JSON lines"},
 			&cli.BoolFlag{Name: "no-bell", Usage: "never ring the terminal bell (overrides client.bell)"},
+			&cli.BoolFlag{Name: "no-reconnect", Usage: "end when the connection drops instead of reconnecting"},
 		},
 		Action: runConnect,
 	}
@@ -87,6 +88,7 @@ type clientOptions struct {
 	dataDir      string // the client data dir
 	historyLines int
 	callTimeout  time.Duration // how long /call rings
+	noReconnect  bool          // --no-reconnect: a lost connection ends the client
 	trace        *tracer       // nil unless --trace
 }
 
@@ -139,6 +141,7 @@ func connectOptions(c *cli.Context) (*clientOptions, error) {
 		historyLines: cfg.Client.HistoryLines,
 		callTimeout:  cfg.Client.CallTimeout.Duration,
 		trace:        traceFor(c),
+		noReconnect:  c.Bool("no-reconnect"),
 	}
 	if opts.callTimeout <= 0 {
 		return nil, usageErrorf("config client.call_timeout = %q: must be a positive duration like \"30s\"", cfg.Client.CallTimeout.String())
@@ -281,27 +284,56 @@ func connectAndRun(ctx context.Context, opts *clientOptions, sink eventSink, ui 
 		ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		defer stop()
 	}
-	conn, err := clientDial(ctx, opts.addr, opts.trace)
-	if err != nil {
-		return withExit(exitConnect, err)
-	}
-	cs := newClientSession(newClientConn(conn), opts, sink)
-	defer cs.cc.close()
+	cs := newClientSession(nil, opts, sink)
+	cs.ctx = ctx
 	defer cs.closeRecords()
-	if err := cs.login(); err != nil {
+	cc, err := cs.connect()
+	if err != nil {
 		return err
 	}
 	if err := recordLogin(opts.dataDir, opts.addr, opts.user, time.Now()); err != nil {
 		sink.event(chatEvent{Time: time.Now(), Kind: kindError, Text: fmt.Sprintf("remember login: %v", err)})
 	}
-	go cs.dispatch()
-	if err := cs.startPresence(); err != nil {
-		return err
+	go cs.run(cc)
+	defer cs.closeConn()
+	if err := cs.startPresence(); err != nil && (opts.noReconnect || !errors.Is(err, errNotConnected)) {
+		return cs.lost(err)
 	}
 	if ui != nil {
-		return cs.runPrompt(ui)
+		return cs.lost(cs.runPrompt(ui))
 	}
-	return cs.runPipeline(ctx, os.Stdin)
+	return cs.lost(cs.runPipeline(ctx, os.Stdin))
+}
+
+// lost prefers the reason the session ended (the server's ERROR) to the failed write that
+// noticed it.
+func (cs *clientSession) lost(err error) error {
+	if !errors.Is(err, errNotConnected) {
+		return err
+	}
+	select {
+	case <-cs.done:
+		if cs.endErr != nil {
+			return cs.endErr
+		}
+	case <-time.After(quitWait):
+	}
+	return err
+}
+
+// connect dials and logs in: one connection of the session (client_reconnect.go has the rest).
+func (cs *clientSession) connect() (*clientConn, error) {
+	conn, err := clientDial(cs.ctx, cs.opts.addr, cs.opts.trace)
+	if err != nil {
+		return nil, withExit(exitConnect, err)
+	}
+	cc := newClientConn(conn)
+	cs.setConn(cc)
+	if err := cs.login(cc); err != nil {
+		cc.close()
+		return nil, err
+	}
+	return cc, nil
 }
 
 // clientDial is the client's one TCP dial; tr (nil: off) traces the connection.
@@ -334,20 +366,22 @@ type inbound struct {
 // clientConn is the socket: readLoop is its only reader, send its only writer.
 type clientConn struct {
 	conn    net.Conn
-	lines   chan inbound // closed when readLoop ends; readErr says why
-	readErr error        // written by readLoop before it closes lines
+	lines   chan inbound  // closed when readLoop ends; readErr says why
+	readErr error         // written by readLoop before it closes lines
+	gone    chan struct{} // closed when readLoop ends, for waits that do not read lines
 
 	wmu sync.Mutex // guards wbuf and serializes writes to conn
 	buf []byte
 }
 
 func newClientConn(conn net.Conn) *clientConn {
-	cc := &clientConn{conn: conn, lines: make(chan inbound, 64)}
+	cc := &clientConn{conn: conn, lines: make(chan inbound, 64), gone: make(chan struct{})}
 	go cc.readLoop()
 	return cc
 }
 
 func (cc *clientConn) readLoop() {
+	defer close(cc.gone)
 	defer close(cc.lines)
 	lr := newLineReader(cc.conn, maxLineLen)
 	for {
@@ -371,6 +405,9 @@ func (cc *clientConn) readLoop() {
 // send encodes one message and writes it. Parameters that cannot be encoded (a line break,
 // a space in a middle parameter) are refused, so nothing typed can inject a second line.
 func (cc *clientConn) send(command string, params ...string) error {
+	if cc == nil {
+		return errNotConnected
+	}
 	m := Message{Command: command, Params: params}
 	cc.wmu.Lock()
 	defer cc.wmu.Unlock()
@@ -384,6 +421,9 @@ func (cc *clientConn) send(command string, params ...string) error {
 
 // sendRaw writes line as typed, for /raw; only the line ending is added.
 func (cc *clientConn) sendRaw(line string) error {
+	if cc == nil {
+		return errNotConnected
+	}
 	if strings.ContainsAny(line, "\r\n\x00") || len(line)+2 > maxBodyLen {
 		return errors.New("raw line must be one line of at most 510 bytes")
 	}
@@ -395,18 +435,23 @@ func (cc *clientConn) sendRaw(line string) error {
 func (cc *clientConn) writeLocked(b []byte) error {
 	cc.conn.SetWriteDeadline(time.Now().Add(clientWriteTimeout))
 	if _, err := cc.conn.Write(b); err != nil {
-		return fmt.Errorf("write to server: %w", err)
+		return fmt.Errorf("write to server: %w (%w)", errNotConnected, err)
 	}
 	return nil
 }
 
-func (cc *clientConn) close() { cc.conn.Close() }
+func (cc *clientConn) close() {
+	if cc != nil {
+		cc.conn.Close()
+	}
+}
 
 // clientSession is one logged-in connection and what the client knows about it.
 type clientSession struct {
-	cc   *clientConn
+	ccp  atomic.Pointer[clientConn] // the connection now; nil while reconnecting (conn())
 	opts *clientOptions
 	sink eventSink
+	ctx  context.Context // ends the session (pipeline mode: SIGINT, SIGTERM)
 
 	// Set by login before dispatch starts; read-only afterwards.
 	caps      map[string]bool
@@ -417,18 +462,30 @@ type clientSession struct {
 	presence     *presenceBook // others' status, contacts, partners (client_presence.go)
 	calls        *callBook     // calls ringing now (client_calls.go)
 
-	done   chan struct{} // closed by dispatch when the connection has ended
+	done   chan struct{} // closed by run when the session has ended (no more reconnecting)
 	endErr error         // why it ended (nil: as asked); written before done is closed
 
-	mu        sync.Mutex // guards the fields below (dispatch and the input side share them)
-	nick      string
-	target    string            // where plain text goes
-	askedRoom string            // clientFold of the room a /join asked for: it becomes the target
-	rooms     map[string]string // joined rooms, casefolded → as the server spells it
-	nicks     map[string]string // nicks seen, for completion, casefolded → spelling
-	pongs     map[string]chan struct{}
-	pingSeq   int
-	rawWatch  int // outstanding /raw round trips: replies are shown raw meanwhile
+	serverErr string       // the ERROR text of the current connection; dispatch goroutine only
+	resume    resumeState  // what the reconnect loop needs (client_reconnect.go)
+	seen      seenIDs      // msgids shown, so a replay after a reconnect shows nothing twice
+	redraw    func()       // asks the prompt to redraw itself (set by runPrompt); guarded by mu
+	shown     atomic.Value // the prompt text being shown (string)
+
+	mu           sync.Mutex // guards the fields below (dispatch and the input side share them)
+	nick         string
+	target       string            // where plain text goes
+	askedRoom    string            // clientFold of the room a /join asked for: it becomes the target
+	rooms        map[string]string // joined rooms, casefolded → as the server spells it
+	nicks        map[string]string // nicks seen, for completion, casefolded → spelling
+	pongs        map[string]chan struct{}
+	pingSeq      int
+	rawWatch     int             // outstanding /raw round trips: replies are shown raw meanwhile
+	offline      bool            // reconnecting: the prompt says so
+	online       chan struct{}   // closed while connected; a fresh one while reconnecting
+	lastTime     time.Time       // the newest server time seen: history after it was missed
+	rejoining    map[string]bool // rooms being rejoined: their JOIN echo and NAMES are not shown
+	catchUp      map[string]bool // targets whose next chathistory batch is a catch-up
+	catchUpSince time.Time       // the newest server time seen before the drop; zero: no catch-up
 
 	historyBatches map[string]*historyReplay // open chathistory batches; dispatch goroutine only
 	quitting       bool
@@ -436,8 +493,9 @@ type clientSession struct {
 }
 
 func newClientSession(cc *clientConn, opts *clientOptions, sink eventSink) *clientSession {
-	return &clientSession{
-		cc: cc, opts: opts, sink: sink,
+	cs := &clientSession{
+		opts: opts, sink: sink, ctx: context.Background(),
+		online: make(chan struct{}), rejoining: map[string]bool{}, catchUp: map[string]bool{},
 		caps: map[string]bool{}, chantypes: "#&",
 		done:   make(chan struct{}),
 		nick:   opts.user,
@@ -448,18 +506,28 @@ func newClientSession(cc *clientConn, opts *clientOptions, sink eventSink) *clie
 		presence: newPresenceBook(opts.dataDir),
 		calls:    newCallBook(),
 	}
+	close(cs.online)
+	cs.ccp.Store(cc)
+	return cs
 }
+
+// conn is the current connection: nil while reconnecting, and sending on nil says so.
+func (cs *clientSession) conn() *clientConn { return cs.ccp.Load() }
+
+func (cs *clientSession) setConn(cc *clientConn) { cs.ccp.Store(cc) }
+
+func (cs *clientSession) closeConn() { cs.conn().close() }
 
 // wantedCaps are the capabilities the client uses when the server offers them.
 var wantedCaps = []string{"sasl", "server-time", "message-tags", "echo-message", "away-notify", "extended-monitor", "batch", "draft/chathistory"}
 
 // login runs connection registration up to the end of the MOTD: capabilities, REGISTER when
 // asked, SASL PLAIN (or PASS when the server has no SASL), then the welcome.
-func (cs *clientSession) login() error {
-	lg := &loginState{cs: cs}
+func (cs *clientSession) login(cc *clientConn) error {
+	lg := &loginState{cs: cs, cc: cc}
 	steps := [][]string{{"CAP", "LS", "302"}, {"NICK", cs.opts.user}, {"USER", cs.opts.user, "0", "*", cs.opts.user}}
 	for _, p := range steps {
-		if err := cs.cc.send(p[0], p[1:]...); err != nil {
+		if err := cc.send(p[0], p[1:]...); err != nil {
 			return withExit(exitProtocol, err)
 		}
 	}
@@ -467,7 +535,7 @@ func (cs *clientSession) login() error {
 	defer timeout.Stop()
 	for !lg.finished && lg.err == nil {
 		select {
-		case in, ok := <-cs.cc.lines:
+		case in, ok := <-cc.lines:
 			if !ok {
 				return lg.closedError()
 			}
@@ -477,7 +545,7 @@ func (cs *clientSession) login() error {
 		}
 	}
 	if lg.err != nil {
-		cs.cc.send("QUIT", "login failed")
+		cc.send("QUIT", "login failed")
 	}
 	return lg.err
 }
@@ -485,6 +553,7 @@ func (cs *clientSession) login() error {
 // loginState is owned by the goroutine running login.
 type loginState struct {
 	cs       *clientSession
+	cc       *clientConn
 	capLS    []string
 	welcomed bool
 	loggedIn bool
@@ -531,7 +600,7 @@ func (lg *loginState) handle(in inbound) {
 }
 
 func (lg *loginState) closedError() error {
-	err := lg.cs.cc.readErr
+	err := lg.cc.readErr
 	if err == nil || errors.Is(err, io.EOF) {
 		err = errors.New("server closed the connection")
 	}
@@ -545,7 +614,7 @@ func (lg *loginState) fail(err error) {
 }
 
 func (lg *loginState) send(command string, params ...string) {
-	if err := lg.cs.cc.send(command, params...); err != nil {
+	if err := lg.cc.send(command, params...); err != nil {
 		lg.fail(withExit(exitProtocol, err))
 	}
 }
@@ -695,22 +764,11 @@ func (lg *loginState) onError(m *Message) {
 	lg.fail(withExit(code, fmt.Errorf("server %s closed the connection: %s", lg.cs.opts.addr, m.Param(0))))
 }
 
-// dispatch handles server lines after login until the connection ends.
-func (cs *clientSession) dispatch() {
-	for in := range cs.cc.lines {
+// dispatch handles the lines of one connection after login until it ends.
+func (cs *clientSession) dispatch(cc *clientConn) {
+	for in := range cc.lines {
 		cs.handle(in)
 	}
-	cs.mu.Lock()
-	quitting := cs.quitting
-	cs.mu.Unlock()
-	if cs.endErr == nil && !quitting {
-		err := cs.cc.readErr
-		if err == nil {
-			err = io.EOF
-		}
-		cs.endErr = withExit(exitProtocol, fmt.Errorf("connection to %s lost: %w", cs.opts.addr, err))
-	}
-	close(cs.done)
 }
 
 // handle runs the handler for one line; /raw replies are shown as received.
@@ -721,8 +779,9 @@ func (cs *clientSession) handle(in inbound) {
 	}
 	m := &in.msg
 	if m.Command == "PING" {
-		cs.cc.send("PONG", m.Params...)
+		cs.conn().send("PONG", m.Params...)
 	}
+	cs.noteTime(m)
 	cs.mu.Lock()
 	raw := cs.rawWatch > 0
 	if raw && m.Command == "PONG" && strings.HasPrefix(m.Param(len(m.Params)-1), "raw-") {
@@ -753,7 +812,8 @@ func (cs *clientSession) roundTrip(prefix string) error {
 	ch := make(chan struct{})
 	cs.pongs[token] = ch
 	cs.mu.Unlock()
-	if err := cs.cc.send("PING", token); err != nil {
+	cc := cs.conn()
+	if err := cc.send("PING", token); err != nil {
 		return withExit(exitProtocol, err)
 	}
 	timer := time.NewTimer(pongTimeout)
@@ -761,6 +821,12 @@ func (cs *clientSession) roundTrip(prefix string) error {
 	select {
 	case <-ch:
 		return nil
+	case <-cc.gone:
+		if cs.opts.noReconnect {
+			<-cs.done // run is closing it: the end of the session has its reason
+			return cs.endErr
+		}
+		return withExit(exitProtocol, fmt.Errorf("connection to %s lost: %w", cs.opts.addr, errNotConnected))
 	case <-cs.done:
 		return cs.endErr
 	case <-timer.C:
@@ -773,7 +839,7 @@ func (cs *clientSession) quit(reason string) {
 	cs.mu.Lock()
 	cs.quitting = true
 	cs.mu.Unlock()
-	if err := cs.cc.send("QUIT", reason); err != nil {
+	if err := cs.conn().send("QUIT", reason); err != nil { // nil while reconnecting: nothing to wait for
 		return
 	}
 	select {
@@ -791,7 +857,7 @@ func (cs *clientSession) sendText(target, text string) error {
 		cs.notePartner(target)
 	}
 	for _, piece := range splitText(text, maxTextBytes(nick, target)) {
-		if err := cs.cc.send("PRIVMSG", target, piece); err != nil {
+		if err := cs.conn().send("PRIVMSG", target, piece); err != nil {
 			return withExit(exitProtocol, err)
 		}
 		if !cs.caps["echo-message"] {
@@ -843,14 +909,16 @@ func (cs *clientSession) runPipeline(ctx context.Context, stdin io.Reader) error
 			return cs.endErr
 		}
 	}
-	if err := cs.joinTarget(); err != nil {
-		return err
+	for {
+		err := cs.joinTarget()
+		if err == nil {
+			break
+		}
+		if none := 0; !cs.survive(err, &none) {
+			return err
+		}
 	}
-	err := cs.sendLines(ctx, stdin)
-	if err == nil {
-		err = cs.roundTrip("sent")
-	}
-	if err != nil {
+	if err := cs.sendLines(ctx, stdin); err != nil {
 		return err
 	}
 	cs.quit("labchat done")
@@ -868,7 +936,7 @@ func (cs *clientSession) joinTarget() error {
 	if !cs.isRoom(cs.opts.to) {
 		return nil
 	}
-	if err := cs.cc.send("JOIN", cs.opts.to); err != nil {
+	if err := cs.conn().send("JOIN", cs.opts.to); err != nil {
 		return withExit(exitProtocol, err)
 	}
 	if err := cs.roundTrip("join"); err != nil {
@@ -898,16 +966,30 @@ func (cs *clientSession) sendLines(ctx context.Context, stdin io.Reader) error {
 		select {
 		case line, ok := <-lines:
 			if !ok {
-				return <-readErr
+				if err := <-readErr; err != nil {
+					return err
+				}
+				for { // the server has taken every line when it answers
+					err := cs.roundTrip("sent")
+					if err == nil || !cs.survive(err, &unconfirmed) {
+						return err
+					}
+				}
 			}
 			if line == "" {
 				continue
 			}
-			if err := cs.sendText(cs.opts.to, line); err != nil {
-				return err
+			for {
+				err := cs.sendText(cs.opts.to, line)
+				if err == nil {
+					break
+				}
+				if !cs.survive(err, &unconfirmed) {
+					return err
+				}
 			}
 			if unconfirmed++; unconfirmed >= pipelineWindow {
-				if err := cs.roundTrip("window"); err != nil {
+				if err := cs.roundTrip("window"); err != nil && !cs.survive(err, &unconfirmed) {
 					return err
 				}
 				unconfirmed = 0
@@ -918,6 +1000,26 @@ func (cs *clientSession) sendLines(ctx context.Context, stdin io.Reader) error {
 			return cs.endErr
 		}
 	}
+}
+
+// survive waits for a reconnect after a send failed on a lost connection, and reports
+// whether to go on. Lines sent since the last confirmation may have been lost with the
+// connection; that is said on stderr, as they are not sent twice.
+func (cs *clientSession) survive(err error, unconfirmed *int) bool {
+	if !errors.Is(err, errNotConnected) || cs.opts.noReconnect || !cs.waitOnline() {
+		return false
+	}
+	if *unconfirmed > 0 {
+		cs.complain(fmt.Sprintf("up to %d line(s) sent just before the connection dropped may not have arrived", *unconfirmed))
+	}
+	*unconfirmed = 0
+	if cs.isRoom(cs.opts.to) && !cs.joined(cs.opts.to) {
+		// resumeSession rejoins too; a second JOIN is harmless and this one is waited for.
+		if cs.sendCmd("JOIN", cs.opts.to) == nil {
+			cs.roundTrip("rejoin")
+		}
+	}
+	return true
 }
 
 // readStdinLines sends r's lines to out without line endings; a line longer than

@@ -298,7 +298,7 @@ func (cs *clientSession) callUnanswered(id, peer string, timeout time.Duration) 
 	if cs.calls.take(id, peer, true) == nil {
 		return
 	}
-	cs.cc.send("PRIVMSG", peer, "\x01CALL "+id+" "+callCancel+"\x01")
+	cs.conn().send("PRIVMSG", peer, "\x01CALL "+id+" "+callCancel+"\x01")
 	cs.callEvent(time.Now(), cs.myNick(), peer, callStateNoAnswer, id, "no answer from "+peer+" after "+timeout.String())
 }
 

@@ -5,6 +5,7 @@ package main
 // with their date, and neither ring the bell nor go into the client's own records again.
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -17,8 +18,9 @@ const (
 // historyReplay is one chathistory batch being received. Batches are touched only by the
 // dispatch goroutine.
 type historyReplay struct {
-	target string
-	count  int
+	target  string
+	count   int
+	catchUp bool // fetched after a reconnect: shown as live messages, each at most once
 }
 
 // parseHistoryArgs reads "[TARGET] [N]"; the target defaults to the current one.
@@ -61,7 +63,11 @@ func (cs *clientSession) onBatch(m *Message, raw bool) {
 			if cs.historyBatches == nil {
 				cs.historyBatches = make(map[string]*historyReplay)
 			}
-			cs.historyBatches[id] = &historyReplay{target: m.Param(2)}
+			cs.mu.Lock()
+			catchUp := cs.catchUp[clientFold(m.Param(2))]
+			delete(cs.catchUp, clientFold(m.Param(2)))
+			cs.mu.Unlock()
+			cs.historyBatches[id] = &historyReplay{target: m.Param(2), catchUp: catchUp}
 		}
 		return
 	}
@@ -71,6 +77,12 @@ func (cs *clientSession) onBatch(m *Message, raw bool) {
 		return
 	}
 	delete(cs.historyBatches, id)
+	if b.catchUp {
+		if b.count > 0 {
+			cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindInfo, Text: fmt.Sprintf("%s: %d message(s) you missed while reconnecting, above", b.target, b.count)})
+		}
+		return
+	}
 	text := "end of history for " + b.target + " (" + strconv.Itoa(b.count) + " messages)"
 	if b.count == 0 {
 		text = "no history for " + b.target
@@ -86,6 +98,15 @@ func (cs *clientSession) onHistoryLine(m *Message, raw bool) bool {
 		return false
 	}
 	if m.Command != "PRIVMSG" && m.Command != "NOTICE" {
+		return true
+	}
+	if b.catchUp {
+		if cs.seen.add(m.Tags["msgid"]) && !cs.isSelf(nickOf(m.Source)) {
+			b.count++
+			in := inbound{msg: *m}
+			delete(in.msg.Tags, "batch")
+			cs.handle(in) // as if it had come live: recorded, rung, shown with its time
+		}
 		return true
 	}
 	from, target, text := nickOf(m.Source), m.Param(0), m.Param(1)

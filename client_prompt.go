@@ -18,6 +18,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/peterh/liner"
 	"github.com/urfave/cli/v2"
@@ -26,6 +27,7 @@ import (
 // prompt is the terminal: liner for input, printAbove for output.
 type prompt struct {
 	ln   *liner.State // Prompt runs on one goroutine at a time (runPrompt waits for it)
+	keys *keyFilter   // nil without one (Windows): see client_keys.go
 	bell string
 
 	mu  sync.Mutex // serializes writes to out, so lines and the bell never interleave
@@ -36,7 +38,8 @@ type prompt struct {
 var errQuit = errors.New("quit")
 
 func runInteractive(c *cli.Context, opts *clientOptions) error {
-	p := &prompt{ln: liner.NewLiner(), bell: opts.bell, out: os.Stdout}
+	keys := installKeyFilter() // before NewLiner, which takes os.Stdin
+	p := &prompt{ln: liner.NewLiner(), keys: keys, bell: opts.bell, out: os.Stdout}
 	defer p.ln.Close()
 	p.ln.SetCtrlCAborts(true)
 	if err := p.askCredentials(c, opts); err != nil {
@@ -54,6 +57,13 @@ func (p *prompt) printAbove(text string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	writeAbovePrompt(p.out, text)
+}
+
+// clearLine erases the prompt line a redraw left behind (see client_keys.go).
+func (p *prompt) clearLine() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	io.WriteString(p.out, "\r\x1b[K")
 }
 
 // endLine leaves the abandoned prompt line as it is, so what follows starts on a new line.
@@ -186,11 +196,20 @@ type promptResult struct {
 	err  error
 }
 
-// runPrompt reads lines until /quit, Ctrl-C, Ctrl-D, a signal, or the connection ends.
-// Prompt runs on its own goroutine so the end of the connection is noticed while the user
-// types; the deferred liner Close then restores the terminal.
+// runPrompt reads lines until /quit, Ctrl-C on an empty line, Ctrl-D, a signal, or the
+// session ends. Prompt runs on its own goroutine so the end of the session is noticed while
+// the user types; the deferred liner Close then restores the terminal.
 func (cs *clientSession) runPrompt(p *prompt) error {
-	p.ln.SetWordCompleter(cs.complete)
+	p.ln.SetWordCompleter(func(line string, pos int) (string, []string, string) {
+		if p.keys.answer(line, pos) {
+			return "", nil, ""
+		}
+		// liner counts pos in runes; complete slices bytes.
+		return cs.complete(line, len(string([]rune(line)[:min(pos, utf8.RuneCountInString(line))])))
+	})
+	cs.mu.Lock()
+	cs.redraw = p.keys.requestRedraw
+	cs.mu.Unlock()
 	if cs.isRoom(cs.opts.to) {
 		if err := cmdJoin(cs, cs.opts.to); err != nil {
 			return err
@@ -200,13 +219,24 @@ func (cs *clientSession) runPrompt(p *prompt) error {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	results := make(chan promptResult, 1)
+	var restore lineState // the line a redraw took away, typed back into the new prompt
 	for {
-		go func(text string) {
-			line, err := p.ln.Prompt(text)
+		text := cs.promptText()
+		cs.shown.Store(text)
+		go func(st lineState) {
+			p.keys.setChat(true)
+			line, err := p.ln.PromptWithSuggestion(text, st.line, st.pos)
+			p.keys.setChat(false)
 			results <- promptResult{line, err}
-		}(cs.promptText())
+		}(restore)
+		restore = lineState{}
 		select {
 		case r := <-results:
+			if st, ok := p.keys.takeRedraw(); ok && errors.Is(r.err, io.EOF) {
+				p.clearLine()
+				restore = st
+				continue
+			}
 			if err := cs.promptLine(p, r); err != nil {
 				if errors.Is(err, errQuit) {
 					return nil
@@ -217,14 +247,20 @@ func (cs *clientSession) runPrompt(p *prompt) error {
 			p.endLine()
 			return cs.endErr
 		case <-sigs:
+			p.endLine()
 			cs.quit("labchat client quit")
 			return nil
 		}
 	}
 }
 
+// promptLine handles what Prompt returned: Ctrl-C (the key filter lets it through only on an
+// empty line) and Ctrl-D leave, after a newline so the shell's prompt starts on its own line.
 func (cs *clientSession) promptLine(p *prompt, r promptResult) error {
 	if errors.Is(r.err, liner.ErrPromptAborted) || errors.Is(r.err, io.EOF) {
+		if errors.Is(r.err, io.EOF) {
+			p.endLine() // liner printed "^C" and a newline for Ctrl-C, nothing for Ctrl-D
+		}
 		cs.quit("labchat client quit")
 		return errQuit
 	}
@@ -232,12 +268,20 @@ func (cs *clientSession) promptLine(p *prompt, r promptResult) error {
 		return fmt.Errorf("read input: %w", r.err)
 	}
 	p.remember(r.line)
-	return cs.runLine(r.line)
+	err := cs.runLine(r.line)
+	if errors.Is(err, errNotConnected) {
+		cs.complain("not sent: the connection is down, reconnecting ... (the line is in your input history: press Up)")
+		return nil
+	}
+	return err
 }
 
 func (cs *clientSession) promptText() string {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
+	if cs.offline {
+		return "[" + cs.nick + " reconnecting ...] > "
+	}
 	if cs.target == "" {
 		return "[" + cs.nick + "] > "
 	}
@@ -343,7 +387,7 @@ func findSlashCommand(name string) (slashCommand, bool) {
 }
 
 func (cs *clientSession) sendCmd(command string, params ...string) error {
-	if err := cs.cc.send(command, params...); err != nil {
+	if err := cs.conn().send(command, params...); err != nil {
 		return withExit(exitProtocol, err)
 	}
 	return nil
@@ -473,7 +517,7 @@ func cmdRaw(cs *clientSession, args string) error {
 	token := fmt.Sprintf("raw-%d", cs.pingSeq)
 	cs.mu.Unlock()
 	cs.sink.event(chatEvent{Time: time.Now(), Kind: kindRaw, Text: ">> " + args})
-	if err := cs.cc.sendRaw(args); err != nil {
+	if err := cs.conn().sendRaw(args); err != nil {
 		cs.mu.Lock()
 		cs.rawWatch--
 		cs.mu.Unlock()

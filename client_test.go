@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -113,8 +114,26 @@ type clientProc struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	lines  chan string // stdout lines; closed at EOF
-	stderr strings.Builder
+	stderr lockedBuffer
 	exited chan error
+}
+
+// lockedBuffer is stderr of a running client: written by exec's copier, read by the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (lb *lockedBuffer) Write(p []byte) (int, error) {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	return lb.b.Write(p)
+}
+
+func (lb *lockedBuffer) String() string {
+	lb.mu.Lock()
+	defer lb.mu.Unlock()
+	return lb.b.String()
 }
 
 func startClient(t *testing.T, env []string, args ...string) *clientProc {
@@ -155,7 +174,7 @@ func (cp *clientProc) nextLine(t *testing.T) string {
 		}
 		return line
 	case <-time.After(clientTestTimeout):
-		t.Fatalf("no line from client within %v", clientTestTimeout)
+		t.Fatalf("no line from client within %v; stderr: %s", clientTestTimeout, cp.stderr.String())
 	}
 	return ""
 }

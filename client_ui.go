@@ -165,21 +165,22 @@ func (ps *pipelineSink) event(ev chatEvent) {
 // messageHandlers handle server lines after login. raw is true while /raw replies are shown
 // as received: handlers then update state but show nothing.
 var messageHandlers = map[string]func(cs *clientSession, m *Message, raw bool){
-	"PRIVMSG": (*clientSession).onMessage,
-	"NOTICE":  (*clientSession).onMessage,
-	"JOIN":    (*clientSession).onJoin,
-	"PART":    (*clientSession).onPart,
-	"KICK":    (*clientSession).onKick,
-	"QUIT":    (*clientSession).onQuit,
-	"NICK":    (*clientSession).onNick,
-	"TOPIC":   (*clientSession).onTopic,
-	"PONG":    (*clientSession).onPong,
-	"ERROR":   (*clientSession).onError,
-	"FAIL":    (*clientSession).onFail,
-	"PING":    func(*clientSession, *Message, bool) {}, // answered in handle
-	"CAP":     func(*clientSession, *Message, bool) {},
-	"353":     (*clientSession).onNames, // RPL_NAMREPLY
-	"BATCH":   (*clientSession).onBatch,
+	"PRIVMSG":     (*clientSession).onMessage,
+	"NOTICE":      (*clientSession).onMessage,
+	"JOIN":        (*clientSession).onJoin,
+	"PART":        (*clientSession).onPart,
+	"KICK":        (*clientSession).onKick,
+	"QUIT":        (*clientSession).onQuit,
+	"NICK":        (*clientSession).onNick,
+	"TOPIC":       (*clientSession).onTopic,
+	"PONG":        (*clientSession).onPong,
+	"ERROR":       (*clientSession).onError,
+	"FAIL":        (*clientSession).onFail,
+	"PING":        func(*clientSession, *Message, bool) {}, // answered in handle
+	"CAP":         func(*clientSession, *Message, bool) {},
+	"353":         (*clientSession).onNames, // RPL_NAMREPLY
+	"BATCH":       (*clientSession).onBatch,
+	"CHATHISTORY": (*clientSession).onHistoryTarget,
 }
 
 // nickOf returns the nick of a "nick!user@host" source; "" for a server.
@@ -239,6 +240,7 @@ func (cs *clientSession) onMessage(m *Message, raw bool) {
 		cs.onServerNotice(m, raw)
 		return
 	}
+	cs.seen.add(m.Tags["msgid"])
 	cs.record(m.Command, from, target, text, m.Tags["msgid"], msgTime(m))
 	kind := kindMessage
 	if m.Command == "NOTICE" {
@@ -296,7 +298,12 @@ func (cs *clientSession) onJoin(m *Message, raw bool) {
 		if cs.target == "" || cs.askedRoom == clientFold(room) {
 			cs.target = room // a join the user asked for, or the server's default room
 		}
+		rejoin := cs.rejoining[clientFold(room)]
 		cs.mu.Unlock()
+		cs.promptChanged()
+		if rejoin {
+			return // "back in #room" says it once for all rooms
+		}
 	}
 	cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindJoin, From: who, To: room})
 }
@@ -361,14 +368,10 @@ func (cs *clientSession) onPong(m *Message, raw bool) {
 	}
 }
 
-// onError records why the server is closing; the session ends when the socket does.
+// onError records why the server is closing; run decides when the socket closes whether
+// that ends the session or the client reconnects.
 func (cs *clientSession) onError(m *Message, raw bool) {
-	cs.mu.Lock()
-	quitting := cs.quitting
-	cs.mu.Unlock()
-	if !quitting && cs.endErr == nil {
-		cs.endErr = withExit(exitProtocol, fmt.Errorf("server %s closed the connection: %s", cs.opts.addr, m.Param(0)))
-	}
+	cs.serverErr = m.Param(0)
 }
 
 // onFail shows a standard-replies FAIL: "FAIL <command> <code> [<context>...] :<description>".
@@ -393,7 +396,11 @@ func (cs *clientSession) onNames(m *Message, raw bool) {
 			cs.nicks[clientFold(n)] = n
 		}
 	}
+	rejoin := cs.rejoining[clientFold(room)]
 	cs.mu.Unlock()
+	if rejoin {
+		return
+	}
 	cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindInfo, Text: "in " + room + ": " + strings.Join(names, " ")})
 }
 

@@ -21,3 +21,7 @@ func writeAbovePrompt(w io.Writer, text string) error {
 	_, err := io.WriteString(w, "\r"+text+pad+"\r\n")
 	return err
 }
+
+// installKeyFilter: Windows consoles deliver keys to liner directly, so Ctrl-C leaves even
+// with a half-typed line and a new prompt text shows at the next prompt.
+func installKeyFilter() *keyFilter { return nil }

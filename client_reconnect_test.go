@@ -1,0 +1,170 @@
+//go:build unix
+
+package main
+
+// Reconnect: a real server is stopped and started again on the same data dir and port
+// under a running client. The client is paused (SIGSTOP) while the server is down and a
+// message is sent, so what it shows afterwards came by its catch-up, not live.
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// restartServer stops ts and starts a server on the same data dir and port.
+func restartServer(t *testing.T, ts *testServer) *testServer {
+	t.Helper()
+	ts.stop(t)
+	cfg := loginRequiredConfig(t)
+	cfg.Listen = ts.addr
+	return startServer(t, cfg, ts.dir)
+}
+
+func TestConnectFollowReconnectsAfterServerRestart(t *testing.T) {
+	ts := startServer(t, loginRequiredConfig(t), "")
+	data := t.TempDir()
+	registerViaCLI(t, ts.addr, data, "alice", "alicepw1")
+	registerViaCLI(t, ts.addr, data, "bob", "bobpw123")
+	alice := rawLogin(t, ts.addr, "alice", "alicepw1")
+	alice.send("JOIN #lab")
+	alice.expect(`JOIN #lab`)
+	bob := startClient(t, clientEnv(data, "bobpw123"), "connect", ts.addr, "--user", "bob", "--to", "#lab", "--follow")
+	alice.expect(`:bob!\S+ JOIN #lab`)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("bob's stderr: %s", bob.stderr.String())
+		}
+	})
+	alice.send("PRIVMSG #lab :before the restart")
+	if line := bob.nextLine(t); !strings.HasSuffix(line, "#lab <alice> before the restart") {
+		t.Fatalf("follow printed %q", line)
+	}
+
+	bob.cmd.Process.Signal(syscall.SIGSTOP)
+	ts2 := restartServer(t, ts)
+	alice = rawLogin(t, ts2.addr, "alice", "alicepw1")
+	alice.send("JOIN #lab")
+	alice.expect(`JOIN #lab`)
+	alice.send("PRIVMSG #lab :while you were away")
+	alice.send("PRIVMSG bob :a DM while you were away") // queued for bob, and in the history
+	alice.send("PING sync")
+	alice.expect(`PONG`)
+	bob.cmd.Process.Signal(syscall.SIGCONT)
+
+	alice.expect(`:bob!\S+ JOIN #lab`) // bob is back
+	var got []string
+	for len(got) < 2 {
+		got = append(got, bob.nextLine(t))
+	}
+	// Both missed messages, then a live one: whatever came twice would come before it.
+	alice.send("PRIVMSG #lab :after the restart")
+	for !strings.HasSuffix(got[len(got)-1], "after the restart") {
+		got = append(got, bob.nextLine(t))
+	}
+	want := []string{`#lab <alice> while you were away$`, `\*alice\* a DM while you were away$`, `#lab <alice> after the restart$`}
+	for _, w := range want {
+		n := 0
+		for _, line := range got {
+			if regexp.MustCompile(w).MatchString(line) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d lines match %s; want 1. Printed:\n%s", n, w, strings.Join(got, "\n"))
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("printed %d lines; want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+	if !strings.Contains(bob.stderr.String(), "reconnecting") {
+		t.Errorf("stderr says nothing of reconnecting: %q", bob.stderr.String())
+	}
+	bob.stdin.Close()
+	if code := bob.wait(t); code != exitOK {
+		t.Errorf("exit %d; want 0; stderr: %s", code, bob.stderr.String())
+	}
+}
+
+func TestConnectNoReconnectEndsWithExit5(t *testing.T) {
+	ts := startServer(t, loginRequiredConfig(t), "")
+	data := t.TempDir()
+	registerViaCLI(t, ts.addr, data, "bob", "bobpw123")
+	registerViaCLI(t, ts.addr, data, "alice", "alicepw1")
+	alice := rawLogin(t, ts.addr, "alice", "alicepw1")
+	alice.send("MONITOR + bob")
+	alice.expect(` 731 `)
+	bob := startClient(t, clientEnv(data, "bobpw123"), "connect", ts.addr, "--user", "bob", "--follow", "--no-reconnect")
+	alice.expect(` 730 .*bob`)
+	ts.stop(t)
+	if code := bob.wait(t); code != exitProtocol || !strings.Contains(bob.stderr.String(), "Server shutting down") {
+		t.Errorf("exit %d, stderr %q; want %d and the server's reason", code, bob.stderr.String(), exitProtocol)
+	}
+}
+
+// paneSignal sends sig to the client running in the pane (env execs it: same pid).
+func (tp *tmuxPane) signal(sig syscall.Signal) {
+	tp.t.Helper()
+	pid, err := strconv.Atoi(strings.TrimSpace(tp.tmux("display", "-p", "-t", "lc", "#{pane_pid}")))
+	if err != nil {
+		tp.t.Fatalf("pane pid: %v", err)
+	}
+	if err := syscall.Kill(pid, sig); err != nil {
+		tp.t.Fatalf("signal %v: %v", sig, err)
+	}
+}
+
+// The interactive client through a server restart: the prompt says it is reconnecting and
+// keeps the half-typed line, the DM sent meanwhile shows once, and Ctrl-C clears a line,
+// then leaves on an empty one.
+func TestInteractiveReconnectAndCtrlC(t *testing.T) {
+	needTmux(t)
+	ts := startServer(t, loginRequiredConfig(t), "")
+	data := t.TempDir()
+	registerViaCLI(t, ts.addr, data, "alice", "alicepw1")
+	registerViaCLI(t, ts.addr, data, "bob", "bobpw123")
+	bob := startPane(t, ts.addr, data, "bob", "bobpw123")
+	bob.tmux("send-keys", "-t", "lc", "-l", "draft")
+	bob.waitScreen("the typed text", lastLineIs("[bob] > draft"))
+
+	bob.signal(syscall.SIGSTOP)
+	ts2 := restartServer(t, ts)
+	alice := rawLogin(t, ts2.addr, "alice", "alicepw1")
+	alice.send("PRIVMSG bob :sent while you were away")
+	alice.send("PING sync")
+	alice.expect(`PONG`)
+	bob.signal(syscall.SIGCONT)
+
+	bob.waitScreen("the reconnecting prompt", lastLineIs("[bob reconnecting ...] > draft"))
+	bob.waitScreen("the prompt back, the line kept", lastLineIs("[bob] > draft"))
+	bob.shows(`\*alice\* sent while you were away$`)
+	alice.send("PRIVMSG bob :a live one")
+	bob.shows(`\*alice\* a live one$`)
+	screen := bob.waitScreen("the prompt", lastLineIs("[bob] > draft"))
+	n := 0
+	for _, l := range screen {
+		if strings.HasSuffix(l, "sent while you were away") {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("the missed DM shows %d times; want once:\n%s", n, strings.Join(screen, "\n"))
+	}
+
+	bob.tmux("send-keys", "-t", "lc", "C-c")
+	bob.waitScreen("the line cleared", lastLineIs("[bob] >"))
+	bob.typeLine("/query alice")
+	bob.waitScreen("the client still there", lastLineIs("[bob -> alice] >"))
+	bob.tmux("send-keys", "-t", "lc", "C-c")
+	bob.waitGone()
+}
+
+func TestInteractiveCtrlDLeaves(t *testing.T) {
+	needTmux(t)
+	addr, data := aliceAndBob(t)
+	bob := startPane(t, addr, data, "bob", "bobpw123")
+	bob.tmux("send-keys", "-t", "lc", "C-d")
+	bob.waitGone()
+}
