@@ -434,7 +434,7 @@ func TestWhoAwayContactsInteractive(t *testing.T) {
 
 func TestDefaultRoomBecomesTheTarget(t *testing.T) {
 	needTmux(t)
-	addr, data := aliceAndBob(t, func(sc *ServerConfig) { sc.DefaultRoom = "#lobby" })
+	addr, data := aliceAndBob(t, func(sc *ServerConfig) { sc.DefaultRoom, sc.DefaultRoomQuiet = "#lobby", false })
 	alice := rawLogin(t, addr, "alice", "alicepw1")
 	alice.expect(`:alice!\S+ JOIN #lobby`)
 	bob := startPane(t, addr, data, "bob", "bobpw123")

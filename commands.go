@@ -66,6 +66,7 @@ func init() {
 		"HELP":         {run: (*Session).handleHelp},
 		"HELPOP":       {run: (*Session).handleHelp},
 		"SETNAME":      {run: (*Session).handleSetname, minParams: 1},
+		"INVITE":       {run: (*Session).handleInvite},
 	}
 }
 

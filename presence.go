@@ -106,7 +106,7 @@ func (r *Room) awayOnJoinLocked(c *Session) {
 	}
 	ev := awayEvent(c)
 	for m := range r.members {
-		if m != c && m.caps&capAwayNotify != 0 {
+		if m != c && m.caps&capAwayNotify != 0 && r.showsPresenceLocked(c, m) {
 			m.send(ev.bytesFor(m.caps))
 		}
 	}
@@ -347,6 +347,6 @@ func (c *Session) cameOnline() {
 	}
 	s.mu.Unlock()
 	if room := s.cfg.DefaultRoom; room != "" && !gone {
-		c.join(room)
+		c.join(room, "")
 	}
 }

@@ -176,6 +176,7 @@ func TestAccountNotifyOnLateLogin(t *testing.T) {
 func TestDefaultRoomIsJoinedAfterWelcome(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.DefaultRoom = "#lobby"
+	cfg.DefaultRoomQuiet = false // a plain lobby: members see each other arrive
 	ts := startServer(t, cfg, "")
 	alice := dialIRC(t, ts.addr, "alice")
 	alice.send("NICK alice")

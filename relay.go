@@ -270,6 +270,8 @@ func (r *Room) cannotSendLocked(c *Session) string {
 		return "join it first: JOIN " + r.name
 	case r.modeM && modes == 0:
 		return "the room is moderated (+m): only operators and voiced members speak"
+	case modes == 0 && len(r.bans) > 0 && r.bannedLocked(c):
+		return "you are banned (+b)"
 	}
 	return ""
 }
@@ -286,7 +288,7 @@ func (s *Server) unregister(c *Session, reason string) {
 	if c.registered {
 		c.rememberLocked()
 		ev := newOutMsg(Message{Source: c.prefix(), Command: "QUIT", Params: []string{reason}})
-		for peer := range c.peersLocked() {
+		for peer := range c.quitWitnessesLocked() {
 			peer.send(ev.bytesFor(peer.caps))
 		}
 	}

@@ -27,6 +27,13 @@ type Room struct {
 	modeN    bool // no messages from outside
 	modeM    bool // moderated: only operators and voiced members speak
 	modeS    bool // secret: hidden from LIST, WHOIS and NAMES of non-members
+	modeI    bool // invite-only: JOIN needs an INVITE or a +I match
+	modeU    bool // quiet (auditorium): plain members' JOIN/PART/QUIT reach only operators
+	key      string
+	limit    int // +l: most members; 0 is none
+	bans     []maskEntry
+	excepts  []maskEntry
+	invex    []maskEntry
 	joinedAt map[*Session]time.Time
 
 	relayMu sync.Mutex // tier 2; one relay at a time, so members see one order
@@ -117,6 +124,8 @@ func (r *Room) memberPrefix(c, asker *Session) string {
 // flag returns the switch behind a channel mode letter without parameter, or nil.
 func (r *Room) flag(mode byte) *bool {
 	switch mode {
+	case 'i':
+		return &r.modeI
 	case 'm':
 		return &r.modeM
 	case 'n':
@@ -125,18 +134,35 @@ func (r *Room) flag(mode byte) *bool {
 		return &r.modeS
 	case 't':
 		return &r.modeT
+	case 'u':
+		return &r.modeU
 	}
 	return nil
 }
 
-func (r *Room) modeString() string {
+// modeParams is RPL_CHANNELMODEIS's mode string and parameters. The key is shown only to
+// members and server operators: an outsider asking MODE must not learn it.
+func (r *Room) modeParams(asker *Session) []string {
 	m := "+"
-	for _, mode := range []byte("mnst") {
+	for _, mode := range []byte("imnstu") {
 		if *r.flag(mode) {
 			m += string(mode)
 		}
 	}
-	return m
+	var params []string
+	if r.key != "" {
+		m += "k"
+		key := "*"
+		if _, member := r.members[asker]; member || asker.isOper() {
+			key = r.key
+		}
+		params = append(params, key)
+	}
+	if r.limit > 0 {
+		m += "l"
+		params = append(params, strconv.Itoa(r.limit))
+	}
+	return append([]string{m}, params...)
 }
 
 // visibleLocked reports whether asker may learn that c is in r: members see each other;
@@ -167,6 +193,44 @@ func (r *Room) broadcastLocked(o *outMsg, actor *Session) {
 	}
 }
 
+// showsPresenceLocked reports whether viewer sees actor's JOIN, PART and QUIT in r. In a
+// quiet room (+u) only events of members with a prefix (operator, voice) or of server
+// operators reach everyone; a plain member's reach only the members with a prefix and server
+// operators, so 500 logins are not 500 lines on every screen. s.mu must be held.
+func (r *Room) showsPresenceLocked(actor, viewer *Session) bool {
+	if !r.modeU || actor == viewer {
+		return true
+	}
+	return r.members[actor] != 0 || actor.isOper() || r.members[viewer] != 0 || viewer.isOper()
+}
+
+// broadcastPresenceLocked is broadcastLocked for JOIN and PART, which a quiet room keeps from
+// plain members.
+func (r *Room) broadcastPresenceLocked(o *outMsg, actor *Session) {
+	for m := range r.members {
+		if !r.showsPresenceLocked(actor, m) {
+			continue
+		}
+		if b := o.bytesFor(m.caps); b != nil {
+			m.sendFrom(actor, b)
+		}
+	}
+}
+
+// quitWitnessesLocked is everyone who sees c's QUIT: those sharing a room with c where its
+// presence shows to them. s.mu must be held.
+func (c *Session) quitWitnessesLocked() map[*Session]struct{} {
+	peers := make(map[*Session]struct{})
+	for r := range c.rooms {
+		for m := range r.members {
+			if m != c && r.showsPresenceLocked(c, m) {
+				peers[m] = struct{}{}
+			}
+		}
+	}
+	return peers
+}
+
 // validRoomName follows RFC 2812: '#', then no space, comma, BEL or control characters.
 func (s *Server) validRoomName(name string) bool {
 	if len(name) < 2 || len(name) > s.cfg.ChannelLen || name[0] != '#' {
@@ -185,35 +249,51 @@ func (c *Session) handleJoin(m *Message) {
 		c.partAll()
 		return
 	}
-	for name := range strings.SplitSeq(m.Params[0], ",") {
+	keys := strings.Split(m.Param(1), ",")
+	for i, name := range strings.Split(m.Params[0], ",") {
 		if !c.s.validRoomName(name) {
 			c.reply(ERR_NOSUCHCHANNEL, name, "No such channel (room names start with # and have no spaces or commas)")
 			continue
 		}
-		c.join(name)
+		key := ""
+		if i < len(keys) {
+			key = keys[i]
+		}
+		c.join(name, key)
 	}
 }
 
-func (c *Session) join(name string) {
+// join adds c to the room called name (creating it), after the room's access checks.
+func (c *Session) join(name, key string) {
 	s := c.s
 	s.mu.Lock()
 	if c.gone {
 		s.mu.Unlock()
 		return
 	}
-	key := casefold(name)
-	r, exists := s.rooms[key]
+	folded := casefold(name)
+	r, exists := s.rooms[folded]
+	lobby := s.cfg.DefaultRoom != "" && folded == casefold(s.cfg.DefaultRoom)
 	if !exists {
 		r = newRoom(name)
-		s.rooms[key] = r
+		r.modeU = lobby && s.cfg.DefaultRoomQuiet
+		s.rooms[folded] = r
 	}
 	if _, already := r.members[c]; already {
 		s.mu.Unlock()
 		return
 	}
+	if exists {
+		if code, text := r.joinRefusalLocked(c, key); code != "" {
+			s.mu.Unlock()
+			c.reply(code, r.name, text)
+			return
+		}
+		delete(c.invitedTo, r) // an invitation is good for one JOIN
+	}
 	var modes memberModes
-	if !exists {
-		modes = memberOp // the founder runs the room
+	if !exists && !lobby {
+		modes = memberOp // the founder runs the room; the lobby is run by server operators
 	}
 	r.addLocked(c, modes)
 	r.broadcastJoinLocked(c)
@@ -258,7 +338,7 @@ func (c *Session) part(name, reason string) {
 	if reason != "" {
 		params = append(params, reason)
 	}
-	r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "PART", Params: params}), c)
+	r.broadcastPresenceLocked(newOutMsg(Message{Source: c.prefix(), Command: "PART", Params: params}), c)
 	r.removeLocked(c)
 }
 
@@ -511,30 +591,28 @@ func (c *Session) handleMode(m *Message) {
 	}
 	if len(m.Params) == 1 {
 		c.s.mu.RLock()
-		modes, created := r.modeString(), r.created
+		modes, created := r.modeParams(c), r.created
 		c.s.mu.RUnlock()
-		c.reply(RPL_CHANNELMODEIS, r.name, modes)
+		c.reply(RPL_CHANNELMODEIS, append([]string{r.name}, modes...)...)
 		c.reply(RPL_CREATIONTIME, r.name, strconv.FormatInt(created.Unix(), 10))
 		return
 	}
 	c.roomMode(r, m.Params[1], m.Params[2:])
 }
 
-// listModes are the list modes clients query on join (irssi and weechat send MODE #chan b).
-// labchat keeps no ban, exception or invite lists, so every query gets an empty list.
-var listModes = map[byte]struct{ end, text string }{
-	'b': {RPL_ENDOFBANLIST, "End of channel ban list"},
-	'e': {RPL_ENDOFEXCEPTLIST, "End of channel exception list"},
-	'I': {RPL_ENDOFINVITELIST, "End of channel invite list"},
-}
-
-// roomMode applies MODE changes from c (flags m, n, s, t and prefixes o, v) and announces
-// what changed in one MODE line. List queries are answered for anyone.
+// roomMode applies MODE changes from c and announces what changed in one MODE line: flags
+// i m n s t u, key k, limit l, lists b e I (roommodes.go) and prefixes o v. A list mode
+// without a mask is a query (irssi and weechat send MODE #chan b on join), answered for
+// anyone who may see the room.
 func (c *Session) roomMode(r *Room, modes string, args []string) {
-	if strings.Trim(modes, "+beI") == "" {
+	if len(args) == 0 && strings.Trim(modes, "+beI") == "" {
+		if c.s.hiddenFrom(r, c) && !c.isOper() {
+			c.reply(ERR_NOTONCHANNEL, r.name, "You're not on that channel")
+			return
+		}
 		for i := 0; i < len(modes); i++ {
-			if lm, ok := listModes[modes[i]]; ok {
-				c.reply(lm.end, r.name, lm.text)
+			if _, ok := listModeNumerics[modes[i]]; ok {
+				c.sendList(r, modes[i])
 			}
 		}
 		return
@@ -556,6 +634,58 @@ func (c *Session) roomMode(r *Room, modes string, args []string) {
 				*flag = adding
 				change.add(adding, mode, "")
 			}
+		case listModeNumerics[mode].item != "":
+			if len(args) == 0 {
+				c.sendListLocked(r, mode)
+				continue
+			}
+			if mask := c.setListModeLocked(r, mode, adding, args[0]); mask != "" {
+				change.add(adding, mode, mask)
+			}
+			args = args[1:]
+		case mode == 'k':
+			if !adding {
+				if len(args) > 0 {
+					args = args[1:] // -k takes the key, or not; either way it goes
+				}
+				if r.key != "" {
+					r.key = ""
+					change.add(false, 'k', "*")
+				}
+				continue
+			}
+			if len(args) == 0 {
+				c.reply(ERR_NEEDMOREPARAMS, "MODE", "Not enough parameters (+k needs the key)")
+				continue
+			}
+			if !validKey(args[0]) {
+				c.reply(ERR_INVALIDMODEPARAM, r.name, "k", "*", "Invalid key: 1 to "+strconv.Itoa(maxKeyLen)+" characters without spaces or commas")
+			} else if r.key != args[0] {
+				r.key = args[0]
+				change.add(true, 'k', r.key)
+				change.keyArg = len(change.args)
+			}
+			args = args[1:]
+		case mode == 'l':
+			if !adding {
+				if r.limit != 0 {
+					r.limit = 0
+					change.add(false, 'l', "")
+				}
+				continue
+			}
+			if len(args) == 0 {
+				c.reply(ERR_NEEDMOREPARAMS, "MODE", "Not enough parameters (+l needs the number of members)")
+				continue
+			}
+			n, err := strconv.Atoi(args[0])
+			if err != nil || n < 1 || n > maxRoomLimit {
+				c.reply(ERR_INVALIDMODEPARAM, r.name, "l", paramOrStar(args[0]), "Invalid limit: a number of members from 1 to "+strconv.Itoa(maxRoomLimit))
+			} else if r.limit != n {
+				r.limit = n
+				change.add(true, 'l', args[0])
+			}
+			args = args[1:]
 		case prefixModeBit(mode) != 0:
 			if len(args) == 0 {
 				c.reply(ERR_NEEDMOREPARAMS, "MODE", "Not enough parameters")
@@ -572,6 +702,11 @@ func (c *Session) roomMode(r *Room, modes string, args []string) {
 	if len(change.modes) > 0 {
 		params := append([]string{r.name, string(change.modes)}, change.args...)
 		r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "MODE", Params: params}), c)
+		logged := slices.Clone(params[1:])
+		if change.keyArg > 0 {
+			logged[change.keyArg] = "*" // a room key is a shared password: not in the log
+		}
+		s.log.Info("mode", "by", c.nick, "room", r.name, "change", strings.Join(logged, " "))
 	}
 }
 
@@ -611,9 +746,10 @@ func (c *Session) roomOpLocked(r *Room, command string, modes memberModes) bool 
 
 // modeChange collects the applied part of a MODE command, as "+nt-o nick".
 type modeChange struct {
-	modes []byte
-	args  []string
-	sign  byte
+	modes  []byte
+	args   []string
+	sign   byte
+	keyArg int // position of a new key in the mode string and args (1 + index in args), or 0
 }
 
 func (mc *modeChange) add(adding bool, mode byte, arg string) {

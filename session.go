@@ -45,6 +45,7 @@ const (
 	capExtendedJoin
 	capAccountTag
 	capSetname
+	capInviteNotify
 )
 
 // capNames is the order CAP LS lists them in; values are added by capValue.
@@ -63,6 +64,7 @@ var capNames = []struct {
 	{"extended-join", capExtendedJoin},
 	{"labeled-response", capLabeledResponse},
 	{"extended-monitor", capExtendedMonitor},
+	{"invite-notify", capInviteNotify},
 	{"message-tags", capMessageTags},
 	{"multi-prefix", capMultiPrefix},
 	{"sasl", capSASL},
@@ -97,8 +99,9 @@ type Session struct {
 	oper       string // how c became a server operator (user mode +o), "" if it is none
 	bot        bool   // user mode +B (IRCv3 bot-mode): marked in WHOIS, WHO and a bot tag
 	rooms      map[*Room]struct{}
-	gone       bool     // removed from the registry; nothing may add it back
-	presence   presence // AWAY and MONITOR state (presence.go)
+	invitedTo  map[*Room]struct{} // INVITEs not yet used; a room re-created is another Room
+	gone       bool               // removed from the registry; nothing may add it back
+	presence   presence           // AWAY and MONITOR state (presence.go)
 
 	// Owned by the processor goroutine alone.
 	capNegotiating    bool
@@ -142,6 +145,7 @@ func newSession(s *Server, conn transport, ip string) *Session {
 		ip:          ip,
 		connectedAt: now,
 		rooms:       make(map[*Room]struct{}),
+		invitedTo:   make(map[*Room]struct{}),
 		floodTokens: float64(s.cfg.FloodBurst),
 		floodStamp:  now,
 		wake:        make(chan struct{}, 1),

@@ -251,13 +251,14 @@ var helpTopics = map[string][]string{
 	"CHATHISTORY":  {"CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN|TARGETS <target> ...", "Replays the messages of a room you are in or of your own direct messages."},
 	"HELP":         {"HELP [command]", "HELP lists the commands; HELP <command> explains one."},
 	"INFO":         {"INFO", "What this server is."},
+	"INVITE":       {"INVITE <nick> <#room> | INVITE", "Invites someone into a room you are in (into a +i room: operators only);", "the invitation lets them in once, past +i, +k, +l and bans. INVITE alone", "lists the rooms you are invited to."},
 	"ISON":         {"ISON <nick> [<nick> ...]", "Which of these nicks are online now."},
 	"JOIN":         {"JOIN <#room>[,<#room>...] [key]", "Enters a room (and creates it if nobody is in it: you become its operator).", "JOIN 0 leaves every room."},
 	"KICK":         {"KICK <#room> <nick> [:reason]", "Removes someone from a room you are an operator (@) of."},
 	"LINKS":        {"LINKS", "Lists the servers of the network (here: one)."},
 	"LIST":         {"LIST [#room,...|>n|<n]", "Lists the rooms, with their member counts and topics."},
 	"LUSERS":       {"LUSERS", "How many users, rooms and unregistered connections there are, and the peak."},
-	"MODE":         {"MODE <#room> [+|-modes [args]] | MODE <nick> [+|-iB]", "Shows or changes room modes (m n s t, o and v for members) or your own", "user modes: +i invisible, +B bot."},
+	"MODE":         {"MODE <#room> [+|-modes [args]] | MODE <nick> [+|-iwB]", "Shows or changes room modes or your own user modes. Room: i invite-only,", "k <key>, l <count>, m moderated, n no outside messages, s secret, t topic by", "operators, u quiet (no join/part lines), b/e/I <nick!user@host or $a:account>", "ban, ban exception, invite exception (MODE #room b lists bans), o/v <nick>.", "User: +i invisible, +w wallops, +B bot, -o stop being an operator."},
 	"MONITOR":      {"MONITOR + <nick>[,...] | - <nick>[,...] | C | L | S", "Tells you when these nicks come online or leave."},
 	"MOTD":         {"MOTD", "Shows the message of the day."},
 	"NAMES":        {"NAMES <#room>", "Lists a room's members; @ marks operators, + voiced members."},
@@ -281,7 +282,7 @@ var helpTopics = map[string][]string{
 	"USER":         {"USER <username> 0 * :<realname>", "Part of connecting: your username and realname."},
 	"USERHOST":     {"USERHOST <nick> [<nick> ...]", "The user@host of up to five nicks; - after = means away."},
 	"VERSION":      {"VERSION", "The server's version and the features it supports (ISUPPORT)."},
-	"WHO":          {"WHO <#room|mask> [%fields]", "Lists users; flags: H here, G away, B bot, @ and + room privileges."},
+	"WHO":          {"WHO <#room|mask> [%fields]", "Lists users; flags: H here, G away, * server operator, B bot, @ and + room privileges."},
 	"WHOIS":        {"WHOIS <nick>", "Who someone is: user@host, realname, rooms, account, idle time."},
 	"WHOWAS":       {"WHOWAS <nick> [count]", "Who last used a nick that is gone now."},
 }
@@ -411,6 +412,9 @@ func (r *Room) broadcastJoinLocked(c *Session) {
 	plain := c.eventFrom(Message{Source: c.prefix(), Command: "JOIN", Params: []string{r.name}})
 	var extended *outMsg
 	for m := range r.members {
+		if !r.showsPresenceLocked(c, m) {
+			continue // a quiet room (+u) keeps plain members' arrivals from plain members
+		}
 		o := plain
 		if m.caps&capExtendedJoin != 0 {
 			if extended == nil {
