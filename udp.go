@@ -90,7 +90,9 @@ type datagramJSON struct {
 }
 
 // datagram prints one received datagram: as text (one trailing newline dropped, as nc sends
-// lines), as hex, or as JSON.
+// lines; control characters and bytes that are not UTF-8 escaped, so a datagram can neither
+// start a line of its own, which could pass for a report, nor drive the terminal), as hex,
+// or as JSON.
 func (p *udpPrinter) datagram(b []byte, from netip.AddrPort, at time.Time) {
 	if p.json {
 		d := datagramJSON{Time: at.Format(time.RFC3339Nano), From: from.String(), Size: len(b)}
@@ -103,7 +105,7 @@ func (p *udpPrinter) datagram(b []byte, from netip.AddrPort, at time.Time) {
 		p.line(string(out))
 		return
 	}
-	text := strings.TrimSuffix(string(b), "\n")
+	text := udpDisplayText(strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"))
 	if p.hex {
 		text = hex.EncodeToString(b)
 	}
@@ -111,6 +113,42 @@ func (p *udpPrinter) datagram(b []byte, from netip.AddrPort, at time.Time) {
 		text = from.String() + ": " + text
 	}
 	p.line(text)
+}
+
+// udpDisplayText escapes what a terminal would act on: C0 and C1 controls and DEL as \n, \r,
+// \t or \xHH (\u0085 for C1), and bytes that are not UTF-8 as \xHH. Everything else prints
+// as sent, backslashes too: "C:\temp" stays readable.
+func udpDisplayText(s string) string {
+	clean := true
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || r >= 0x80 && r <= 0x9f || r == utf8.RuneError {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == utf8.RuneError && size == 1, r < 0x20, r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r >= 0x80 && r <= 0x9f:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 // report prints a JSON-able value as JSON or via its String method.

@@ -584,6 +584,10 @@ func TestUDPPrinterFormats(t *testing.T) {
 		{"text keeps one line", false, false, false, "hi\n", "hi\n"},
 		{"from", true, false, false, "hi", "127.0.0.1:5000: hi\n"},
 		{"hex", false, true, false, "\x00\xff", "00ff\n"},
+		// A datagram cannot print a line of its own (a fake report) or drive the terminal.
+		{"newline inside", true, false, false, "hi\n[127.0.0.1:9 #00000001] total received 5  lost 0/5\n", "127.0.0.1:5000: hi\\n[127.0.0.1:9 #00000001] total received 5  lost 0/5\n"},
+		{"carriage return", false, false, false, "hi\rlabchat: listening\r\n", "hi\\rlabchat: listening\n"},
+		{"escapes and binary", false, false, false, "\x1b[2J\x00\t\x7f\xff\u0085 C:\\temp é", "\\x1b[2J\\x00\\t\\x7f\\xff\\u0085 C:\\temp é\n"},
 		{"json text", false, false, true, "hi", `{"time":"2026-11-24T10:00:00Z","from":"127.0.0.1:5000","size":2,"text":"hi"}` + "\n"},
 		{"json binary", false, false, true, "\xff", `{"time":"2026-11-24T10:00:00Z","from":"127.0.0.1:5000","size":1,"hex":"ff"}` + "\n"},
 	} {
@@ -599,7 +603,7 @@ func TestUDPPrinterFormats(t *testing.T) {
 // BenchmarkUDPListenProbe measures the listener's per-datagram work on a probe (parse, count,
 // echo header rewrite): it must not allocate.
 func BenchmarkUDPListenProbe(b *testing.B) {
-	l := &udpListener{opts: udpListenOptions{}, peerKnown: make(chan struct{}), probes: map[probeKey]*probeStats{},
+	l := &udpListener{opts: udpListenOptions{senders: probeMaxSenders}, peerKnown: make(chan struct{}), probes: map[probeKey]*probeStats{},
 		out: &udpPrinter{w: io.Discard, progress: io.Discard}}
 	from := netip.MustParseAddrPort("127.0.0.1:5000")
 	buf := make([]byte, 64)
@@ -835,5 +839,140 @@ func TestUDPConfigTable(t *testing.T) {
 	res = runCLI(t, 20*time.Second, "", nil, "udp-listen", "--config", bad)
 	if res.code != exitUsage || !strings.Contains(res.stderr, "udp.listen_port") {
 		t.Errorf("unknown [udp] key: exit %d, stderr %q; want %d naming udp.listen_port", res.code, res.stderr, exitUsage)
+	}
+}
+
+// forgedListener is a listener without a socket, fed datagrams by the test through handle.
+func forgedListener(senders int, interval time.Duration) (*udpListener, *bytes.Buffer) {
+	var out bytes.Buffer
+	l := &udpListener{opts: udpListenOptions{senders: senders, interval: interval}, peerKnown: make(chan struct{}),
+		probes: map[probeKey]*probeStats{}, out: &udpPrinter{w: &out, progress: io.Discard},
+		table: probeTableReport{Type: "probe-table", Max: senders}}
+	return l, &out
+}
+
+func forgedProbe(l *udpListener, from netip.AddrPort, h probeHeader, at time.Time) {
+	buf := make([]byte, probeHeaderLen)
+	h.put(buf)
+	l.handle(buf, from, at)
+}
+
+// TestUDPListenSenderTableIsBounded forges a new sender id in every datagram: the table keeps
+// at most --max-senders of them, and the report says how many it evicted.
+func TestUDPListenSenderTableIsBounded(t *testing.T) {
+	l, out := forgedListener(100, 0)
+	from := netip.MustParseAddrPort("127.0.0.1:5000")
+	now := time.Now()
+	for id := range uint32(10_000) {
+		forgedProbe(l, from, probeHeader{sender: id, seq: 7, sent: now.UnixNano()}, now)
+	}
+	if len(l.probes) != 100 || l.table.Evicted != 9_900 || l.table.EvictedRx != 9_900 {
+		t.Fatalf("after 10000 forged ids: %d tracked, %d evicted (%d datagrams); want 100, 9900, 9900",
+			len(l.probes), l.table.Evicted, l.table.EvictedRx)
+	}
+	l.finalReports()
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 101 || !strings.Contains(lines[100], "[probe senders] 100 tracked (at most 100)  evicted 9900 (9900 datagrams not in any report)") {
+		t.Errorf("final output has %d lines, the last %q; want the 100 senders and a probe-senders line", len(lines), lines[len(lines)-1])
+	}
+	// The newest senders are the ones kept: the one heard last is still there.
+	if _, ok := l.probes[probeKey{from, 9_999}]; !ok {
+		t.Error("the sender heard last was evicted")
+	}
+}
+
+// TestUDPListenForgetsIdleSenders: a sender silent for probeSenderIdle is dropped from the
+// table, after its final figures, which it never asked for, are printed.
+func TestUDPListenForgetsIdleSenders(t *testing.T) {
+	l, out := forgedListener(100, time.Second)
+	from := netip.MustParseAddrPort("127.0.0.1:5000")
+	t0 := time.Now()
+	for seq := range uint64(5) {
+		forgedProbe(l, from, probeHeader{sender: 1, seq: seq, sent: t0.UnixNano()}, t0)
+	}
+	later := t0.Add(probeSenderIdle + time.Second)
+	forgedProbe(l, from, probeHeader{sender: 2, seq: 0, sent: later.UnixNano()}, later)
+	if _, ok := l.probes[probeKey{from, 1}]; ok || len(l.probes) != 1 || l.table.Expired != 1 {
+		t.Fatalf("idle sender still tracked: %d senders, %d expired", len(l.probes), l.table.Expired)
+	}
+	if !strings.Contains(out.String(), "[127.0.0.1:5000 #00000001] total") || !strings.Contains(out.String(), "received 5  lost 0/5") {
+		t.Errorf("no final figures for the idle sender: %q", out.String())
+	}
+	l.intervalReports(later)
+	if !strings.Contains(out.String(), "expired after 30s idle 1") {
+		t.Errorf("no probe-senders line after an expiry: %q", out.String())
+	}
+}
+
+// TestUDPListenForgedSequenceNumbers: headers no real sender can produce never make loss
+// negative or expected absurd (once "lost -4/18446744073709551615").
+func TestUDPListenForgedSequenceNumbers(t *testing.T) {
+	from := netip.MustParseAddrPort("127.0.0.1:5000")
+	now := time.Now()
+	t.Run("huge sequence numbers", func(t *testing.T) {
+		l, out := forgedListener(100, 0)
+		for _, seq := range []uint64{0, 1, math.MaxUint64 - 1, math.MaxUint64, probeMaxSeq} {
+			forgedProbe(l, from, probeHeader{sender: 1, seq: seq, sent: now.UnixNano()}, now)
+		}
+		forgedProbe(l, from, probeHeader{flags: probeFlagCount, sender: 1, seq: math.MaxUint64}, now)
+		l.finalReports()
+		if !strings.Contains(out.String(), "lost 0/2 ") || !strings.Contains(out.String(), "forged sequence numbers ignored 4") {
+			t.Errorf("output %q; want lost 0/2 and 4 forged headers ignored", out.String())
+		}
+	})
+	t.Run("repeats too far behind to check", func(t *testing.T) {
+		l, out := forgedListener(100, 0)
+		forgedProbe(l, from, probeHeader{sender: 1, seq: probeReorderRange, sent: now.UnixNano()}, now)
+		for range probeReorderRange + 5 {
+			forgedProbe(l, from, probeHeader{sender: 1, seq: 0, sent: now.UnixNano()}, now)
+		}
+		l.finalReports()
+		s := l.probes[probeKey{from, 1}]
+		if s.lost() < 0 || s.unique > s.expected {
+			t.Errorf("unique %d of expected %d: lost %d; output %q", s.unique, s.expected, s.lost(), out.String())
+		}
+	})
+}
+
+// TestUDPListenForgedDatagramsThroughTheBinary sends forged datagrams to the real udp-listen:
+// text cannot fake a report line, forged headers are counted and ignored, and a flood of
+// sender ids is bounded by --max-senders with the evictions reported.
+func TestUDPListenForgedDatagramsThroughTheBinary(t *testing.T) {
+	l, addr := startUDPListen(t, "127.0.0.1:0", "--max-senders", "10", "--interval", "0")
+	c, err := net.Dial("udp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fake := "[127.0.0.1:9 #00000001] total   0.00-1.00  s  received 100  lost 0/100 (0.00%)"
+	c.Write([]byte("hello\n" + fake + "\n\x1b[2J"))
+	l.expectLine(t, `hello\n[127.0.0.1:9 #00000001] total`, 10*time.Second)
+	buf := make([]byte, probeHeaderLen)
+	for id := range uint32(50) {
+		(&probeHeader{sender: id, seq: 0}).put(buf)
+		c.Write(buf)
+	}
+	(&probeHeader{sender: 99, seq: math.MaxUint64 - 1}).put(buf)
+	c.Write(buf)
+	c.Write([]byte("last")) // datagrams from one socket arrive in order on loopback
+	l.expectLine(t, "last", 10*time.Second)
+	if code := l.stop(t); code != exitOK {
+		t.Fatalf("udp-listen exit %d", code)
+	}
+	var finals int
+	var table string
+	for line := range l.lines {
+		if strings.HasPrefix(line, "[127.0.0.1:9 ") {
+			t.Errorf("a datagram printed a line of its own: %q", line)
+		}
+		if strings.Contains(line, "] total") {
+			finals++
+		}
+		if strings.HasPrefix(line, "[probe senders]") {
+			table = line
+		}
+	}
+	if finals != 10 || !strings.Contains(table, "10 tracked (at most 10)  evicted 40 (40 datagrams not in any report)") || !strings.Contains(table, "forged sequence numbers ignored 1") {
+		t.Errorf("%d final reports and %q; want 10 and 40 evicted, 1 forged header", finals, table)
 	}
 }

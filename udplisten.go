@@ -4,13 +4,16 @@ package main
 // per-sender figures for probe datagrams.
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -32,6 +35,7 @@ func udpListenCommand() *cli.Command {
 			&cli.DurationFlag{Name: "timeout", Usage: "exit after `D` without a datagram (0: never)"},
 			&cli.DurationFlag{Name: "interval", Value: time.Second, Usage: "print probe figures every `D` (0: only at the end)"},
 			&cli.IntFlag{Name: "receive-buffer", Usage: "ask for a socket receive buffer of `BYTES` (default [udp] receive_buffer)"},
+			&cli.IntFlag{Name: "max-senders", Value: probeMaxSenders, Usage: "keep figures for at most `N` probe senders at once; the least recently heard makes room"},
 		}, udpOutputFlags()...),
 		Action: runUDPListen,
 	}
@@ -45,6 +49,7 @@ type udpListenOptions struct {
 	timeout  time.Duration
 	interval time.Duration
 	rcvbuf   int
+	senders  int // probe senders tracked at once
 }
 
 func udpListenOptionsFrom(c *cli.Context) (udpListenOptions, error) {
@@ -60,7 +65,8 @@ func udpListenOptionsFrom(c *cli.Context) (udpListenOptions, error) {
 		return udpListenOptions{}, err
 	}
 	o := udpListenOptions{addr: cfg.UDP.Listen, echo: c.Bool("echo"), count: c.Uint64("count"),
-		timeout: c.Duration("timeout"), interval: c.Duration("interval"), rcvbuf: cfg.UDP.ReceiveBuffer}
+		timeout: c.Duration("timeout"), interval: c.Duration("interval"), rcvbuf: cfg.UDP.ReceiveBuffer,
+		senders: c.Int("max-senders")}
 	if c.IsSet("listen") {
 		o.addr = c.String("listen")
 	}
@@ -69,6 +75,9 @@ func udpListenOptionsFrom(c *cli.Context) (udpListenOptions, error) {
 	}
 	if o.timeout < 0 || o.interval < 0 || o.rcvbuf < 0 {
 		return o, usageErrorf("--timeout, --interval and --receive-buffer must not be negative")
+	}
+	if o.senders < 1 || o.senders > 1<<20 {
+		return o, usageErrorf("--max-senders must be 1 to %d", 1<<20)
 	}
 	o.addr, err = udpListenAddr(o.addr)
 	return o, err
@@ -110,11 +119,41 @@ type udpListener struct {
 	received   uint64
 	lastActive time.Time
 	probes     map[probeKey]*probeStats
-	order      []*probeStats // probes in first-heard order, for reports
-	cached     *probeStats   // the sender of the previous probe: most datagrams come in runs
-	nextReport time.Time     // zero while no probe sender is active
-	armed      time.Time     // when the loop must next wake, as last set on the socket
-	trace      *tracer       // nil unless --trace
+	serial     uint64      // numbers the senders in first-heard order, the order of reports
+	newest     *probeStats // the senders by last heard, newest first, linked by newer/older:
+	oldest     *probeStats // the oldest is the first forgotten when idle or the table is full
+	cached     *probeStats // the sender of the previous probe: most datagrams come in runs
+	table      probeTableReport
+	shownTable probeTableReport // as of the last probe-table line printed
+	nextReport time.Time        // zero while no probe sender is active
+	armed      time.Time        // when the loop must next wake, as last set on the socket
+	trace      *tracer          // nil unless --trace
+}
+
+// The probe sender table is bounded: on a lab network a listener hears every PC, and a forged
+// header can name a new sender in every datagram (60,000 of them once took 343 MB). Each
+// sender costs about 8.5 KB, most of it the duplicate window.
+const (
+	probeMaxSenders = 1024             // default --max-senders
+	probeSenderIdle = 30 * time.Second // a sender silent this long is forgotten (its final figures printed first)
+	probeMaxSeq     = 1 << 48          // larger sequence numbers are forged: 8.9 years at 10^6 datagrams/s
+)
+
+// probeTableReport counts what the bounded sender table did; a line of it is printed with
+// the reports whenever it changed, so figures that were dropped are never dropped silently.
+type probeTableReport struct {
+	Type       string `json:"type"` // "probe-table"
+	Tracked    int    `json:"tracked"`
+	Max        int    `json:"max"`
+	Evicted    uint64 `json:"evicted"`           // senders dropped to make room for new ones
+	EvictedRx  uint64 `json:"evicted_datagrams"` // data datagrams of theirs in no report (no final printed)
+	Expired    uint64 `json:"expired"`           // senders forgotten after probeSenderIdle of silence
+	BadHeaders uint64 `json:"bad_headers"`       // probes with a sequence number no sender reaches
+}
+
+func (r probeTableReport) String() string {
+	return fmt.Sprintf("[probe senders] %d tracked (at most %d)  evicted %d (%d datagrams not in any report)  expired after %v idle %d  forged sequence numbers ignored %d",
+		r.Tracked, r.Max, r.Evicted, r.EvictedRx, probeSenderIdle, r.Expired, r.BadHeaders)
 }
 
 // listenUDP opens the listening socket with a large receive buffer, so bursts wait in the
@@ -140,8 +179,12 @@ func listenUDP(opts udpListenOptions, out *udpPrinter) (*udpListener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen udp %s: %w", opts.addr, err)
 	}
+	if opts.senders <= 0 {
+		opts.senders = probeMaxSenders
+	}
 	return &udpListener{sock: sock, opts: opts, out: out, rcvbufGot: got,
-		peerKnown: make(chan struct{}), probes: make(map[probeKey]*probeStats)}, nil
+		peerKnown: make(chan struct{}), probes: make(map[probeKey]*probeStats),
+		table: probeTableReport{Type: "probe-table", Max: opts.senders}}, nil
 }
 
 // read is the only place udp-listen reads its socket. IPv4 senders to a dual-stack socket
@@ -287,6 +330,11 @@ func (l *udpListener) reply(b []byte, to netip.AddrPort) {
 
 // handleProbe counts a data probe (echoing it with --echo) or answers a count request.
 func (l *udpListener) handleProbe(b []byte, h probeHeader, from netip.AddrPort, now time.Time) {
+	if h.seq >= probeMaxSeq {
+		l.received++
+		l.table.BadHeaders++
+		return
+	}
 	s := l.probeStats(probeKey{from, h.sender}, now)
 	if h.flags&probeFlagCount != 0 {
 		s.expected = max(s.expected, h.seq)
@@ -320,27 +368,108 @@ func (l *udpListener) answerCount(b []byte, h probeHeader, s *probeStats) {
 }
 
 func (l *udpListener) probeStats(k probeKey, now time.Time) *probeStats {
-	if l.cached != nil && l.cached.key == k {
-		return l.cached
+	if s := l.cached; s != nil && s.key == k {
+		s.heard = now // already the newest
+		return s
 	}
 	s, ok := l.probes[k]
 	if !ok {
-		s = &probeStats{key: k}
+		l.expire(now)
+		if len(l.probes) >= l.opts.senders {
+			s = l.oldest
+			l.table.Evicted++
+			if !s.finalPrinted {
+				l.table.EvictedRx += s.received
+			}
+			l.forget(s)
+			*s = probeStats{key: k} // reused: a flood of new ids allocates nothing
+		} else {
+			s = &probeStats{key: k}
+		}
+		l.serial++
+		s.serial = l.serial
 		l.probes[k] = s
-		l.order = append(l.order, s)
 		if l.nextReport.IsZero() && l.opts.interval > 0 {
 			l.nextReport = now.Add(l.opts.interval)
 		}
+	} else {
+		l.unlink(s)
+	}
+	s.heard = now
+	s.older, l.newest = l.newest, s
+	if s.older != nil {
+		s.older.newer = s
+	} else {
+		l.oldest = s
 	}
 	l.cached = s
+	l.table.Tracked = len(l.probes)
 	return s
+}
+
+// expire forgets the senders silent for probeSenderIdle, printing the final figures of any
+// that did not ask for them: a sender stopped by Ctrl-C gets its line, later than at exit.
+func (l *udpListener) expire(now time.Time) {
+	for s := l.oldest; s != nil && now.Sub(s.heard) >= probeSenderIdle; s = l.oldest {
+		if !s.finalPrinted && s.received > 0 {
+			l.out.report(s.final())
+			s.finalPrinted = true
+		}
+		l.table.Expired++
+		l.forget(s)
+	}
+	l.table.Tracked = len(l.probes)
+}
+
+// forget drops s from the table.
+func (l *udpListener) forget(s *probeStats) {
+	l.unlink(s)
+	delete(l.probes, s.key)
+	if l.cached == s {
+		l.cached = nil
+	}
+}
+
+// senders lists the table in first-heard order.
+func (l *udpListener) senders() []*probeStats {
+	all := slices.Collect(maps.Values(l.probes))
+	slices.SortFunc(all, func(a, b *probeStats) int { return cmp.Compare(a.serial, b.serial) })
+	return all
+}
+
+// unlink takes s out of the newest-to-oldest list.
+func (l *udpListener) unlink(s *probeStats) {
+	if s.newer != nil {
+		s.newer.older = s.older
+	} else {
+		l.newest = s.older
+	}
+	if s.older != nil {
+		s.older.newer = s.newer
+	} else {
+		l.oldest = s.newer
+	}
+	s.newer, s.older = nil, nil
+}
+
+// tableReport prints the probe-table line if anything was dropped or ignored since it was
+// last printed (or, at the end, at all).
+func (l *udpListener) tableReport(final bool) {
+	t := l.table
+	t.Tracked = len(l.probes)
+	changed := t.Evicted != l.shownTable.Evicted || t.Expired != l.shownTable.Expired || t.BadHeaders != l.shownTable.BadHeaders
+	if changed || final && (t.Evicted > 0 || t.BadHeaders > 0) {
+		l.out.report(t)
+		l.shownTable = t
+	}
 }
 
 // intervalReports prints the figures of every sender still active and schedules the next
 // report, or none when every sender has finished.
 func (l *udpListener) intervalReports(now time.Time) {
+	l.expire(now)
 	active := false
-	for _, s := range l.order {
+	for _, s := range l.senders() {
 		if s.finalPrinted || s.received == 0 {
 			continue
 		}
@@ -349,6 +478,7 @@ func (l *udpListener) intervalReports(now time.Time) {
 			l.out.report(r)
 		}
 	}
+	l.tableReport(false)
 	l.nextReport = time.Time{}
 	if active {
 		l.nextReport = now.Add(l.opts.interval)
@@ -357,12 +487,13 @@ func (l *udpListener) intervalReports(now time.Time) {
 
 // finalReports prints the whole-run figures of senders that did not ask for them.
 func (l *udpListener) finalReports() {
-	for _, s := range l.order {
+	for _, s := range l.senders() {
 		if !s.finalPrinted && s.received > 0 {
 			l.out.report(s.final())
 			s.finalPrinted = true
 		}
 	}
+	l.tableReport(true)
 }
 
 // replyFromStdin sends each stdin line to the last sender heard from. A line typed before

@@ -103,6 +103,11 @@ type probeStats struct {
 	markTime     time.Time
 	finalPrinted bool                           // the final report was printed and nothing arrived since
 	seen         [probeReorderRange / 64]uint64 // bit (seq % range) set: seq in (maxSeq-range, maxSeq] arrived
+
+	// The listener's sender table (udplisten.go); unused by udp-send's echo bookkeeping.
+	heard        time.Time   // the latest datagram of any kind
+	serial       uint64      // the table's count of senders when this one was first heard
+	newer, older *probeStats // neighbours in the table's last-heard order
 }
 
 // observe counts one data datagram with sequence number seq and send time sent (Unix ns)
@@ -135,7 +140,13 @@ func (s *probeStats) sequence(seq uint64) {
 		s.advance(seq)
 		s.unique++
 	case s.maxSeq-seq >= probeReorderRange:
-		// Too far behind to check for a duplicate: count it as a late arrival.
+		// Too far behind to check for a duplicate: a late arrival, unless more numbers
+		// arrived than exist below expected, which only repeats (or forgeries) can do:
+		// unique never exceeds expected, so loss is never negative.
+		if s.unique >= s.expected {
+			s.duplicates++
+			return
+		}
 		s.unique++
 		s.outOfOrder++
 		s.late++

@@ -291,7 +291,7 @@ func (p *probeRun) echoed(b []byte) {
 	now := p.clock()
 	e := &p.echo
 	h, ok := parseProbe(b)
-	if !ok || h.sender != p.id || h.flags&probeFlagEcho == 0 {
+	if !ok || h.sender != p.id || h.flags&probeFlagEcho == 0 || h.seq >= probeMaxSeq {
 		e.other++
 		return
 	}
