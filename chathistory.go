@@ -504,6 +504,12 @@ func (c *Session) chathistoryTargets(m *Message) {
 	}
 	var bounds [2]histBound
 	for i, ref := range m.Params[1:3] {
+		// Timestamps only (the spec: "they MUST be timestamps and not msgids"): a msgid
+		// names a message of one conversation, and TARGETS spans them all.
+		if !strings.HasPrefix(ref, "timestamp=") {
+			c.fail("CHATHISTORY", "INVALID_PARAMS", "TARGETS", ref, "TARGETS takes two timestamp=<RFC 3339 time> references, not msgids")
+			return
+		}
 		b, _, err := c.s.resolveRef("", ref, false)
 		if err != nil || b.byPos {
 			c.fail("CHATHISTORY", "INVALID_PARAMS", "TARGETS", ref, "TARGETS takes two timestamp=<RFC 3339 time> references")

@@ -382,3 +382,24 @@ func TestHistoryFullDiskTellsTheSender(t *testing.T) {
 		t.Errorf("the disk refused %d writes; the test did not fill it", d.failedWrites)
 	}
 }
+
+// TestChathistoryTargetsRefusesMsgids: TARGETS takes timestamps only ("they MUST be
+// timestamps and not msgids", IRCv3 chathistory); a msgid, even a real one, is refused.
+func TestChathistoryTargetsRefusesMsgids(t *testing.T) {
+	ts := startServer(t, testConfig(t), "")
+	alice, _ := capsLogin(t, ts.addr, "alice", "", historyCaps)
+	alice.send("JOIN #lab")
+	alice.expect(" 366 ")
+	alice.send("PRIVMSG #lab :hello")
+	id := alice.expect(`PRIVMSG #lab :hello`).Tags["msgid"]
+	if id == "" {
+		t.Fatal("the echo has no msgid")
+	}
+	for _, refs := range []string{"msgid=x msgid=y", "msgid=" + id + " timestamp=2262-01-01T00:00:00.000Z", "timestamp=2020-01-01T00:00:00.000Z msgid=" + id, "* *"} {
+		alice.send("CHATHISTORY TARGETS " + refs + " 10")
+		alice.expect(`^:\S+ FAIL CHATHISTORY INVALID_PARAMS TARGETS \S+ :TARGETS takes two timestamp=`)
+	}
+	alice.send("CHATHISTORY TARGETS timestamp=2020-01-01T00:00:00.000Z timestamp=2262-01-01T00:00:00.000Z 10")
+	alice.expect(`BATCH \+\S+ draft/chathistory-targets`)
+	alice.expect(`CHATHISTORY TARGETS #lab `)
+}
