@@ -40,6 +40,8 @@ func testConfig(t testing.TB) ServerConfig {
 	sc.FloodRate = 0
 	sc.MaxClientsPerIP = 10000
 	sc.MaxClients = 10000
+	sc.MaxUnregistered = 10000
+	sc.MaxUnregisteredPerIP = 10000
 	sc.DefaultRoom = "" // tests that want the lobby set it
 	sc.WebListen = ""   // tests that want the web port set it
 	return sc
@@ -798,7 +800,7 @@ func TestFailedLoginsAreThrottledPerAddress(t *testing.T) {
 	try("guess2")
 	c.expect(" 904 .*wrong password")
 	try("s3cret-pw") // even the right password waits out the window
-	c.expect(" 904 .*too many failed logins from your address: try again in \\d+s")
+	c.expect(" 904 .*too many failed logins for this account from your address: try again in \\d+s")
 }
 
 func TestServerPassword(t *testing.T) {

@@ -4,8 +4,10 @@ package main
 // log (histlog.go) before it is relayed, and IRCv3 draft/chathistory reads it back.
 //
 // Where: <data>/logs/<conversation>/<YYYY-MM-DD>.log. In DM conversation names a user is
-// their account when logged in and "~nick" as a guest (so "dm-%7Ecarol+alice"): the DMs of a
-// guest called carol are never shown to the account carol registered later.
+// their account when logged in, and as a guest "~nick.<session id>" (so
+// "dm-%7Ecarol%2Ek3x9a1+alice"): a guest's DMs belong to that one connection under that one
+// nick. Whoever takes the nick later (another guest, the account carol registered later, the
+// same student after a reconnect) names another conversation and reads none of them.
 //
 // Order: a room's messages are logged under its relayMu, so the log order is the order
 // every member saw. A DM is logged just before it is queued for the recipient.
@@ -39,7 +41,7 @@ func (c *Session) historyName() string {
 	if c.account != "" {
 		return c.account
 	}
-	return "~" + c.nick
+	return "~" + c.nick + "." + c.guestID
 }
 
 // logMessage appends a message to its conversation's log; see the file comment for errors.
@@ -335,7 +337,7 @@ func (c *Session) historyConversation(target string) (string, bool) {
 }
 
 // historyNameOf names a nick for DM history: whoever holds it now, else the account of that
-// name, else a guest.
+// name, else a guest without a session (which no guest's DMs are filed under).
 func (s *Server) historyNameOf(nick string) string {
 	s.mu.RLock()
 	t, ok := s.nicks[casefold(nick)]
@@ -565,11 +567,19 @@ func (c *Session) historyConversations() map[string]string {
 		if !ok || !ok2 || !e.IsDir() {
 			continue
 		}
+		peer := ""
 		switch self {
 		case a:
-			out[displayPeer(b)] = e.Name()
+			peer = displayPeer(b)
 		case b:
-			out[displayPeer(a)] = e.Name()
+			peer = displayPeer(a)
+		default:
+			continue
+		}
+		// Only what CHATHISTORY <peer> would read: a guest's past sessions are not listed
+		// under the nick someone else may hold now.
+		if dmConversation(c.historyName(), s.historyNameOf(peer)) == e.Name() {
+			out[peer] = e.Name()
 		}
 	}
 	return out
@@ -588,7 +598,11 @@ func displayPeer(escaped string) string {
 		}
 		b.WriteByte(escaped[i])
 	}
-	return strings.TrimPrefix(b.String(), "~")
+	name, guest := strings.CutPrefix(b.String(), "~")
+	if guest {
+		name, _, _ = strings.Cut(name, ".") // the session id; a nick holds no '.'
+	}
+	return name
 }
 
 // latestInConversation is the time of a conversation's last message.

@@ -76,7 +76,12 @@ func TestHistoryIsWrittenBeforeRelay(t *testing.T) {
 	}
 	bob.send("PRIVMSG alice :a \\ backslash\tand a tab")
 	alice.expect(`PRIVMSG alice :a \\ backslash`)
-	lines := logLines(t, ts.dir, "dm-%7Ealice+%7Ebob")
+	// Guests are filed as ~nick.<session id> (see chathistory.go).
+	convs, _ := filepath.Glob(filepath.Join(ts.dir, "logs", "dm-%7Ealice%2E*+%7Ebob%2E*"))
+	if len(convs) != 1 {
+		t.Fatalf("guest DM conversations: %q, want one", convs)
+	}
+	lines := logLines(t, ts.dir, filepath.Base(convs[0]))
 	if len(lines) != 1 || !strings.HasSuffix(lines[0], "\tPRIVMSG\tbob\talice\ta \\\\ backslash\\tand a tab") {
 		t.Errorf("DM log = %q", lines)
 	}

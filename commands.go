@@ -211,7 +211,7 @@ func (c *Session) handleUser(m *Message) {
 		return
 	}
 	if len(user) > 16 {
-		user = user[:16]
+		user = truncateUTF8(user, 16)
 	}
 	c.s.mu.Lock()
 	c.user, c.realname = "~"+user, m.Params[3]
@@ -371,6 +371,7 @@ func (c *Session) tryRegister() {
 	c.s.mu.Lock()
 	c.registered = true
 	c.s.countPeakLocked()
+	c.registeredLocked()
 	c.s.mu.Unlock()
 	c.welcome()
 	c.cameOnline()
@@ -471,18 +472,24 @@ func (c *Session) loginWithPass() bool {
 }
 
 // login checks a password, marks the session logged in and takes over older sessions of the
-// account. Failures count against the client's address.
+// account. Failures count against the account from the client's address, and against the
+// address (loginThrottle); the token is taken before the hash.
 func (c *Session) login(name, password string) error {
 	s := c.s
-	if wait := s.throttle.Blocked(c.ip, time.Now()); wait > 0 {
-		return fmt.Errorf("%w: try again in %ds", errThrottled, int((wait+time.Second-1)/time.Second))
+	att, wait, what := s.throttle.Begin(name, c.ip, time.Now())
+	if att == nil {
+		s.log.Info("login throttled", "account", name, "remote", c.ip, "limit", what)
+		return fmt.Errorf("%w %s: try again in %s", errThrottled, what, retryIn(wait))
 	}
 	prev, err := s.accounts.Authenticate(name, password)
 	if err != nil {
-		s.throttle.Fail(c.ip, time.Now())
+		if errors.Is(err, ErrBusy) || errors.Is(err, ErrAccountDamaged) {
+			att.Void()
+		}
 		s.log.Info("login failed", "account", name, "remote", c.ip, "reason", err)
 		return err
 	}
+	att.Succeeded()
 	for _, old := range s.sessionsOf(prev.Name) {
 		if old != c {
 			old.takenOver(c.ip)
@@ -500,7 +507,12 @@ func (c *Session) login(name, password string) error {
 	return nil
 }
 
-var errThrottled = errors.New("too many failed logins from your address")
+var errThrottled = errors.New("too many failed logins")
+
+// retryIn is a wait rounded up to whole seconds, as "42s".
+func retryIn(wait time.Duration) string {
+	return strconv.Itoa(int((wait+time.Second-1)/time.Second)) + "s"
+}
 
 func loginErrorText(name string, err error) string {
 	switch {
@@ -651,6 +663,11 @@ func (c *Session) handleRegister(m *Message) {
 	}
 }
 
+// registerThrottledError is a REGISTER refused by the per-address throttle.
+type registerThrottledError struct{ wait time.Duration }
+
+func (e *registerThrottledError) Error() string { return "registration throttled" }
+
 func nameOrStar(name string) string {
 	if name == "" {
 		return "*"
@@ -666,16 +683,45 @@ func (c *Session) register(name, email, password string) {
 	if email == "*" {
 		email = ""
 	}
-	err := c.s.accounts.Register(name, email, password, time.Now())
+	s := c.s
+	took := false
+	allow := func() error {
+		if wait := s.regThrottle.Take(c.ip, time.Now()); wait > 0 {
+			return &registerThrottledError{wait}
+		}
+		took = true
+		return nil
+	}
+	err := s.accounts.RegisterFrom(name, email, password, time.Now(), allow)
+	if took && err != nil {
+		s.regThrottle.Refund(c.ip, time.Now()) // nothing was created: the attempt costs nothing
+	}
+	var throttled *registerThrottledError
 	switch {
+	case errors.As(err, &throttled):
+		s.log.Info("register throttled", "account", name, "remote", c.ip)
+		c.fail("REGISTER", "TEMPORARILY_UNAVAILABLE", name, "Too many accounts created from your address (register_per_ip_per_minute); try again in "+retryIn(throttled.wait))
+		return
 	case errors.Is(err, ErrAccountExists):
 		c.fail("REGISTER", "ACCOUNT_EXISTS", name, "Account "+name+" already exists; log in, or choose another nick")
+		return
+	case errors.Is(err, ErrAccountDamaged):
+		c.fail("REGISTER", "ACCOUNT_EXISTS", name, "Account "+name+" exists but its file is damaged; ask the server's administrator")
+		return
+	case errors.Is(err, ErrBadAccountName) && errors.Is(err, errReservedName):
+		c.fail("REGISTER", "BAD_ACCOUNT_NAME", name, "That name is reserved for a device on Windows (con, prn, aux, nul, com1-9, lpt1-9); choose another nick")
 		return
 	case errors.Is(err, ErrBadAccountName):
 		c.fail("REGISTER", "BAD_ACCOUNT_NAME", name, "Account names start with a letter and hold only letters, digits, - and _ (at most 30)")
 		return
+	case errors.Is(err, ErrBadEmail):
+		c.fail("REGISTER", "INVALID_EMAIL", name, "That e-mail address cannot be stored: "+strings.TrimPrefix(err.Error(), ErrBadEmail.Error()+": "))
+		return
 	case errors.Is(err, ErrBadPassword):
 		c.fail("REGISTER", "UNACCEPTABLE_PASSWORD", name, fmt.Sprintf("Passwords must be %d to %d bytes without control characters", c.s.accounts.minPassword, maxPasswordLen))
+		return
+	case errors.Is(err, ErrBusy):
+		c.fail("REGISTER", "TEMPORARILY_UNAVAILABLE", name, "The server is busy creating accounts; try again in a few seconds")
 		return
 	case err != nil:
 		c.s.log.Error("register", "account", name, "err", err)

@@ -183,11 +183,16 @@ type ServerConfig struct {
 	BcryptCost                int              `toml:"bcrypt_cost"`
 	MinPasswordLen            int              `toml:"min_password_len"`
 	LoginFailuresPerMinute    int              `toml:"login_failures_per_minute"`
+	LoginFailuresPerIP        int              `toml:"login_failures_per_ip_per_minute"`
+	RegisterPerIPBurst        int              `toml:"register_per_ip_burst"`
+	RegisterPerIPPerMinute    int              `toml:"register_per_ip_per_minute"`
 	RegistrationTimeout       Duration         `toml:"registration_timeout"`
 	PingInterval              Duration         `toml:"ping_interval"`
 	PingTimeout               Duration         `toml:"ping_timeout"`
 	MaxClients                int              `toml:"max_clients"`
 	MaxClientsPerIP           int              `toml:"max_clients_per_ip"`
+	MaxUnregistered           int              `toml:"max_unregistered"`
+	MaxUnregisteredPerIP      int              `toml:"max_unregistered_per_ip"`
 	SendQBytes                int              `toml:"sendq_bytes"`
 	WriteTimeout              Duration         `toml:"write_timeout"`
 	FloodBurst                int              `toml:"flood_burst"`

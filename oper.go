@@ -95,8 +95,10 @@ func (c *Session) handleOper(m *Message) {
 		return
 	}
 	name, password := m.Params[0], m.Params[1]
-	if wait := s.throttle.Blocked(c.ip, time.Now()); wait > 0 {
-		c.reply(ERR_PASSWDMISMATCH, fmt.Sprintf("Too many failed attempts from your address; try again in %ds", int((wait+time.Second-1)/time.Second)))
+	// An operator name counts like an account (a space keeps it apart from every account).
+	att, wait, what := s.throttle.Begin("oper "+name, c.ip, time.Now())
+	if att == nil {
+		c.reply(ERR_PASSWDMISMATCH, "Too many failed attempts "+what+"; try again in "+retryIn(wait))
 		return
 	}
 	var hash string
@@ -106,17 +108,22 @@ func (c *Session) handleOper(m *Message) {
 		}
 	}
 	if hash == "" {
-		s.throttle.Fail(c.ip, time.Now())
 		s.log.Warn("oper refused", "nick", c.nick, "name", name, "remote", c.ip, "reason", "no such operator")
 		c.reply(ERR_NOOPERHOST, "No operator block named "+name+" on this server")
 		return
 	}
-	if bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) != nil {
-		s.throttle.Fail(c.ip, time.Now())
+	var mismatch error
+	if err := withSlot(s.accounts.loginSlots, func() { mismatch = bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) }); err != nil {
+		att.Void()
+		c.reply(ERR_PASSWDMISMATCH, "Server busy; try again in a few seconds")
+		return
+	}
+	if mismatch != nil {
 		s.log.Warn("oper refused", "nick", c.nick, "name", name, "remote", c.ip, "reason", "wrong password")
 		c.reply(ERR_PASSWDMISMATCH, "Password incorrect for operator "+name)
 		return
 	}
+	att.Succeeded()
 	c.becomeOper("name " + name)
 }
 

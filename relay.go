@@ -298,9 +298,7 @@ func (s *Server) unregister(c *Session, reason string) {
 	}
 	c.releaseNickLocked()
 	delete(s.sessions, c)
-	if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
-		delete(s.perIP, c.ip)
-	}
+	s.uncountLocked(c)
 	if c.account != "" {
 		s.log.Info("logout", "account", c.account, "remote", c.ip, "reason", reason)
 	}

@@ -422,7 +422,7 @@ func (c *Session) handleTopic(m *Message) {
 	}
 	topic := m.Params[1]
 	if len(topic) > maxTopicLen {
-		topic = topic[:maxTopicLen]
+		topic = truncateUTF8(topic, maxTopicLen)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -540,7 +540,7 @@ func (c *Session) handleKick(m *Message) {
 		reason = c.nick
 	}
 	if len(reason) > maxTopicLen {
-		reason = reason[:maxTopicLen]
+		reason = truncateUTF8(reason, maxTopicLen)
 	}
 	for i, nick := range nicks {
 		c.kick(rooms[min(i, len(rooms)-1)], nick, reason)

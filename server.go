@@ -7,7 +7,8 @@ package main
 //  2. Room.relayMu    — one relay at a time per room, so every member sees one order
 //  3. Session.qmu     — a session's send queue; held only to append bytes, never during I/O
 // offlineQueues.mu ranks above all three (taken before Server.mu, never under it).
-// accountStore.mu, loginThrottle.mu and chatLog.mu are leaves: nothing is taken under them.
+// accountStore.mu, loginThrottle.mu, registerThrottle.mu and chatLog.mu are leaves: nothing
+// is taken under them.
 
 import (
 	"context"
@@ -48,6 +49,9 @@ type Server struct {
 	diskErrAt atomic.Int64  // unix nanoseconds of the last logged history write error
 	relayed   atomic.Uint64 // messages relayed (PRIVMSG, NOTICE, TAGMSG), for STATS
 
+	regThrottle *registerThrottle // REGISTER per address (throttle.go)
+	evictGrace  time.Duration     // the constant evictGrace; tests shorten it before Serve
+
 	ln       net.Listener
 	web      *webServer    // the web port (websocket.go); nil when web_listen is empty
 	shutdown chan struct{} // closed by Shutdown
@@ -62,6 +66,11 @@ type Server struct {
 	whowas   whowasRing                       // recent departures, for WHOWAS
 	peak     int                              // most registered users at once, for LUSERS
 	closed   bool
+
+	// Connection counts for the limits (perIP above is max_clients_per_ip's).
+	live    int            // connections counted against max_clients
+	unreg   int            // of those, not yet registered (max_unregistered)
+	unregIP map[string]int // the same by address (max_unregistered_per_ip)
 }
 
 // NewServer opens the data directory (taking its lock) and loads the accounts.
@@ -79,13 +88,28 @@ func NewServer(cfg ServerConfig, dataDir string, log *slog.Logger) (*Server, err
 		return nil, err
 	}
 	accounts.minPassword = cfg.MinPasswordLen
+	for _, sk := range accounts.skipped {
+		log.Error("account file skipped; the name stays taken until the file is repaired or removed", "file", sk.path, "err", sk.err)
+	}
+	removed := accounts.removedTemps
+	for _, sub := range []string{"", "offline"} {
+		r, err := removeStaleTemps(filepath.Join(dataDir, sub))
+		if err != nil {
+			lock.Release()
+			return nil, err
+		}
+		removed = append(removed, r...)
+	}
+	for _, path := range removed {
+		log.Warn("removed a temp file left by an interrupted write", "file", path)
+	}
 	s := &Server{
 		cfg:      cfg,
 		dataDir:  dataDir,
 		log:      log,
 		accounts: accounts,
 		lock:     lock,
-		throttle: newLoginThrottle(cfg.LoginFailuresPerMinute),
+		throttle: newLoginThrottle(cfg.LoginFailuresPerMinute, cfg.LoginFailuresPerIP),
 		created:  time.Now(),
 		shutdown: make(chan struct{}),
 		nicks:    make(map[string]*Session),
@@ -94,6 +118,9 @@ func NewServer(cfg ServerConfig, dataDir string, log *slog.Logger) (*Server, err
 		perIP:    make(map[string]int),
 		watchers: make(map[string]map[*Session]struct{}),
 	}
+	s.regThrottle = newRegisterThrottle(cfg.RegisterPerIPBurst, cfg.RegisterPerIPPerMinute)
+	s.evictGrace = evictGrace
+	s.unregIP = make(map[string]int)
 	if cfg.History {
 		s.history = newChatLog(filepath.Join(dataDir, "logs"))
 	}
@@ -118,6 +145,12 @@ func validateServerConfig(cfg *ServerConfig) error {
 		return usageErrorf("config server.nick_len must be >= 9 and channel_len >= 2")
 	case cfg.MaxClients < 1 || cfg.MaxClientsPerIP < 1:
 		return usageErrorf("config server.max_clients and max_clients_per_ip must be >= 1")
+	case cfg.MaxUnregistered < 1 || cfg.MaxUnregisteredPerIP < 1:
+		return usageErrorf("config server.max_unregistered and max_unregistered_per_ip must be >= 1")
+	case cfg.LoginFailuresPerMinute < 0 || cfg.LoginFailuresPerIP < 0:
+		return usageErrorf("config server.login_failures_per_minute and login_failures_per_ip_per_minute must be >= 0 (0: no limit)")
+	case cfg.RegisterPerIPBurst < 1 || cfg.RegisterPerIPPerMinute < 1:
+		return usageErrorf("config server.register_per_ip_burst and register_per_ip_per_minute must be >= 1")
 	case cfg.RegistrationTimeout.Duration <= 0 || cfg.PingInterval.Duration <= 0 || cfg.PingTimeout.Duration <= 0 || cfg.WriteTimeout.Duration <= 0:
 		return usageErrorf("config server timeouts must be positive")
 	case cfg.ChathistoryMax < 1:
@@ -198,17 +231,16 @@ func isTemporaryAccept(err error) bool {
 }
 
 // accept admits a connection within the client limits and starts its session; ip is the
-// address the per-address limits count.
+// address the per-address limits count. When a limit is reached, an unregistered connection
+// silent for evictGrace or longer makes room (see makeRoomLocked): idle sockets must not
+// keep users out.
 func (s *Server) accept(conn transport, ip string) {
 	s.mu.Lock()
 	reason := ""
-	switch {
-	case s.closed:
+	if s.closed {
 		reason = "Server shutting down"
-	case len(s.sessions) >= s.cfg.MaxClients:
-		reason = "Server full (max_clients reached)"
-	case s.perIP[ip] >= s.cfg.MaxClientsPerIP:
-		reason = "Too many connections from your address (max_clients_per_ip)"
+	} else {
+		reason = s.makeRoomLocked(ip, time.Now())
 	}
 	if reason != "" {
 		s.mu.Unlock()
@@ -220,13 +252,95 @@ func (s *Server) accept(conn transport, ip string) {
 	}
 	c := newSession(s, conn, ip)
 	s.sessions[c] = struct{}{}
+	c.counted, c.countedUnreg = true, true
+	s.live++
 	s.perIP[ip]++
+	s.unreg++
+	s.unregIP[ip]++
 	s.sessWG.Add(1)
 	s.mu.Unlock()
 	go func() {
 		defer s.sessWG.Done()
 		c.run()
 	}()
+}
+
+// evictGrace is how long an unregistered connection must have been silent before a new
+// connection may push it out: a client that is still logging in is never silent that long.
+const evictGrace = time.Second
+
+// makeRoomLocked checks the four connection limits for a new connection from ip. Where one
+// is reached it closes the unregistered connection silent longest in that limit's scope, and
+// returns "" once there is room, or why the new connection is refused. s.mu must be held.
+func (s *Server) makeRoomLocked(ip string, now time.Time) string {
+	for {
+		var reason string
+		sameIP := true
+		switch {
+		case s.perIP[ip] >= s.cfg.MaxClientsPerIP:
+			reason = "Too many connections from your address (max_clients_per_ip)"
+		case s.unregIP[ip] >= s.cfg.MaxUnregisteredPerIP:
+			reason = "Too many connections from your address still logging in (max_unregistered_per_ip)"
+		case s.live >= s.cfg.MaxClients:
+			reason, sameIP = "Server full (max_clients reached)", false
+		case s.unreg >= s.cfg.MaxUnregistered:
+			reason, sameIP = "Too many connections still logging in (max_unregistered)", false
+		default:
+			return ""
+		}
+		victim := s.evictionVictimLocked(ip, sameIP, now)
+		if victim == nil {
+			return reason
+		}
+		s.uncountLocked(victim)
+		victim.kill("Closing link: idle before logging in, closed to make room for a new connection (" + reason + ")")
+		s.log.Info("evicted idle unregistered connection", "remote", victim.ip, "idle", now.Sub(victim.lastActiveSeen()).Round(time.Millisecond), "limit", reason)
+	}
+}
+
+// evictionVictimLocked is the counted unregistered connection (from ip if sameIP) silent the
+// longest, if that is at least s.evictGrace. s.mu must be held.
+func (s *Server) evictionVictimLocked(ip string, sameIP bool, now time.Time) *Session {
+	var victim *Session
+	var oldest time.Time
+	for c := range s.sessions {
+		if !c.countedUnreg || sameIP && c.ip != ip {
+			continue
+		}
+		if last := c.lastActiveSeen(); victim == nil || last.Before(oldest) {
+			victim, oldest = c, last
+		}
+	}
+	if victim == nil || now.Sub(oldest) < s.evictGrace {
+		return nil
+	}
+	return victim
+}
+
+// uncountLocked takes c out of the connection limits: it is ending. s.mu must be held.
+func (s *Server) uncountLocked(c *Session) {
+	c.registeredLocked()
+	if !c.counted {
+		return
+	}
+	c.counted = false
+	s.live--
+	if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
+		delete(s.perIP, c.ip)
+	}
+}
+
+// registeredLocked takes c out of the unregistered counts. s.mu must be held.
+func (c *Session) registeredLocked() {
+	s := c.s
+	if !c.countedUnreg {
+		return
+	}
+	c.countedUnreg = false
+	s.unreg--
+	if s.unregIP[c.ip]--; s.unregIP[c.ip] <= 0 {
+		delete(s.unregIP, c.ip)
+	}
 }
 
 func remoteIP(conn net.Conn) string {

@@ -85,6 +85,7 @@ type Session struct {
 	conn        transport // TCP or WebSocket (transport.go)
 	ip          string
 	connectedAt time.Time
+	guestID     string // names this connection's DM history while it is a guest (chathistory.go)
 
 	// Identity and membership: written by the owning processor (or a takeover) with s.mu
 	// held, read by other sessions under s.mu; the processor may read them without it.
@@ -102,6 +103,10 @@ type Session struct {
 	invitedTo  map[*Room]struct{} // INVITEs not yet used; a room re-created is another Room
 	gone       bool               // removed from the registry; nothing may add it back
 	presence   presence           // AWAY and MONITOR state (presence.go)
+
+	// Counted against max_clients/max_clients_per_ip, and against the unregistered limits;
+	// guarded by s.mu, cleared when the session ends (or is evicted) and when it registers.
+	counted, countedUnreg bool
 
 	// Owned by the processor goroutine alone.
 	capNegotiating    bool
@@ -144,6 +149,7 @@ func newSession(s *Server, conn transport, ip string) *Session {
 		conn:        conn,
 		ip:          ip,
 		connectedAt: now,
+		guestID:     newMsgID(),
 		rooms:       make(map[*Room]struct{}),
 		invitedTo:   make(map[*Room]struct{}),
 		floodTokens: float64(s.cfg.FloodBurst),
@@ -532,7 +538,7 @@ func commandToken(line string) string {
 		}
 	}
 	word, _, _ := strings.Cut(line, " ")
-	if word == "" || len(word) > 32 || strings.ContainsAny(word, ":\x00\r\n") {
+	if word == "" || len(word) > 32 || strings.ContainsAny(word, ":\x00\r\n") || !utf8.ValidString(word) {
 		return "*"
 	}
 	return word

@@ -10,9 +10,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
 	"golang.org/x/crypto/bcrypt"
@@ -54,41 +58,161 @@ type accountStore struct {
 	cost        int
 	minPassword int // shortest password Register accepts; set before use
 
-	mu       sync.Mutex          // guards accounts; a leaf lock: nothing else is taken under it
+	// Slow hashes run only with a token of one of these, so a burst of them cannot take
+	// every core; logins and registrations have their own, so a REGISTER storm never makes
+	// a login wait (see newHashSlots).
+	loginSlots    chan struct{}
+	registerSlots chan struct{}
+	hashes        atomic.Int64 // bcrypt runs so far (tests count what reached the hash)
+
+	skipped      []skippedFile // account files that did not load, for the server to log
+	removedTemps []string      // stale temp files removed at open
+
+	mu       sync.Mutex          // guards accounts, damaged and pending; a leaf lock: nothing else is taken under it
 	accounts map[string]*Account // by casefolded name
+	damaged  map[string]bool     // casefolded names whose file is there but did not load
+	pending  map[string]bool     // casefolded names a REGISTER is hashing a password for
 }
 
-// openAccountStore loads every account file in dir. A file that cannot be read or decoded is
-// an error: silently skipping it would let someone re-register a name that has an owner.
+// hashWait bounds how long a login or registration waits for a hashing slot before it is
+// told the server is busy.
+const hashWait = 10 * time.Second
+
+// ErrBusy is a login or registration that found no free hashing slot within hashWait.
+var ErrBusy = errors.New("server busy hashing passwords; try again in a few seconds")
+
+// ErrAccountDamaged is a login to or registration of an account whose file did not load.
+var ErrAccountDamaged = errors.New("account file damaged (the server log names it)")
+
+// newHashSlots sizes the semaphores: logins get every core, registrations half of them, so
+// with registrations saturating theirs a login still finds a core and a slot.
+func newHashSlots() (login, register chan struct{}) {
+	n := runtime.GOMAXPROCS(0)
+	return make(chan struct{}, max(2, n)), make(chan struct{}, max(1, n/2))
+}
+
+// withSlot runs fn holding a token of slots, or returns ErrBusy after hashWait.
+func withSlot(slots chan struct{}, fn func()) error {
+	select {
+	case slots <- struct{}{}:
+	default:
+		t := time.NewTimer(hashWait)
+		defer t.Stop()
+		select {
+		case slots <- struct{}{}:
+		case <-t.C:
+			return ErrBusy
+		}
+	}
+	defer func() { <-slots }()
+	fn()
+	return nil
+}
+
+// openAccountStore loads every account file in dir. A file that cannot be read or decoded
+// does not stop the server (one bad file must not lock out everyone else): it is listed in
+// skipped, and its name stays taken, so nobody can REGISTER over an owner's damaged file.
+// Stale temp files of an interrupted atomic write are removed first.
 func openAccountStore(dir string, cost int) (*accountStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create accounts dir: %w", err)
+	}
+	removed, err := removeStaleTemps(dir)
+	if err != nil {
+		return nil, err
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("read accounts dir: %w", err)
 	}
-	st := &accountStore{dir: dir, cost: cost, minPassword: minPasswordLen, accounts: make(map[string]*Account)}
+	st := &accountStore{dir: dir, cost: cost, minPassword: minPasswordLen, accounts: make(map[string]*Account),
+		damaged: make(map[string]bool), pending: make(map[string]bool), removedTemps: removed}
+	st.loginSlots, st.registerSlots = newHashSlots()
 	for _, e := range entries {
 		name, ok := strings.CutSuffix(e.Name(), ".toml")
-		if !ok || e.IsDir() {
-			continue // temp files from an interrupted write, editor backups
+		if !ok || strings.HasPrefix(e.Name(), ".") {
+			continue // editor backups, hidden files
 		}
 		path := filepath.Join(dir, e.Name())
-		var a Account
-		if _, err := toml.DecodeFile(path, &a); err != nil {
-			return nil, fmt.Errorf("load account %s: %w", path, err)
+		a, err := loadAccountFile(path, name, e)
+		if err != nil {
+			st.skipped = append(st.skipped, skippedFile{path, err})
+			if validateAccountName(name) == nil {
+				st.damaged[casefold(name)] = true
+			}
+			continue
 		}
-		if casefold(a.Name) != name || validateAccountName(a.Name) != nil || a.Hash == "" {
-			return nil, fmt.Errorf("load account %s: name %q does not match the file or hash missing", path, a.Name)
-		}
-		st.accounts[name] = &a
+		st.accounts[name] = a
 	}
 	return st, nil
 }
 
+// skippedFile is an account file the store could not load, and why.
+type skippedFile struct {
+	path string
+	err  error
+}
+
+var errReservedName = errors.New("reserved device name on Windows")
+
+// loadAccountFile reads one users/<name>.toml and checks it belongs there.
+func loadAccountFile(path, name string, e os.DirEntry) (*Account, error) {
+	if !e.Type().IsRegular() {
+		return nil, fmt.Errorf("load account %s: not a regular file", path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("load account %s: %w", path, err)
+	}
+	var a Account
+	if err := toml.Unmarshal(data, &a); err != nil {
+		return nil, fmt.Errorf("load account %s: %w", path, err)
+	}
+	if err := validateAccountName(a.Name); err != nil {
+		return nil, fmt.Errorf("load account %s: %w", path, err)
+	}
+	if casefold(a.Name) != name || a.Hash == "" {
+		return nil, fmt.Errorf("load account %s: name %q does not match the file or hash missing", path, a.Name)
+	}
+	if err := a.checkText(); err != nil {
+		return nil, fmt.Errorf("load account %s: %w", path, err)
+	}
+	return &a, nil
+}
+
+// removeStaleTemps deletes what writeFileAtomic leaves behind when the process dies between
+// creating its temp file and renaming it. Only the server holding the data-dir lock calls
+// it, so no temp file it removes can belong to a write in progress.
+func removeStaleTemps(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("clean temp files in %s: %w", dir, err)
+	}
+	var removed []string
+	for _, e := range entries {
+		if !isAtomicTemp(e.Name()) || !e.Type().IsRegular() {
+			continue
+		}
+		path := filepath.Join(dir, e.Name())
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return removed, fmt.Errorf("remove stale temp file %s: %w", path, err)
+		}
+		removed = append(removed, path)
+	}
+	return removed, nil
+}
+
+// isAtomicTemp matches the names writeFileAtomic gives its temp files: ".<name>.tmp<random>".
+func isAtomicTemp(name string) bool {
+	return strings.HasPrefix(name, ".") && strings.Contains(name, ".tmp")
+}
+
 // validateAccountName allows what is both a valid nick and a safe file name on every OS the
-// binary runs on: a letter, then letters, digits, '-' and '_'.
+// binary runs on: a letter, then letters, digits, '-' and '_', and not a name Windows keeps
+// for a device (users/con.toml cannot be created or opened there).
 func validateAccountName(name string) error {
 	if name == "" || len(name) > 30 {
 		return fmt.Errorf("%w: %q must be 1 to 30 characters", ErrBadAccountName, name)
@@ -98,6 +222,60 @@ func validateAccountName(name string) error {
 		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 		if !letter && (i == 0 || !(isDigit(c) || c == '-' || c == '_')) {
 			return fmt.Errorf("%w: %q: use a letter, then letters, digits, - or _", ErrBadAccountName, name)
+		}
+	}
+	if isWindowsDeviceName(name) {
+		return fmt.Errorf("%w: %q: %w", ErrBadAccountName, name, errReservedName)
+	}
+	return nil
+}
+
+// isWindowsDeviceName reports a name Windows maps to a device whatever its extension
+// (CON, CON.txt, com1.log): CON, PRN, AUX, NUL, COM0-9 and LPT0-9, in any case. Names that
+// become files are checked with it, so a file the server writes opens on every lab PC.
+func isWindowsDeviceName(name string) bool {
+	base, _, _ := strings.Cut(name, ".")
+	base = strings.ToLower(strings.TrimRight(base, " "))
+	switch base {
+	case "con", "prn", "aux", "nul", "conin$", "conout$":
+		return true
+	}
+	if len(base) == 4 && (strings.HasPrefix(base, "com") || strings.HasPrefix(base, "lpt")) && isDigit(base[3]) {
+		return true
+	}
+	// COM¹ COM² COM³ and LPT¹-³ are devices too (superscript digits).
+	for _, sup := range []string{"\u00b9", "\u00b2", "\u00b3"} {
+		if base == "com"+sup || base == "lpt"+sup {
+			return true
+		}
+	}
+	return false
+}
+
+// maxEmailLen is the longest address RFC 5321 lets a mailbox have.
+const maxEmailLen = 254
+
+// ErrBadEmail is an e-mail address that is too long or holds what no address holds.
+var ErrBadEmail = errors.New("bad e-mail address")
+
+func validateEmail(email string) error {
+	switch {
+	case len(email) > maxEmailLen:
+		return fmt.Errorf("%w: longer than %d bytes", ErrBadEmail, maxEmailLen)
+	case !utf8.ValidString(email):
+		return fmt.Errorf("%w: not valid UTF-8", ErrBadEmail)
+	case strings.ContainsFunc(email, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }):
+		return fmt.Errorf("%w: spaces or control characters", ErrBadEmail)
+	}
+	return nil
+}
+
+// checkText refuses an account whose text fields could not be written back as TOML (which
+// is UTF-8): a file that loads must also save.
+func (a *Account) checkText() error {
+	for _, f := range [...]struct{ key, v string }{{"name", a.Name}, {"hash", a.Hash}, {"email", a.Email}, {"last_addr", a.LastAddr}} {
+		if !utf8.ValidString(f.v) {
+			return fmt.Errorf("%s is not valid UTF-8", f.key)
 		}
 	}
 	return nil
@@ -130,26 +308,62 @@ func (st *accountStore) Lookup(name string) (Account, bool) {
 	return *a, true
 }
 
-// Register creates an account. The slow hash runs before the lock is taken, so concurrent
-// registrations do not queue behind each other.
+// Register creates an account. See RegisterFrom.
 func (st *accountStore) Register(name, email, password string, now time.Time) error {
+	return st.RegisterFrom(name, email, password, now, nil)
+}
+
+// RegisterFrom creates an account. A taken name is refused before any hashing, and the name
+// is held while its password is hashed, so a loop of REGISTERs of one name costs one hash.
+// allow (if not nil) runs after those checks and before the hash: it is the caller's
+// throttle, so only attempts that would really hash are counted. The hash runs outside the
+// lock, with a register slot.
+func (st *accountStore) RegisterFrom(name, email, password string, now time.Time, allow func() error) error {
 	if err := validateAccountName(name); err != nil {
+		return err
+	}
+	if err := validateEmail(email); err != nil {
 		return err
 	}
 	if err := validatePassword(password, st.minPassword); err != nil {
 		return err
 	}
-	hash, err := bcrypt.GenerateFromPassword(prehash(password), st.cost)
-	if err != nil {
-		return fmt.Errorf("hash password: %w", err)
-	}
-	a := &Account{Name: name, Hash: string(hash), Email: email, Created: now.UTC().Truncate(time.Second)}
 	key := casefold(name)
 	st.mu.Lock()
-	defer st.mu.Unlock()
-	if _, ok := st.accounts[key]; ok {
+	switch {
+	case st.damaged[key]:
+		st.mu.Unlock()
+		return ErrAccountDamaged
+	case st.accounts[key] != nil || st.pending[key]:
+		st.mu.Unlock()
 		return ErrAccountExists
 	}
+	st.pending[key] = true
+	st.mu.Unlock()
+	defer func() {
+		st.mu.Lock()
+		delete(st.pending, key)
+		st.mu.Unlock()
+	}()
+	if allow != nil {
+		if err := allow(); err != nil {
+			return err
+		}
+	}
+	var hash []byte
+	var herr error
+	if err := withSlot(st.registerSlots, func() {
+		st.hashes.Add(1)
+		hash, herr = bcrypt.GenerateFromPassword(prehash(password), st.cost)
+	}); err != nil {
+		return err
+	}
+	if herr != nil {
+		return fmt.Errorf("hash password: %w", herr)
+	}
+	a := &Account{Name: name, Hash: string(hash), Email: email, Created: now.UTC().Truncate(time.Second)}
+	st.mu.Lock()
+	defer st.mu.Unlock()
 	if err := st.write(a); err != nil {
 		return err
 	}
@@ -157,16 +371,39 @@ func (st *accountStore) Register(name, email, password string, now time.Time) er
 	return nil
 }
 
-// Authenticate checks a password and returns the account as it was before this login.
+// Authenticate checks a password and returns the account as it was before this login. The
+// hash runs with a login slot.
 func (st *accountStore) Authenticate(name, password string) (Account, error) {
 	a, ok := st.Lookup(name)
 	if !ok {
+		st.mu.Lock()
+		damaged := st.damaged[casefold(name)]
+		st.mu.Unlock()
+		if damaged {
+			return Account{}, ErrAccountDamaged
+		}
 		return Account{}, ErrNoAccount
 	}
-	if bcrypt.CompareHashAndPassword([]byte(a.Hash), prehash(password)) != nil {
+	var mismatch error
+	if err := withSlot(st.loginSlots, func() {
+		st.hashes.Add(1)
+		mismatch = bcrypt.CompareHashAndPassword([]byte(a.Hash), prehash(password))
+	}); err != nil {
+		return Account{}, err
+	}
+	if mismatch != nil {
 		return Account{}, ErrWrongPassword
 	}
 	return a, nil
+}
+
+// Taken reports whether name is an account or held by one (being registered, or with a
+// damaged file).
+func (st *accountStore) Taken(name string) bool {
+	key := casefold(name)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.accounts[key] != nil || st.pending[key] || st.damaged[key]
 }
 
 // RecordLogin stores the time and address of a successful login.
@@ -187,7 +424,12 @@ func (st *accountStore) RecordLogin(name, addr string, now time.Time) error {
 }
 
 // write must be called with st.mu held, so two writers of one file cannot interleave.
+// Text that is not UTF-8 is refused here too: TOML is UTF-8, and a file that does not parse
+// is an account lost.
 func (st *accountStore) write(a *Account) error {
+	if err := a.checkText(); err != nil {
+		return fmt.Errorf("save account %s: %w", a.Name, err)
+	}
 	var b strings.Builder
 	b.WriteString("# labchat account. The hash is bcrypt over SHA-256 of the password.\n")
 	if err := toml.NewEncoder(&b).Encode(a); err != nil {
@@ -273,58 +515,4 @@ func lockDataDir(dir string) (*dataLock, error) {
 func (l *dataLock) Release() {
 	unlockFile(l.f)
 	l.f.Close()
-}
-
-// loginThrottle counts failed logins per address over the last minute.
-type loginThrottle struct {
-	limit int
-
-	mu       sync.Mutex             // leaf lock; guards failures
-	failures map[string][]time.Time // address → failure times within the window
-}
-
-const throttleWindow = time.Minute
-
-func newLoginThrottle(limit int) *loginThrottle {
-	return &loginThrottle{limit: limit, failures: make(map[string][]time.Time)}
-}
-
-// Blocked reports how long the address must wait, or 0 if it may try now.
-func (t *loginThrottle) Blocked(addr string, now time.Time) time.Duration {
-	if t.limit <= 0 {
-		return 0
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	recent := t.prune(addr, now)
-	if len(recent) < t.limit {
-		return 0
-	}
-	return recent[0].Add(throttleWindow).Sub(now)
-}
-
-// Fail records a failed login.
-func (t *loginThrottle) Fail(addr string, now time.Time) {
-	if t.limit <= 0 {
-		return
-	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.failures[addr] = append(t.prune(addr, now), now)
-}
-
-// prune drops failures older than the window; t.mu must be held.
-func (t *loginThrottle) prune(addr string, now time.Time) []time.Time {
-	recent := t.failures[addr]
-	i := 0
-	for i < len(recent) && now.Sub(recent[i]) >= throttleWindow {
-		i++
-	}
-	recent = recent[i:]
-	if len(recent) == 0 {
-		delete(t.failures, addr)
-		return nil
-	}
-	t.failures[addr] = recent
-	return recent
 }
