@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -60,13 +61,15 @@ func dialFrom(t testing.TB, addr, from, name string) *ircClient {
 	return &ircClient{t: t, name: name, conn: conn, lr: newLineReader(conn, maxLineLen)}
 }
 
+var saslTries atomic.Int64 // numbers the nicks of saslTry's connections
+
 // saslTry starts a SASL PLAIN login on a fresh connection from `from` and returns the
 // connection and the 9xx line that answered it.
 func saslTry(t testing.TB, addr, from, account, password string) (*ircClient, string) {
 	t.Helper()
 	c := dialFrom(t, addr, from, "try-"+account)
 	c.send("CAP REQ :sasl")
-	c.send("NICK t%d", time.Now().UnixNano()%1e6)
+	c.send("NICK t%d", saslTries.Add(1))
 	c.send("USER t 0 * :t")
 	c.expect("CAP \\S+ ACK")
 	c.send("AUTHENTICATE PLAIN")
@@ -422,7 +425,7 @@ func TestRegisterIsThrottledPerAddress(t *testing.T) {
 		c.send("USER u 0 * :u")
 		c.send("REGISTER * * s3cret-pw")
 		m := c.expect(`(REGISTER SUCCESS|FAIL REGISTER) `)
-		c.conn.Close()
+		c.quit() // and wait until the server let go of the nick
 		line, _ := m.AppendTo(nil)
 		return string(line)
 	}
