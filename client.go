@@ -488,6 +488,7 @@ type clientSession struct {
 	catchUpSince time.Time       // the newest server time seen before the drop; zero: no catch-up
 
 	historyBatches map[string]*historyReplay // open chathistory batches; dispatch goroutine only
+	whowas         bool                      // inside a WHOWAS reply (its 312 reads differently); dispatch only
 	quitting       bool
 	lineErrors     int // server errors about lines we sent (pipeline mode's exit status)
 }

@@ -194,11 +194,29 @@ func (cs *clientSession) onAwayReply(m *Message, raw bool) {
 }
 
 func (cs *clientSession) onOwnAway(m *Message, raw bool) {
-	text := "you are marked as away: " + cs.presence.ownAway()
+	text := "you are marked as away"
+	if msg := cs.presence.ownAway(); msg != "" {
+		text += ": " + msg
+	}
 	if m.Command == RPL_UNAWAY {
 		text = "you are back (no longer marked as away)"
 	}
 	cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindInfo, Text: text})
+}
+
+// renamed notes a nick change: the old nick leaving MONITOR's view (731) is not someone
+// going offline, and the new nick is as present as the old one was.
+func (pb *presenceBook) renamed(old, nick string) {
+	pb.mu.Lock()
+	defer pb.mu.Unlock()
+	u := pb.users[clientFold(old)]
+	if u == nil {
+		return
+	}
+	moved := *u
+	moved.nick = nick
+	pb.users[clientFold(nick)] = &moved
+	u.state, u.since = stateOffline, time.Time{}
 }
 
 func (pb *presenceBook) ownAway() string {

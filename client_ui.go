@@ -67,10 +67,15 @@ var eventFormats = map[eventKind]func(ev chatEvent) string{
 	kindQuit:   func(ev chatEvent) string { return ev.From + " quit" + reason(ev.Text) },
 	kindNick:   func(ev chatEvent) string { return ev.From + " is now known as " + ev.To },
 	kindKick:   func(ev chatEvent) string { return ev.From + " kicked " + ev.Text },
-	kindTopic:  func(ev chatEvent) string { return ev.From + " set the topic of " + ev.To + ": " + ev.Text },
-	kindInfo:   func(ev chatEvent) string { return ev.Text },
-	kindError:  func(ev chatEvent) string { return "! " + ev.Text },
-	kindRaw:    func(ev chatEvent) string { return ev.Text },
+	kindTopic: func(ev chatEvent) string {
+		if ev.Text == "" {
+			return ev.From + " cleared the topic of " + ev.To
+		}
+		return ev.From + " set the topic of " + ev.To + ": " + ev.Text
+	},
+	kindInfo:  func(ev chatEvent) string { return ev.Text },
+	kindError: func(ev chatEvent) string { return "! " + ev.Text },
+	kindRaw:   func(ev chatEvent) string { return ev.Text },
 	kindLastLogin: func(ev chatEvent) string {
 		return ev.Text
 	},
@@ -322,7 +327,10 @@ func (cs *clientSession) onKick(m *Message, raw bool) {
 		cs.leftRoom(room)
 	}
 	text := victim + " from " + room + reason(m.Param(2))
-	cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindKick, From: nickOf(m.Source), To: room, Text: text})
+	if cs.isSelf(victim) {
+		text = "you from " + room + reason(m.Param(2))
+	}
+	cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindKick, From: nickOrMask(m.Source), To: room, Text: text})
 }
 
 // leftRoom forgets a room; plain text then goes nowhere until /join or /query.
@@ -351,6 +359,8 @@ func (cs *clientSession) onNick(m *Message, raw bool) {
 	delete(cs.nicks, clientFold(old))
 	cs.nicks[clientFold(nick)] = nick
 	cs.mu.Unlock()
+	cs.presence.renamed(old, nick)
+	cs.promptChanged()
 	cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindNick, From: old, To: nick})
 }
 
@@ -401,46 +411,42 @@ func (cs *clientSession) onNames(m *Message, raw bool) {
 	if rejoin {
 		return
 	}
-	cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindInfo, Text: "in " + room + ": " + strings.Join(names, " ")})
-}
-
-// quietNumerics end a list or carry machine data (ISUPPORT); nothing to show.
-var quietNumerics = map[string]bool{
-	"004": true, "005": true, "315": true, "318": true, "323": true, "329": true, "333": true,
-	"366": true, "376": true, "900": true, "903": true,
+	cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindInfo, Text: "in " + room + ": " + describeMembers(names)})
 }
 
 // onOther shows any other line: numerics as their parameters after our nick, error numerics
 // (4xx, 5xx) as errors, unknown commands as received.
 func (cs *clientSession) onOther(m *Message) {
 	if !isNumeric(m.Command) {
-		cs.sink.event(chatEvent{Time: msgTime(m), Kind: kindInfo, Text: m.String()})
+		if len(m.Params) > 0 { // a command this client does not know: its text, if any
+			cs.sink.event(chatEvent{Time: msgTime(m), Kind: kindInfo, Text: nickOrMask(m.Source) + ": " + m.Params[len(m.Params)-1]})
+		}
 		return
 	}
-	if quietNumerics[m.Command] {
-		return
-	}
-	ev := chatEvent{Time: msgTime(m), Kind: kindInfo, Text: strings.Join(m.Params[min(1, len(m.Params)):], " ")}
+	text, show := numericText(cs, m)
+	ev := chatEvent{Time: msgTime(m), Kind: kindInfo, Text: text}
 	if m.Command[0] == '4' || m.Command[0] == '5' {
-		ev.Kind, ev.Text = kindError, numericText(m)
+		ev.Kind = kindError
 		cs.countLineError()
 	}
-	cs.sink.event(ev)
+	if show {
+		cs.sink.event(ev)
+	}
 }
 
 func isNumeric(cmd string) bool {
 	return len(cmd) == 3 && isDigit(cmd[0]) && isDigit(cmd[1]) && isDigit(cmd[2])
 }
 
-// numericText is "p1 p2: trailing" from an error numeric's parameters after the target nick.
-func numericText(m *Message) string {
-	if len(m.Params) < 2 {
-		return m.Command
+// numericText is a numeric as a sentence (client_render.go); one the table lacks shows its
+// text, never its parameters.
+func numericText(cs *clientSession, m *Message) (string, bool) {
+	params := m.Params[min(1, len(m.Params)):]
+	if r, ok := numericSentences[m.Command]; ok {
+		return r(cs, params)
 	}
-	params := m.Params[1:]
-	last := params[len(params)-1]
-	if len(params) == 1 {
-		return last
+	if len(params) == 0 {
+		return "", false
 	}
-	return strings.Join(params[:len(params)-1], " ") + ": " + last
+	return params[len(params)-1], true
 }
