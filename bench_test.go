@@ -20,13 +20,16 @@ import (
 	"bytes"
 	"cmp"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -42,8 +45,13 @@ const latencySamplesPerMember = 256
 
 func BenchmarkRoomFanout(b *testing.B) {
 	for _, tc := range []struct{ members, senders int }{{500, 10}, {1000, 10}} {
-		b.Run(fmt.Sprintf("members=%d,senders=%d", tc.members, tc.senders), func(b *testing.B) {
-			benchFanout(b, tc.members, tc.senders)
+		name := fmt.Sprintf("members=%d,senders=%d", tc.members, tc.senders)
+		b.Run(name, func(b *testing.B) {
+			benchFanout(b, tc.members, tc.senders, false)
+		})
+		// The same room with every member on IRC over WebSocket (websocket.go).
+		b.Run(name+",transport=ws", func(b *testing.B) {
+			benchFanout(b, tc.members, tc.senders, true)
 		})
 	}
 }
@@ -61,18 +69,29 @@ func newBenchTag() string {
 	return hex.EncodeToString(b[:])
 }
 
-func benchFanout(b *testing.B, members, senders int) {
+func benchFanout(b *testing.B, members, senders int, ws bool) {
 	addr, external := os.LookupEnv("LABCHAT_BENCH_ADDR")
+	if ws {
+		addr, external = os.LookupEnv("LABCHAT_BENCH_WEB_ADDR")
+	}
 	if !external {
 		cfg := testConfig(b)
 		cfg.SendQBytes = 64 << 20 // the readers share the server's CPUs; let them lag, not drop
-		addr = startServer(b, cfg, "").addr
+		if ws {
+			cfg.WebListen = "127.0.0.1:0"
+		}
+		ts := startServer(b, cfg, "")
+		addr = ts.addr
+		if ws {
+			addr = ts.WebAddr().String()
+		}
 	}
 	pid := os.Getenv("LABCHAT_BENCH_PID")
 	if pid != "" {
 		resetPeakRSS(b, pid)
 	}
 	f := newFanout(b, addr, members, senders)
+	f.ws = ws
 	defer f.close()
 	f.connect()
 
@@ -118,6 +137,7 @@ type fanout struct {
 	marker  []byte // " PRIVMSG <room> :", which starts the text members time
 	members []*fanoutMember
 	senders int
+	ws      bool // members speak IRC over WebSocket (benchWS) instead of TCP
 	joined  sync.WaitGroup
 	done    sync.WaitGroup
 	errs    chan error
@@ -128,6 +148,8 @@ type fanoutMember struct {
 	f       *fanout
 	nick    string
 	conn    net.Conn
+	br      *bufio.Reader
+	ws      *benchWS   // nil over TCP
 	wmu     sync.Mutex // guards writes to conn: the sender's flushes and the reader's PONGs
 	sends   int        // messages this member sends
 	want    int        // messages from others it must receive
@@ -188,8 +210,16 @@ func (m *fanoutMember) dial() error {
 		return fmt.Errorf("dial %s: %w", m.f.addr, err)
 	}
 	m.conn = conn
-	_, err = fmt.Fprintf(conn, "NICK %s\r\nUSER %s 0 * :bench\r\nJOIN %s\r\n", m.nick, m.nick, m.f.room)
-	if err != nil {
+	m.br = bufio.NewReaderSize(m.conn, 64<<10)
+	login := fmt.Appendf(nil, "NICK %s\r\nUSER %s 0 * :bench\r\nJOIN %s\r\n", m.nick, m.nick, m.f.room)
+	if m.f.ws {
+		if m.ws, err = benchWSHandshake(conn, m.br, m.f.addr); err != nil {
+			conn.Close()
+			return fmt.Errorf("websocket %s: %w", m.nick, err)
+		}
+		login = m.ws.frames(nil, login)
+	}
+	if _, err = conn.Write(login); err != nil {
 		conn.Close()
 		return fmt.Errorf("register %s: %w", m.nick, err)
 	}
@@ -200,10 +230,15 @@ func (m *fanoutMember) dial() error {
 // read counts the room's messages until the connection ends; it answers PINGs so that a
 // long run is not timed out by the server.
 func (m *fanoutMember) read() {
-	br := bufio.NewReaderSize(m.conn, 64<<10)
 	joined := false
 	for {
-		line, err := br.ReadSlice('\n')
+		var line []byte
+		var err error
+		if m.ws != nil {
+			line, err = m.ws.readMessage(m.br)
+		} else {
+			line, err = m.br.ReadSlice('\n')
+		}
 		if err != nil {
 			if !joined || m.got < m.want {
 				m.f.fail(fmt.Errorf("%s: read after %d of %d messages: %w", m.nick, m.got, m.want, err))
@@ -213,7 +248,11 @@ func (m *fanoutMember) read() {
 		}
 		switch {
 		case bytes.HasPrefix(line, []byte("PING ")):
-			m.write(append([]byte("PONG"), line[4:]...))
+			pong := append([]byte("PONG"), line[4:]...)
+			if m.ws != nil {
+				pong = m.ws.frames(nil, append(pong, '\r', '\n'))
+			}
+			m.write(pong)
 		case !joined && bytes.Contains(line, []byte(" 366 ")):
 			joined = true
 			m.f.joined.Done()
@@ -281,6 +320,7 @@ func (f *fanout) run() time.Duration {
 func (m *fanoutMember) send() {
 	bw := bufio.NewWriter(writerFunc(m.write))
 	line := make([]byte, 0, 128)
+	var frame []byte
 	for range m.sends {
 		line = append(line[:0], "PRIVMSG "...)
 		line = append(line, m.f.room...)
@@ -289,7 +329,12 @@ func (m *fanoutMember) send() {
 		line = append(line, ' ')
 		line = append(line, fanoutText...)
 		line = append(line, '\r', '\n')
-		if _, err := bw.Write(line); err != nil {
+		out := line
+		if m.ws != nil {
+			frame = m.ws.frames(frame[:0], line)
+			out = frame
+		}
+		if _, err := bw.Write(out); err != nil {
 			m.f.fail(fmt.Errorf("%s: send: %w", m.nick, err))
 			return
 		}
@@ -411,4 +456,259 @@ func peakRSSMB(b *testing.B, pid string) float64 {
 		b.Fatalf("parse VmHWM of %s: %v", pid, err)
 	}
 	return kb / 1024
+}
+
+// benchWS is the load generator's end of IRC over WebSocket, framed by hand like the TCP
+// members' lines, so that both transports cost the load generator about the same and the
+// comparison measures the server. (A library client would also spend a crypto/rand read and
+// a context per message.) The mask key is drawn once per connection: a browser draws one per
+// frame, which costs the server nothing more.
+type benchWS struct {
+	mask    [4]byte
+	pending int // bytes of the last message returned, still in the bufio.Reader
+}
+
+// benchWSHandshake upgrades conn to a WebSocket with text.ircv3.net; br reads the response
+// and must be used for the frames after it.
+func benchWSHandshake(conn net.Conn, br *bufio.Reader, host string) (*benchWS, error) {
+	var key [16]byte
+	rand.Read(key[:])
+	fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n\r\n",
+		host, base64.StdEncoding.EncodeToString(key[:]), subprotocolText)
+	conn.SetReadDeadline(time.Now().Add(ioTimeout))
+	defer conn.SetReadDeadline(time.Time{})
+	status, err := br.ReadString('\n')
+	if err != nil {
+		return nil, fmt.Errorf("read upgrade response: %w", err)
+	}
+	if !strings.HasPrefix(status, "HTTP/1.1 101 ") {
+		return nil, fmt.Errorf("upgrade refused: %q", strings.TrimSpace(status))
+	}
+	for {
+		h, err := br.ReadString('\n')
+		if err != nil {
+			return nil, fmt.Errorf("read upgrade response: %w", err)
+		}
+		if h == "\r\n" {
+			break
+		}
+	}
+	w := &benchWS{}
+	rand.Read(w.mask[:])
+	return w, nil
+}
+
+// frames appends one masked text frame per CRLF-terminated line of lines to dst.
+func (w *benchWS) frames(dst, lines []byte) []byte {
+	for line := range bytes.Lines(lines) {
+		line = bytes.TrimRight(line, "\r\n")
+		dst = append(dst, 0x81) // FIN, text
+		switch n := len(line); {
+		case n < 126:
+			dst = append(dst, 0x80|byte(n))
+		default:
+			dst = append(dst, 0x80|126, byte(n>>8), byte(n))
+		}
+		dst = append(dst, w.mask[:]...)
+		start := len(dst)
+		dst = append(dst, line...)
+		for i := range line {
+			dst[start+i] ^= w.mask[i&3]
+		}
+	}
+	return dst
+}
+
+// readMessage returns the payload of the next data frame (the server sends each line as one
+// unfragmented, unmasked frame), valid until the next call: it is still in br's buffer, as
+// ReadSlice's lines are for the TCP members.
+func (w *benchWS) readMessage(br *bufio.Reader) ([]byte, error) {
+	br.Discard(w.pending)
+	w.pending = 0
+	for {
+		h, err := br.Peek(2) // Peek and ReadByte: an array passed to io.ReadFull would escape
+		if err != nil {
+			return nil, err
+		}
+		op, n := h[0]&0x0f, int(h[1]&0x7f)
+		br.Discard(2)
+		switch n {
+		case 126:
+			ext, err := br.Peek(2)
+			if err != nil {
+				return nil, err
+			}
+			n = int(ext[0])<<8 | int(ext[1])
+			br.Discard(2)
+		case 127:
+			return nil, errors.New("websocket: frame over 64 KiB from the server")
+		}
+		payload, err := br.Peek(n) // n < 64 KiB: the reader's buffer holds it
+		if err != nil {
+			return nil, err
+		}
+		switch op {
+		case 0x1, 0x2:
+			w.pending = n
+			return payload, nil
+		case 0x8:
+			return nil, fmt.Errorf("websocket closed by the server: %q", payload)
+		}
+		br.Discard(n)
+	}
+}
+
+// idleSessions is how many idle sessions BenchmarkIdleSessionMemory opens.
+const idleSessions = 1000
+
+// BenchmarkIdleSessionMemory reports the memory an idle, registered session costs, over TCP
+// and over WebSocket, from the heap and stacks in use (runtime.MemStats after a GC) and the
+// process RSS. Client and server share the process, so each figure includes the client's end
+// of the connection; transport=bare is that part alone (a client socket and the accepted
+// socket held by a plain listener, no session) to subtract. Run with -benchtime 1x:
+//
+//	go test -run '^$' -bench IdleSessionMemory -benchtime 1x -count 5
+func BenchmarkIdleSessionMemory(b *testing.B) {
+	for _, transport := range []string{"bare", "tcp", "ws"} {
+		b.Run("transport="+transport, func(b *testing.B) {
+			for range b.N {
+				benchIdleSessions(b, transport)
+			}
+		})
+	}
+}
+
+func benchIdleSessions(b *testing.B, transport string) {
+	b.StopTimer()
+	var addr string
+	var held []net.Conn
+	var hmu sync.Mutex
+	switch transport {
+	case "bare":
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer ln.Close()
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				hmu.Lock()
+				held = append(held, c)
+				hmu.Unlock()
+			}
+		}()
+		addr = ln.Addr().String()
+	default:
+		cfg := testConfig(b)
+		cfg.WebListen = "127.0.0.1:0"
+		cfg.History = false
+		ts := startServer(b, cfg, "")
+		defer ts.stop(b)
+		addr = ts.addr
+		if transport == "ws" {
+			addr = ts.WebAddr().String()
+		}
+	}
+	before, rssBefore, gBefore := idleMemory()
+	clients := make([]net.Conn, 0, idleSessions)
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+		hmu.Lock()
+		for _, c := range held {
+			c.Close()
+		}
+		hmu.Unlock()
+	}()
+	b.StartTimer()
+	for i := range idleSessions {
+		c, err := net.DialTimeout("tcp", addr, ioTimeout)
+		if err != nil {
+			b.Fatalf("dial %d: %v", i, err)
+		}
+		clients = append(clients, c)
+		if transport != "bare" {
+			if err := idleLogin(c, addr, fmt.Sprintf("idle%d", i), transport == "ws"); err != nil {
+				b.Fatalf("session %d: %v", i, err)
+			}
+		}
+	}
+	b.StopTimer()
+	if transport == "bare" {
+		for deadline := time.Now().Add(ioTimeout); ; {
+			hmu.Lock()
+			n := len(held)
+			hmu.Unlock()
+			if n == idleSessions {
+				break
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("the listener accepted %d of %d connections", n, idleSessions)
+			}
+			time.Sleep(time.Millisecond) // the accept loop has no hook to wait on
+		}
+	}
+	after, rssAfter, gAfter := idleMemory()
+	b.ReportMetric(float64(after-before)/idleSessions, "heap+stack-B/session")
+	b.ReportMetric(float64(rssAfter-rssBefore)/idleSessions, "rss-B/session")
+	b.ReportMetric(float64(gAfter-gBefore)/idleSessions, "goroutines/session")
+}
+
+// idleLogin registers a guest on conn and reads the welcome to its end, so that the session
+// is idle with an empty send queue; the reader used for that is dropped.
+func idleLogin(conn net.Conn, host, nick string, ws bool) error {
+	br := bufio.NewReaderSize(conn, 4096)
+	login := fmt.Appendf(nil, "NICK %s\r\nUSER %s 0 * :idle\r\n", nick, nick)
+	var w *benchWS
+	if ws {
+		var err error
+		if w, err = benchWSHandshake(conn, br, host); err != nil {
+			return err
+		}
+		login = w.frames(nil, login)
+	}
+	if _, err := conn.Write(login); err != nil {
+		return err
+	}
+	conn.SetReadDeadline(time.Now().Add(ioTimeout))
+	defer conn.SetReadDeadline(time.Time{})
+	for {
+		var line []byte
+		var err error
+		if ws {
+			line, err = w.readMessage(br)
+		} else {
+			line, err = br.ReadSlice('\n')
+		}
+		if err != nil {
+			return fmt.Errorf("read welcome: %w", err)
+		}
+		if bytes.Contains(line, []byte(" 376 ")) || bytes.Contains(line, []byte(" 422 ")) {
+			return nil
+		}
+	}
+}
+
+// idleMemory returns the heap and stack bytes in use after a full GC, the RSS and the number
+// of goroutines.
+func idleMemory() (inUse, rss uint64, goroutines int) {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	if status, err := os.ReadFile("/proc/self/status"); err == nil {
+		if _, rest, ok := bytes.Cut(status, []byte("VmRSS:")); ok {
+			if f := bytes.Fields(rest); len(f) > 0 {
+				kb, _ := strconv.ParseUint(string(f[0]), 10, 64)
+				rss = kb << 10
+			}
+		}
+	}
+	return ms.HeapInuse + ms.StackInuse, rss, runtime.NumGoroutine()
 }

@@ -245,7 +245,7 @@ func (s *Server) accept(conn transport, ip string) {
 	if reason != "" {
 		s.mu.Unlock()
 		conn.SetWriteDeadline(time.Now().Add(time.Second))
-		conn.WriteLines(&net.Buffers{[]byte("ERROR :Closing link: " + reason + "\r\n")})
+		conn.WriteLines([][]byte{[]byte("ERROR :Closing link: " + reason + "\r\n")})
 		conn.Close()
 		s.log.Info("refused", "remote", conn.RemoteAddr().String(), "reason", reason)
 		return

@@ -312,9 +312,7 @@ func (c *Session) writeLoop() {
 			c.conn.SetWriteDeadline(time.Now().Add(c.s.cfg.WriteTimeout.Duration))
 		}
 		c.qmu.Unlock()
-		// WriteTo advances bufs, not batch: batch keeps its array for the next swap.
-		bufs := net.Buffers(batch)
-		if _, err := c.conn.WriteLines(&bufs); err != nil {
+		if _, err := c.conn.WriteLines(batch); err != nil {
 			c.kill("Write error: " + shortNetError(err))
 			return
 		}

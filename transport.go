@@ -18,9 +18,9 @@ type transport interface {
 	// A line over maxLineLen gives ErrLineTooLong once and the transport stays usable; any
 	// other error ends the connection.
 	ReadLine() ([]byte, error)
-	// WriteLines writes a batch of lines, each ending in CRLF, and advances lines past
-	// what it wrote.
-	WriteLines(lines *net.Buffers) (int64, error)
+	// WriteLines writes a batch of lines, each ending in CRLF. It keeps neither the slice
+	// nor the lines after it returns.
+	WriteLines(lines [][]byte) (int64, error)
 	// SetWriteDeadline bounds the write in progress and the following ones, as net.Conn's.
 	SetWriteDeadline(t time.Time) error
 	Close() error
@@ -31,7 +31,8 @@ type transport interface {
 // writev (usually one segment).
 type tcpTransport struct {
 	net.Conn
-	lr *lineReader
+	lr   *lineReader
+	bufs net.Buffers // the batch being written; WriteTo advances it (a field: no allocation per batch)
 }
 
 func newTCPTransport(conn net.Conn) *tcpTransport {
@@ -40,6 +41,9 @@ func newTCPTransport(conn net.Conn) *tcpTransport {
 
 func (t *tcpTransport) ReadLine() ([]byte, error) { return t.lr.ReadLine() }
 
-func (t *tcpTransport) WriteLines(lines *net.Buffers) (int64, error) {
-	return writeBatch(t.Conn, lines)
+func (t *tcpTransport) WriteLines(lines [][]byte) (int64, error) {
+	t.bufs = lines
+	n, err := writeBatch(t.Conn, &t.bufs)
+	t.bufs = nil
+	return n, err
 }

@@ -335,15 +335,19 @@ func TestWebSocketFrameEdgeCases(t *testing.T) {
 func TestWebSocketTextModeNeverSendsInvalidUTF8(t *testing.T) {
 	for _, binary := range []bool{false, true} {
 		t.Run(fmt.Sprint("binary=", binary), func(t *testing.T) {
-			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				ws, err := websocket.Accept(w, r, nil)
 				if err != nil {
 					return
 				}
-				tr := newWSTransport(ws, binary, nil, nil)
-				tr.WriteLines(&net.Buffers{[]byte("PRIVMSG bob :\xffok\xe4\r\n"), []byte("PING :x\r\n")})
+				tr := newWSTransport(ws, binary, r.Context().Value(webConnKey{}).(net.Conn), nil)
+				tr.WriteLines([][]byte{[]byte("PRIVMSG bob :\xffok\xe4\r\n"), []byte("PING :x\r\n")})
 				tr.Close()
 			}))
+			hs.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+				return context.WithValue(ctx, webConnKey{}, c)
+			}
+			hs.Start()
 			defer hs.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
 			defer cancel()
