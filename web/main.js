@@ -1,0 +1,674 @@
+// The labchat browser client: wires the IRC connection (lib/client.js) to the state
+// (lib/state.js) and renders the screens from that state (ui/). The protocol side never
+// touches the DOM; this file never parses IRC.
+
+import { Client } from './lib/client.js';
+import { ChatState, SERVER } from './lib/state.js';
+import { Store } from './lib/store.js';
+import { runInput, CommandError } from './lib/commands.js';
+import { pickLanguage, translator, languages } from './lib/i18n.js';
+import { casefold, isRoom, ctcp, splitMessage } from './lib/irc.js';
+import { Sounds, TitleFlasher, notify, askNotificationPermission } from './ui/alerts.js';
+import { $, icon } from './ui/dom.js';
+import { renderLogin, loginErrorView } from './ui/login.js';
+import { renderSidebar, renderHeader, renderMessages, renderMembers, renderCallBar, renderBanner } from './ui/chat.js';
+import { openMenu, closeMenu, promptDialog, showRoomList } from './ui/dialogs.js';
+
+const callTimeout = 30000; // as the terminal client's default call_timeout
+const historyDays = 30;
+
+class App {
+  constructor() {
+    this.store = new Store();
+    this.lang = pickLanguage(this.store.get('lang', ''), navigator.languages || [navigator.language]);
+    this.t = translator(this.lang);
+    this.sounds = new Sounds();
+    this.sounds.enabled = this.store.get('sound', true);
+    this.title = new TitleFlasher(document, this.t);
+    this.pageSize = this.store.get('pageSize', 50);
+    this.idleMinutes = this.store.get('idleMinutes', 10);
+    this.mode = 'login';
+    this.sentHistory = [];
+    this.historyPos = -1;
+    this.monitored = new Set();
+    this.fetched = new Set(); // conversations whose latest page was asked for
+    this.loadingOlder = new Set();
+    this.callTimers = new Map();
+    this.lastActivity = Date.now();
+    this.renderQueued = false;
+    this.hiddenOverride = null;
+    this.newState();
+  }
+
+  newState() {
+    this.state = new ChatState({ callTimeout });
+    this.state.visible = !this.hidden();
+  }
+
+  hidden() {
+    return this.hiddenOverride ?? document.hidden;
+  }
+
+  // ---- start ----
+
+  start() {
+    this.applyStrings();
+    renderLogin(this);
+    document.addEventListener('visibilitychange', () => this.onVisibility());
+    window.addEventListener('focus', () => this.onVisibility());
+    window.addEventListener('online', () => this.client && this.client.reconnectNow());
+    for (const ev of ['keydown', 'pointerdown', 'wheel', 'touchstart']) {
+      window.addEventListener(ev, () => this.onActivity(), { passive: true, capture: true });
+    }
+    window.addEventListener('mousemove', () => { if (Date.now() - this.lastActivity > 5000) this.onActivity(); }, { passive: true });
+    setInterval(() => this.checkIdle(), 5000);
+    document.addEventListener('keydown', (e) => {
+      if (e.key !== 'Escape') return;
+      closeMenu();
+      for (const id of ['sidebar', 'members']) $(id).classList.remove('open');
+      $('scrim').classList.remove('open');
+      $('scrim').hidden = true;
+    });
+    this.tryStoredLogin();
+  }
+
+  applyStrings() {
+    for (const slot of document.querySelectorAll('.ico-slot')) slot.replaceChildren(icon(slot.dataset.icon));
+    document.documentElement.lang = this.lang === 'zh' ? 'zh-CN' : 'en';
+    for (const el of document.querySelectorAll('[data-t]')) {
+      const target = el.querySelector(':scope > span[data-t]') ? null : el;
+      if (target) target.textContent = this.t(el.dataset.t);
+    }
+    for (const el of document.querySelectorAll('[data-t-aria]')) el.setAttribute('aria-label', this.t(el.dataset.tAria));
+    for (const el of document.querySelectorAll('[data-t-title]')) el.setAttribute('title', this.t(el.dataset.tTitle));
+    $('sidebar').setAttribute('aria-label', this.t('conversations'));
+    for (const id of ['login-lang', 'chat-lang']) {
+      const sel = $(id);
+      sel.replaceChildren(...Object.entries(languages).map(([k, name]) => new Option(name, k, false, k === this.lang)));
+      sel.onchange = () => this.setLanguage(sel.value);
+    }
+  }
+
+  setLanguage(lang) {
+    this.lang = lang;
+    this.t = translator(lang);
+    this.title.t = this.t;
+    this.store.set('lang', lang);
+    this.applyStrings();
+    if (this.mode === 'login') renderLogin(this);
+    else this.render();
+  }
+
+  // ---- login ----
+
+  async tryStoredLogin() {
+    const stay = this.store.get('stay', '');
+    if (!stay || !globalThis.PasswordCredential || !navigator.credentials) return;
+    try {
+      const cred = await navigator.credentials.get({ password: true, mediation: 'silent' });
+      if (cred && cred.password) {
+        $('login-account').value = cred.id;
+        $('login-password').value = cred.password;
+        $('login-stay').checked = true;
+        this.submitLogin(false);
+      }
+    } catch { /* no stored credential: the form stays */ }
+  }
+
+  async submitLogin(register) {
+    const account = $('login-account').value.trim();
+    const password = $('login-password').value;
+    const email = $('login-email').value.trim();
+    const stay = $('login-stay').checked;
+    if (!account) return this.showLoginError({ code: 'need-name' });
+    if (!password) return this.showLoginError({ code: 'need-password' });
+    this.sounds.unlock();
+    askNotificationPermission();
+    this.showLoginError(null);
+    const btn = $('login-submit');
+    btn.disabled = true;
+    btn.textContent = this.t(register ? 'registering' : 'loggingIn');
+    if (this.client) this.client.quit();
+    const client = new Client({ url: wsURL() });
+    this.client = client;
+    this.newState();
+    this.wireClient(client);
+    try {
+      const who = await client.login({ account, password, register, email: email || '*' });
+      this.loggedIn(who, { password, stay });
+    } catch (err) {
+      if (this.client === client) this.client = null;
+      this.showLoginError(err, { account, password });
+    } finally {
+      btn.disabled = false;
+      renderLogin(this);
+    }
+  }
+
+  showLoginError(err, ctx = {}) {
+    const box = $('login-error');
+    if (!err) { box.hidden = true; box.replaceChildren(); return; }
+    box.replaceChildren(...loginErrorView(this, err, ctx));
+    box.hidden = false;
+  }
+
+  async loggedIn({ account }, { password, stay }) {
+    this.store.rememberLogin(account, Date.now());
+    if (stay && globalThis.PasswordCredential && navigator.credentials) {
+      try {
+        await navigator.credentials.store(new PasswordCredential({ id: account, password, name: account }));
+        this.store.set('stay', account);
+      } catch { this.store.set('stay', ''); }
+    } else {
+      this.store.set('stay', '');
+    }
+    $('login-password').value = '';
+    this.mode = 'chat';
+    $('login-screen').hidden = true;
+    $('chat-screen').hidden = false;
+    this.render();
+    $('input').focus();
+  }
+
+  logout() {
+    if (this.client) this.client.quit('Logged out');
+    this.client = null;
+    this.store.set('stay', '');
+    if (navigator.credentials && navigator.credentials.preventSilentAccess) navigator.credentials.preventSilentAccess().catch(() => {});
+    this.stopAllCalls();
+    this.newState();
+    this.monitored.clear();
+    this.fetched.clear();
+    this.mode = 'login';
+    $('chat-screen').hidden = true;
+    $('login-screen').hidden = false;
+    this.title.update(0, false, 'labchat');
+    renderLogin(this);
+  }
+
+  // ---- the connection ----
+
+  wireClient(client) {
+    client.on('message', ({ msg }) => {
+      if (this.client !== client) return;
+      const fx = this.state.apply(msg);
+      this.handleEffects(fx);
+      this.scheduleRender();
+    });
+    client.on('registered', ({ account, reconnect }) => {
+      if (this.client !== client) return;
+      this.state.me.account = account;
+      if (!reconnect) {
+        this.account = account;
+        this.state.contacts = this.store.contacts(account);
+        for (const c of this.store.muted(account)) this.state.conv(c).muted = true;
+      }
+      this.afterWelcome(reconnect);
+    });
+    client.on('status', () => { if (this.client === client) this.scheduleRender(); });
+    client.on('takenover', () => { if (this.client === client) this.scheduleRender(); });
+    client.on('loginlost', ({ error }) => {
+      if (this.client !== client) return;
+      this.logout();
+      this.showLoginError({ code: 'login-lost', text: error.text });
+    });
+  }
+
+  async afterWelcome(reconnect) {
+    const st = this.state;
+    const client = this.client;
+    this.monitored.clear();
+    const rooms = reconnect
+      ? [...st.convs.values()].filter((c) => c.kind === 'room' && c.wasJoined).map((c) => c.name)
+      : this.store.rooms(this.account);
+    for (const r of rooms) client.send('JOIN', r);
+    if (st.me.away) client.send('AWAY', st.me.away);
+    if (!reconnect) {
+      try {
+        const to = new Date(Date.now() + 60000);
+        const from = new Date(Date.now() - historyDays * 86400000);
+        for (const t of await client.targets(from, to, 50)) {
+          if (!isRoom(t.name)) {
+            const c = st.conv(t.name, 'dm');
+            if (!c.last) c.last = { from: '', text: '', time: Date.parse(t.time) || 0 };
+          }
+        }
+      } catch { /* history is a nicety: the chat works without it */ }
+    }
+    this.syncMonitor();
+    for (const c of [...st.convs.values()]) {
+      if (c.kind === 'dm') this.fetchLatest(c, reconnect);
+    }
+    this.scheduleRender();
+  }
+
+  // fetchLatest loads a conversation's newest page, or after a reconnect what came since
+  // the last message shown.
+  async fetchLatest(c, catchUp = false) {
+    const last = [...c.messages].reverse().find((m) => m.msgid);
+    try {
+      let msgs;
+      if (catchUp && last) {
+        msgs = await this.client.history('AFTER', c.name, 'msgid=' + last.msgid, 200);
+      } else {
+        if (this.fetched.has(c.key)) return;
+        this.fetched.add(c.key);
+        msgs = await this.client.history('LATEST', c.name, '*', this.pageSize);
+        if (msgs.length < this.pageSize) c.historyDone = true;
+      }
+      this.state.applyHistory(c.name, msgs);
+      this.scheduleRender({ stick: true });
+    } catch { /* disconnected meanwhile: the reconnect catches up */ }
+  }
+
+  async loadOlder(c) {
+    if (c.historyDone || this.loadingOlder.has(c.key) || !this.client || !this.client.connected) return;
+    const first = c.messages.find((m) => m.msgid);
+    const ref = first ? 'msgid=' + first.msgid : c.messages.length ? 'timestamp=' + new Date(c.messages[0].time).toISOString() : '*';
+    if (ref === '*') return this.fetchLatest(c);
+    this.loadingOlder.add(c.key);
+    this.scheduleRender();
+    try {
+      const msgs = await this.client.history('BEFORE', c.name, ref, this.pageSize);
+      if (msgs.length < this.pageSize) c.historyDone = true;
+      this.state.applyHistory(c.name, msgs);
+    } catch { /* retried on the next scroll */ }
+    this.loadingOlder.delete(c.key);
+    this.scheduleRender({ keepBottomOffset: true });
+  }
+
+  syncMonitor() {
+    if (!this.client || !this.client.connected || !this.client.isupport.MONITOR) return;
+    const want = new Map(this.state.watchList().map((n) => [casefold(n), n]));
+    const add = [...want.keys()].filter((k) => !this.monitored.has(k));
+    const del = [...this.monitored].filter((k) => !want.has(k));
+    if (del.length) this.client.send('MONITOR', '-', del.join(','));
+    for (let i = 0; i < add.length; i += 20) {
+      this.client.send('MONITOR', '+', add.slice(i, i + 20).map((k) => want.get(k)).join(','));
+    }
+    for (const k of add) this.monitored.add(k);
+    for (const k of del) this.monitored.delete(k);
+  }
+
+  send(command, ...params) {
+    if (!this.client || !this.client.send(command, ...params)) throw new CommandError(this.t('notConnected'));
+  }
+
+  sendText(target, text) {
+    for (const part of splitMessage(text, 400)) this.send('PRIVMSG', target, part);
+  }
+
+  // ---- effects of incoming lines ----
+
+  handleEffects(fx) {
+    for (const e of fx) {
+      switch (e.type) {
+        case 'notify': this.onNotify(e); break;
+        case 'presence': this.onPresence(e); break;
+        case 'call': this.onCallChange(e.call); break;
+        case 'joined': this.onJoined(e.conv); break;
+        case 'parted': case 'kicked': this.onParted(e.conv); break;
+      }
+    }
+  }
+
+  onNotify(e) {
+    const c = this.state.convs.get(e.conv);
+    if (!c) return;
+    if (c.kind === 'dm') this.syncMonitor();
+    const seen = c.key === this.state.active && !this.hidden();
+    if (c.muted) return;
+    if (!seen || e.kind === 'missed') this.playThrottled(e.kind === 'mention' ? 'mention' : 'message');
+    if (this.hidden() && (e.kind === 'dm' || e.kind === 'mention' || e.kind === 'missed')) {
+      const title = e.kind === 'dm' ? this.t('notifDM', e.from) : e.kind === 'mention' ? this.t('notifMention', e.from, c.name) : this.t('notifMissed', e.from);
+      notify(title, e.text || '', 'conv:' + c.key, () => this.open(c.name));
+    }
+  }
+
+  playThrottled(name) {
+    const now = Date.now();
+    if (now - (this.lastSound || 0) < 1200) return;
+    this.lastSound = now;
+    this.sounds.play(name);
+  }
+
+  onPresence(e) {
+    if (e.status === 'online' && e.before === 'offline' && e.contact) {
+      this.sounds.play('online');
+    }
+  }
+
+  onJoined(key) {
+    const c = this.state.convs.get(key);
+    c.wasJoined = true;
+    this.saveRooms();
+    this.client.send('WHO', c.name);
+    if (!this.state.active || this.state.active === SERVER || this.pendingOpen === key) {
+      this.pendingOpen = null;
+      this.open(c.name);
+    }
+    this.fetchLatest(c, c.messages.some((m) => m.msgid));
+  }
+
+  onParted(key) {
+    const c = this.state.convs.get(key);
+    c.wasJoined = false;
+    this.saveRooms();
+    if (this.state.active === key) {
+      const next = this.state.list()[0];
+      this.open(next ? next.name : null);
+    }
+  }
+
+  saveRooms() {
+    const rooms = [...this.state.convs.values()].filter((c) => c.kind === 'room' && c.joined).map((c) => c.name);
+    this.store.setRooms(this.account, rooms);
+  }
+
+  // ---- calls ----
+
+  onCallChange(k) {
+    const ringing = this.state.ringingCalls();
+    if (k.state === 'ringing') {
+      const left = Math.max(0, callTimeout - (Date.now() - k.at));
+      this.callTimers.set(k.id, setTimeout(() => { this.state.callTimedOut(k.id); this.afterCallTimeout(k.id); }, left));
+      const c = this.state.convs.get(k.conv);
+      if (!c || !c.muted) this.sounds.ring();
+      if (this.hidden()) notify(this.t('notifCall', k.peer), '', 'call:' + k.id, () => this.showRing());
+    } else {
+      clearTimeout(this.callTimers.get(k.id));
+      this.callTimers.delete(k.id);
+    }
+    if (!ringing.length) this.sounds.stopRing();
+    if (k.state === 'active') this.open(k.peer);
+    this.showRing();
+    this.scheduleRender();
+  }
+
+  afterCallTimeout(id) {
+    this.callTimers.delete(id);
+    if (!this.state.ringingCalls().length) this.sounds.stopRing();
+    this.showRing();
+    this.scheduleRender();
+  }
+
+  showRing() {
+    const dlg = $('ring-dialog');
+    const k = this.state.ringingCalls()[0];
+    if (!k) {
+      if (dlg.open) dlg.close();
+      return;
+    }
+    $('ring-title').textContent = this.t('callRinging', k.peer);
+    $('ring-answer').onclick = () => this.answer(k.id);
+    $('ring-decline').onclick = () => this.decline(k.id);
+    if (!dlg.open) dlg.showModal();
+  }
+
+  callWire(out) {
+    if (!out) return;
+    this.client && this.client.send(out.command, out.target, ctcp('CALL', out.call.id + ' ' + out.verb));
+  }
+
+  call(nick) {
+    if (this.state.isMe(nick)) throw new CommandError('/call NICK');
+    if (this.state.currentCall()) throw new CommandError(this.t('callBusy'));
+    if (!this.client || !this.client.connected) throw new CommandError(this.t('notConnected'));
+    const id = [...crypto.getRandomValues(new Uint8Array(4))].map((b) => b.toString(16).padStart(2, '0')).join('');
+    const k = this.state.startCall(nick, id);
+    if (!k) throw new CommandError(this.t('callBusy'));
+    this.client.send('PRIVMSG', nick, ctcp('CALL', id + ' RING'));
+    this.callTimers.set(id, setTimeout(() => {
+      this.callTimers.delete(id);
+      this.callWire(this.state.callTimedOut(id));
+      this.scheduleRender();
+    }, callTimeout));
+    this.syncMonitor();
+    this.open(nick);
+  }
+
+  answer(id) {
+    id ||= this.state.ringingCalls()[0]?.id;
+    const out = this.state.answerCall(id);
+    if (!out) return;
+    this.callWire(out);
+    this.onCallChange(out.call);
+  }
+
+  decline(id) {
+    id ||= this.state.ringingCalls()[0]?.id;
+    const out = this.state.declineCall(id);
+    if (!out) return;
+    this.callWire(out);
+    this.onCallChange(out.call);
+  }
+
+  hangUp() {
+    const k = this.state.currentCall();
+    if (!k) return;
+    this.callWire(this.state.hangUp(k.id));
+    this.onCallChange(k);
+  }
+
+  stopAllCalls() {
+    for (const t of this.callTimers.values()) clearTimeout(t);
+    this.callTimers.clear();
+    this.sounds.stopRing();
+    const dlg = $('ring-dialog');
+    if (dlg.open) dlg.close();
+  }
+
+  // ---- presence ----
+
+  setAway(text, auto = false) {
+    const st = this.state;
+    st.me.autoAway = auto && !!text;
+    st.me.away = text;
+    if (this.client && this.client.connected) {
+      if (text) this.client.send('AWAY', text);
+      else this.client.send('AWAY');
+    }
+    this.scheduleRender();
+  }
+
+  onActivity() {
+    this.lastActivity = Date.now();
+    if (this.state.me.autoAway && this.mode === 'chat') this.setAway('');
+  }
+
+  checkIdle() {
+    if (this.mode !== 'chat' || this.state.me.away || !this.idleMinutes) return;
+    if (Date.now() - this.lastActivity >= this.idleMinutes * 60000) this.setAway(this.t('autoAway'), true);
+  }
+
+  onVisibility() {
+    this.state.setVisible(!this.hidden());
+    if (!this.hidden()) this.onActivity();
+    this.scheduleRender();
+  }
+
+  // ---- navigation and the user's actions ----
+
+  open(name) {
+    closeMenu();
+    const c = this.state.setActive(name);
+    this.stickBottom = true;
+    $('sidebar').classList.remove('open');
+    $('scrim').classList.remove('open');
+    if (c && c.kind === 'dm') {
+      this.fetchLatest(c);
+      this.syncMonitor();
+    }
+    if (c && c.kind === 'room' && !c.joined && this.client) this.pendingOpen = c.key;
+    this.render();
+    if (window.matchMedia('(pointer: fine)').matches) $('input').focus();
+  }
+
+  activeConv() {
+    return this.state.active ? this.state.convs.get(this.state.active) : null;
+  }
+
+  submitInput() {
+    const input = $('input');
+    const line = input.value;
+    if (!line.trim()) return;
+    const ctx = {
+      send: (...a) => (a[0] === 'PRIVMSG' && !a[2].startsWith('\x01') ? this.sendText(a[1], a[2]) : this.send(...a)),
+      sendRaw: (l) => {
+        if (/[\r\n\0]/.test(l)) throw new CommandError('one line at a time');
+        if (!this.client || !this.client.connected) throw new CommandError(this.t('notConnected'));
+        this.client.ws.send(l);
+      },
+      activeName: () => this.activeConv()?.name || null,
+      activeKind: () => this.activeConv()?.kind || 'server',
+      t: this.t,
+      ui: this,
+    };
+    try {
+      runInput(line, ctx);
+      this.sentHistory.push(line);
+      if (this.sentHistory.length > 100) this.sentHistory.shift();
+      this.historyPos = -1;
+      input.value = '';
+      this.composerError('');
+      autoGrow(input);
+    } catch (err) {
+      if (err instanceof CommandError) this.composerError(err.message);
+      else { this.composerError(String(err.message || err)); console.error(err); }
+    }
+  }
+
+  composerError(text) {
+    const box = $('composer-error');
+    box.textContent = text;
+    box.hidden = !text;
+  }
+
+  help(usages) {
+    const c = this.activeConv() || this.state.conv(SERVER);
+    this.state.system(c, this.t('helpIntro'));
+    this.state.system(c, this.t('help') + ': ' + usages.join('   '));
+    this.render();
+  }
+
+  addContact(nick) {
+    this.state.addContact(nick);
+    this.store.setContacts(this.account, this.state.contacts);
+    this.syncMonitor();
+    this.render();
+  }
+
+  removeContact(nick) {
+    this.state.removeContact(nick);
+    this.store.setContacts(this.account, this.state.contacts);
+    this.syncMonitor();
+    this.render();
+  }
+
+  toggleMute(c = this.activeConv()) {
+    if (!c) return;
+    c.muted = !c.muted;
+    this.store.setMuted(this.account, [...this.state.convs.values()].filter((x) => x.muted).map((x) => x.name));
+    this.render();
+  }
+
+  toggleSound() {
+    this.sounds.enabled = !this.sounds.enabled;
+    if (!this.sounds.enabled) this.sounds.stopRing();
+    this.store.set('sound', this.sounds.enabled);
+    this.render();
+  }
+
+  showRoomList() { showRoomList(this); }
+
+  async askJoin() {
+    const name = await promptDialog(this, this.t('roomName'), (v) => (v.trim() ? '' : this.t('roomName')));
+    if (!name) return;
+    const room = isRoom(name.trim()) ? name.trim() : '#' + name.trim();
+    try { this.send('JOIN', room); this.pendingOpen = casefold(room); } catch (err) { this.composerError(err.message); }
+  }
+
+  async askDM() {
+    const nick = await promptDialog(this, this.t('chatWith'), (v) => (/^[^\s#&,:*?!@]+$/.test(v.trim()) ? '' : this.t('chatWith')));
+    if (nick) this.open(nick.trim());
+  }
+
+  async askContact() {
+    const nick = await promptDialog(this, this.t('addContact'), (v) => (/^[^\s#&,:*?!@]+$/.test(v.trim()) ? '' : this.t('chatWith')));
+    if (nick) this.addContact(nick.trim());
+  }
+
+  personMenu(nick, anchor) {
+    if (this.state.isMe(nick)) return;
+    const items = [
+      { label: this.t('sendMessage'), run: () => this.open(nick) },
+      { label: this.t('startCall'), run: () => { try { this.call(nick); } catch (err) { this.composerError(err.message); } } },
+      this.state.isContact(nick)
+        ? { label: this.t('removeContact'), run: () => this.removeContact(nick) }
+        : { label: this.t('addToContacts'), run: () => this.addContact(nick) },
+    ];
+    openMenu(anchor, nick, items);
+  }
+
+  // ---- rendering ----
+
+  scheduleRender(opts = {}) {
+    if (opts.keepBottomOffset) this.keepBottomOffset = true;
+    if (opts.stick) this.stickIfAtBottom = true;
+    if (this.renderQueued) return;
+    this.renderQueued = true;
+    setTimeout(() => { this.renderQueued = false; this.render(); }, 0);
+  }
+
+  render() {
+    if (this.mode !== 'chat') return;
+    const st = this.state;
+    renderSidebar(this);
+    renderHeader(this);
+    renderBanner(this);
+    renderCallBar(this);
+    renderMessages(this);
+    renderMembers(this);
+    const c = this.activeConv();
+    const input = $('input');
+    input.placeholder = c && c.kind !== 'server' ? this.t('composerPlaceholder', c.name) : this.t('composerNone');
+    input.setAttribute('aria-label', input.placeholder);
+    this.title.update(st.totalUnread(), this.hidden(), c && c.kind !== 'server' ? c.name + ' · labchat' : 'labchat');
+  }
+}
+
+function wsURL() {
+  return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/';
+}
+
+export function autoGrow(el) {
+  el.style.height = 'auto';
+  el.style.height = Math.min(el.scrollHeight + 2, 160) + 'px';
+}
+
+// completeName finishes the word before the caret from the names in view.
+export function completeName(app, input) {
+  const pos = input.selectionStart;
+  const before = input.value.slice(0, pos);
+  const m = /(\S+)$/.exec(before);
+  if (!m) return false;
+  const word = m[1].toLowerCase();
+  const c = app.activeConv();
+  const names = new Set();
+  if (c) for (const mem of c.members.values()) names.add(mem.nick);
+  for (const n of app.state.contacts) names.add(n);
+  for (const x of app.state.convs.values()) if (x.kind !== 'server') names.add(x.name);
+  const cands = [...names].filter((n) => n.toLowerCase().startsWith(word) && !app.state.isMe(n)).sort();
+  if (!cands.length) return false;
+  const pick = cands[0];
+  const start = pos - m[1].length;
+  const suffix = start === 0 && !isRoom(pick) ? ': ' : ' ';
+  input.value = input.value.slice(0, start) + pick + suffix + input.value.slice(pos);
+  const caret = start + pick.length + suffix.length;
+  input.setSelectionRange(caret, caret);
+  return true;
+}
+
+const app = new App();
+globalThis.labchat = app; // for the browser tests and the curious: window.labchat.state
+app.start();

@@ -1,0 +1,332 @@
+// The chat screen, rendered from ChatState: the sidebar (me, conversations, contacts), the
+// conversation header, banners (connection, call), the message list and the member list.
+
+import { h, $, icon } from './dom.js';
+import { linkify, isRoom } from '../lib/irc.js';
+import { SERVER } from '../lib/state.js';
+import { autoGrow, completeName } from '../main.js';
+
+let wired = false;
+
+function wire(app) {
+  wired = true;
+  $('away-btn').onclick = () => app.setAway(app.state.me.away ? '' : app.t('awayDefault'));
+  $('join-btn').onclick = () => app.askJoin();
+  $('list-btn').onclick = () => app.showRoomList();
+  $('dm-btn').onclick = () => app.askDM();
+  $('add-contact-btn').onclick = () => app.askContact();
+  $('sound-btn').onclick = () => app.toggleSound();
+  $('logout-btn').onclick = () => app.logout();
+  $('mute-btn').onclick = () => app.toggleMute();
+  $('call-btn').onclick = () => {
+    const c = app.activeConv();
+    try { if (c) app.call(c.name); } catch (err) { app.composerError(err.message); }
+  };
+  const toggle = (id) => {
+    const el = $(id);
+    const open = !el.classList.contains('open');
+    el.classList.toggle('open', open);
+    $('scrim').classList.toggle('open', open);
+    $('scrim').hidden = !open;
+  };
+  $('menu-btn').onclick = () => toggle('sidebar');
+  $('members-btn').onclick = () => toggle('members');
+  $('scrim').onclick = () => {
+    for (const id of ['sidebar', 'members']) $(id).classList.remove('open');
+    $('scrim').classList.remove('open');
+    $('scrim').hidden = true;
+  };
+  const input = $('input');
+  $('composer').onsubmit = (e) => { e.preventDefault(); app.submitInput(); input.focus(); };
+  input.addEventListener('input', () => autoGrow(input));
+  input.addEventListener('keydown', (e) => {
+    if (e.isComposing || e.keyCode === 229) return; // an input method (pinyin) is composing
+    if (e.key === 'Enter' && !e.shiftKey) {
+      e.preventDefault();
+      app.submitInput();
+    } else if (e.key === 'Tab' && !e.shiftKey && input.value) {
+      if (completeName(app, input)) e.preventDefault();
+    } else if (e.key === 'ArrowUp' && (input.value === '' || app.historyPos >= 0) && app.sentHistory.length) {
+      e.preventDefault();
+      app.historyPos = app.historyPos < 0 ? app.sentHistory.length - 1 : Math.max(0, app.historyPos - 1);
+      input.value = app.sentHistory[app.historyPos];
+      autoGrow(input);
+    } else if (e.key === 'ArrowDown' && app.historyPos >= 0) {
+      e.preventDefault();
+      app.historyPos++;
+      if (app.historyPos >= app.sentHistory.length) { app.historyPos = -1; input.value = ''; } else input.value = app.sentHistory[app.historyPos];
+      autoGrow(input);
+    }
+  });
+  $('messages').addEventListener('scroll', () => {
+    const el = $('messages');
+    const c = app.activeConv();
+    if (c && el.scrollTop < 60) app.loadOlder(c);
+  }, { passive: true });
+}
+
+function dot(status, label) {
+  return h('span', { class: 'dot ' + status, 'data-status': status, role: 'img', 'aria-label': label });
+}
+
+function statusLabel(app, nick) {
+  const st = app.state.status(nick);
+  const u = app.state.users.get(nick.toLowerCase());
+  return st === 'away' && u && u.away.trim() ? app.t('awayMsg', u.away) : app.t(st);
+}
+
+export function renderSidebar(app) {
+  if (!wired) wire(app);
+  const { state: st, t } = app;
+  const me = st.me;
+  const myStatus = me.away ? 'away' : 'online';
+  $('me-dot').className = 'dot ' + myStatus;
+  $('me-dot').dataset.status = myStatus;
+  $('me-dot').setAttribute('aria-label', t(myStatus));
+  $('me-name').textContent = me.nick || app.account || '';
+  $('away-btn').textContent = me.away ? t('setBack') : t('setAway');
+  $('sound-btn').replaceChildren(icon(app.sounds.enabled ? 'bell' : 'bellOff'));
+  $('sound-btn').setAttribute('aria-label', app.sounds.enabled ? t('soundOn') : t('soundOff'));
+  $('sound-btn').title = app.sounds.enabled ? t('soundOn') : t('soundOff');
+  $('sound-btn').setAttribute('aria-pressed', String(app.sounds.enabled));
+
+  const convs = st.list();
+  const unreadTotal = st.totalUnread();
+  $('menu-badge').hidden = unreadTotal === 0;
+  $('menu-badge').textContent = String(unreadTotal);
+  $('conv-list').replaceChildren(...convs.map((c) => {
+    const room = c.kind === 'room';
+    const last = c.last ? lastLine(app, c) : '';
+    const icon = room ? h('span', { class: 'c-icon', 'aria-hidden': 'true' }, '#')
+      : h('span', { class: 'c-icon' }, c.name.slice(0, 1).toUpperCase(), dot(st.status(c.name), statusLabel(app, c.name)));
+    const badge = c.unread ? h('span', { class: 'badge' + (c.mention || c.kind === 'dm' ? ' mention' : ''), 'data-unread': c.unread, 'aria-label': t('unread', c.unread) }, String(c.unread))
+      : c.muted ? h('span', { class: 'muted-mark' }, icon('bellOff', t('unmute'))) : h('span');
+    return h('li', {},
+      h('button', {
+        type: 'button', class: 'conv' + (c.unread ? ' unread' : ''), 'data-conv': c.key,
+        'aria-current': String(c.key === st.active),
+        onclick: () => app.open(c.name),
+        oncontextmenu: (e) => { if (c.kind === 'dm') { e.preventDefault(); app.personMenu(c.name, e.currentTarget); } },
+      },
+      icon,
+      h('span', { class: 'c-name' }, room ? c.name.slice(1) : c.name),
+      badge,
+      h('span', { class: 'c-last' }, last)));
+  }));
+
+  const contacts = [...st.contacts].sort((a, b) => rank(st.status(a)) - rank(st.status(b)) || a.localeCompare(b));
+  $('contact-list').replaceChildren(...(contacts.length ? contacts.map((n) => personRow(app, n)) : [h('li', { class: 'empty' }, t('noContacts'))]));
+}
+
+function rank(status) {
+  return { online: 0, away: 1, offline: 2 }[status] ?? 3;
+}
+
+function personRow(app, nick, prefix = '') {
+  const st = app.state;
+  const status = st.status(nick);
+  const u = st.users.get(nick.toLowerCase());
+  return h('li', {},
+    h('button', {
+      type: 'button', class: 'person', 'data-nick': nick,
+      'aria-label': nick + ', ' + statusLabel(app, nick),
+      onclick: (e) => (st.isMe(nick) ? null : app.personMenu(nick, e.currentTarget)),
+    },
+    dot(status, statusLabel(app, nick)),
+    prefix ? h('span', { class: 'prefix' }, prefix) : null,
+    h('span', { class: 'p-name' }, nick + (st.isMe(nick) ? ' (' + app.t('me') + ')' : '')),
+    status === 'away' && u && u.away.trim() ? h('span', { class: 'p-away' }, u.away) : null));
+}
+
+function lastLine(app, c) {
+  const l = c.last;
+  if (l.kind === 'call') return callText(app, { from: l.from, call: l.call, self: false }, c);
+  if (!l.text) return '';
+  const from = l.from && app.state.isMe(l.from) ? app.t('you') : l.from;
+  if (l.kind === 'action') return '* ' + l.from + ' ' + l.text;
+  return c.kind === 'room' || (from && from === app.t('you')) ? from + ': ' + l.text : l.text;
+}
+
+export function renderHeader(app) {
+  const c = app.activeConv();
+  const { t, state: st } = app;
+  const name = $('conv-name');
+  if (!c || c.kind === 'server') {
+    name.replaceChildren(t('server'));
+    $('conv-topic').textContent = st.previousLogin ? t('previousLogin', new Date(st.previousLogin).toLocaleString(app.lang === 'zh' ? 'zh-CN' : undefined)) : '';
+    $('call-btn').hidden = true;
+    $('mute-btn').hidden = true;
+    $('members-btn').hidden = true;
+    return;
+  }
+  if (c.kind === 'dm') {
+    name.replaceChildren(dot(st.status(c.name), statusLabel(app, c.name)), c.name);
+    $('conv-topic').textContent = statusLabel(app, c.name);
+  } else {
+    name.replaceChildren(c.name);
+    $('conv-topic').textContent = c.topic || t('members', c.members.size);
+  }
+  $('call-btn').hidden = c.kind !== 'dm' || !!st.currentCall();
+  $('mute-btn').hidden = false;
+  $('mute-btn').replaceChildren(icon(c.muted ? 'bellOff' : 'bell'));
+  $('mute-btn').setAttribute('aria-label', c.muted ? t('unmute') : t('mute'));
+  $('mute-btn').setAttribute('title', c.muted ? t('unmute') : t('mute'));
+  $('mute-btn').setAttribute('aria-pressed', String(c.muted));
+  $('members-btn').hidden = c.kind !== 'room';
+}
+
+export function renderBanner(app) {
+  const b = $('banner');
+  const cl = app.client;
+  const { t } = app;
+  if (!cl || cl.state === 'registered') { b.hidden = true; return; }
+  let text;
+  let button = null;
+  if (cl.state === 'reconnecting') {
+    const secs = Math.max(0, Math.ceil(((cl.reconnectAt || 0) - Date.now()) / 1000));
+    text = secs ? t('reconnecting', secs) : t('reconnectingNow');
+    button = h('button', { class: 'small', type: 'button', onclick: () => cl.reconnectNow() }, t('reconnectNow'));
+    clearTimeout(app.bannerTimer);
+    app.bannerTimer = setTimeout(() => app.scheduleRender(), 1000);
+  } else if (cl.state === 'connecting') {
+    text = t('reconnectingNow');
+  } else {
+    text = t('takenOver');
+    button = h('button', { class: 'small primary', type: 'button', id: 'use-here', onclick: () => cl.reconnectNow() }, t('useHere'));
+  }
+  b.replaceChildren(h('span', {}, text), button);
+  b.hidden = false;
+}
+
+export function renderCallBar(app) {
+  const bar = $('call-bar');
+  const k = app.state.currentCall();
+  if (!k) { bar.hidden = true; return; }
+  const text = k.state === 'calling' ? app.t('callCalling', k.peer) : app.t('callActive', k.peer);
+  bar.replaceChildren(h('span', { 'data-call-state': k.state }, icon('phone'), ' ', text),
+    h('button', { class: 'danger small', type: 'button', id: 'hangup', onclick: () => app.hangUp() }, app.t('callHangUp')));
+  bar.hidden = false;
+}
+
+export function callText(app, m, c) {
+  const t = app.t;
+  const peer = c.name;
+  switch (m.call.state) {
+    case 'ringing': return t('callRinging', peer);
+    case 'calling': return t('callCalling', peer);
+    case 'called': return t('callCalled', peer);
+    case 'rang': return t('callRang', peer);
+    case 'missed': return t('callMissed', peer);
+    case 'answered': return m.call.outgoing ? t('callAnsweredOut', peer) : t('callAnsweredIn', peer);
+    case 'declined': return m.call.outgoing ? t('callDeclinedOut', peer) : t('callDeclinedIn', peer);
+    case 'no-answer': return t('callNoAnswer', peer);
+    case 'cancelled': return t('callCancelled', peer);
+    case 'hungup': return t('callHungUp', peer);
+    case 'failed': return t('callFailed', peer);
+    case 'elsewhere': return t('callElsewhere', peer);
+  }
+  return m.call.state;
+}
+
+function timeText(app, ms) {
+  return new Date(ms).toLocaleTimeString(app.lang === 'zh' ? 'zh-CN' : undefined, { hour: '2-digit', minute: '2-digit' });
+}
+
+function dayText(app, ms) {
+  const d = new Date(ms);
+  const today = new Date();
+  const y = new Date(Date.now() - 86400000);
+  if (d.toDateString() === today.toDateString()) return app.t('today');
+  if (d.toDateString() === y.toDateString()) return app.t('yesterday');
+  return d.toLocaleDateString(app.lang === 'zh' ? 'zh-CN' : undefined, { year: 'numeric', month: 'long', day: 'numeric', weekday: 'short' });
+}
+
+function textNodes(text) {
+  return linkify(text).map((p) => (p.href ? h('a', { href: p.href, target: '_blank', rel: 'noopener noreferrer nofollow' }, p.text) : p.text));
+}
+
+export function renderMessages(app) {
+  const el = $('messages');
+  const c = app.activeConv() || app.state.conv(SERVER);
+  const st = app.state;
+  const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+  const fromBottom = el.scrollHeight - el.scrollTop;
+  const sameConv = app.renderedConv === c.key;
+  const nodes = [];
+  if (c.kind !== 'server') {
+    if (c.historyDone) nodes.push(h('div', { class: 'history-note', 'data-history': 'done' }, app.t('beginning')));
+    else if (app.loadingOlder.has(c.key)) nodes.push(h('div', { class: 'history-note', 'data-history': 'loading' }, app.t('loadingOlder')));
+    else nodes.push(h('div', { class: 'history-note', 'data-history': 'more' }, ''));
+  }
+  let prevDay = '';
+  c.messages.forEach((m, i) => {
+    const day = new Date(m.time).toDateString();
+    if (day !== prevDay) {
+      nodes.push(h('div', { class: 'day', role: 'separator' }, dayText(app, m.time)));
+      prevDay = day;
+    }
+    if (m.id === c.divider) nodes.push(h('div', { class: 'divider', role: 'separator', id: 'new-divider' }, app.t('newMessages')));
+    nodes.push(messageNode(app, c, m, st.groupedWithPrevious(c, i) && new Date(c.messages[i - 1].time).toDateString() === day));
+  });
+  el.replaceChildren(...nodes);
+  el.setAttribute('aria-label', c.kind === 'server' ? app.t('server') : c.name);
+  if (!sameConv || app.stickBottom) {
+    const div = $('new-divider');
+    if (div && c.unread === 0 && !sameConv) div.scrollIntoView({ block: 'center' });
+    else el.scrollTop = el.scrollHeight;
+    app.stickBottom = false;
+  } else if (app.keepBottomOffset) {
+    el.scrollTop = el.scrollHeight - fromBottom;
+  } else if (atBottom) {
+    el.scrollTop = el.scrollHeight;
+  }
+  app.keepBottomOffset = false;
+  app.stickIfAtBottom = false;
+  app.renderedConv = c.key;
+  // A page that does not fill the view gives no scroll to load the next one: ask now.
+  if (c.kind !== 'server' && !c.historyDone && el.scrollHeight <= el.clientHeight + 10 && app.fetched.has(c.key) && c.messages.length) {
+    setTimeout(() => app.loadOlder(c), 0);
+  }
+}
+
+function messageNode(app, c, m, grouped) {
+  const st = app.state;
+  if (m.kind === 'system') {
+    const text = m.i18n ? app.t(m.i18n, ...(m.args || [])) : m.text;
+    return h('div', { class: 'sys' + (m.fail || m.numeric?.[0] === '4' ? ' error' : ''), 'data-kind': 'system' }, text);
+  }
+  if (m.kind === 'call') {
+    return h('div', { class: 'call-entry ' + m.call.state, 'data-call': m.call.state, 'data-kind': 'call' },
+      icon('phone'), callText(app, m, c), h('span', { class: 'muted' }, ' · ' + timeText(app, m.time)));
+  }
+  const mention = !m.self && c.kind === 'room' && m.kind !== 'notice' && new RegExp('(^|[^\\w-])' + st.me.nick.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '($|[^\\w-])', 'i').test(m.text);
+  const cls = ['msg', m.kind, m.self ? 'self' : '', mention ? 'mention' : '', m.offline ? 'offline' : ''].filter(Boolean).join(' ');
+  const body = m.kind === 'action' ? ['* ' + m.from + ' ', ...textNodes(m.text)] : textNodes(m.text);
+  const meta = grouped ? null : h('div', { class: 'meta' },
+    m.self ? null : h('button', { type: 'button', class: 'from', onclick: (e) => app.personMenu(m.from, e.currentTarget) }, m.from),
+    h('time', { datetime: new Date(m.time).toISOString(), title: new Date(m.time).toLocaleString() }, timeText(app, m.time)));
+  return h('div', { class: cls, 'data-msgid': m.msgid || '', 'data-from': m.from, 'data-kind': m.kind },
+    meta,
+    h('div', { class: 'bubble' }, body),
+    m.offline ? h('div', { class: 'offline-tag' }, icon('mail'), ' ' + app.t('offlineMsg') + ' · ' + new Date(m.time).toLocaleString(app.lang === 'zh' ? 'zh-CN' : undefined)) : null);
+}
+
+export function renderMembers(app) {
+  const c = app.activeConv();
+  const aside = $('members');
+  const screen = $('chat-screen');
+  if (!c || c.kind !== 'room') {
+    aside.hidden = true;
+    screen.classList.add('no-members');
+    return;
+  }
+  aside.hidden = false;
+  screen.classList.remove('no-members');
+  const order = (p) => (p.includes('@') ? 0 : p.includes('+') ? 1 : 2);
+  const members = [...c.members.values()].sort((a, b) => order(a.prefix) - order(b.prefix)
+    || rank(app.state.status(a.nick)) - rank(app.state.status(b.nick)) || a.nick.localeCompare(b.nick));
+  $('members-title').textContent = app.t('members', members.length);
+  $('member-list').replaceChildren(...members.map((m) => personRow(app, m.nick, m.prefix.slice(0, 1))));
+}
+
+export { isRoom };
