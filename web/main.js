@@ -14,7 +14,8 @@ import { renderLogin, loginErrorView } from './ui/login.js';
 import { renderSidebar, renderHeader, renderMessages, renderMembers, renderCallBar, renderBanner } from './ui/chat.js';
 import { openMenu, closeMenu, promptDialog, showRoomList } from './ui/dialogs.js';
 
-const callTimeout = 30000; // as the terminal client's default call_timeout
+// How long a call rings: the terminal client's default call_timeout (tests shorten it).
+const defaultCallTimeout = 30000;
 const historyDays = 30;
 
 class App {
@@ -26,6 +27,7 @@ class App {
     this.sounds.enabled = this.store.get('sound', true);
     this.title = new TitleFlasher(document, this.t);
     this.pageSize = this.store.get('pageSize', 50);
+    this.callTimeout = this.store.get('callTimeout', defaultCallTimeout);
     this.idleMinutes = this.store.get('idleMinutes', 10);
     this.mode = 'login';
     this.sentHistory = [];
@@ -41,7 +43,7 @@ class App {
   }
 
   newState() {
-    this.state = new ChatState({ callTimeout });
+    this.state = new ChatState({ callTimeout: this.callTimeout });
     this.state.visible = !this.hidden();
   }
 
@@ -271,7 +273,7 @@ class App {
     try {
       const msgs = await this.client.history('BEFORE', c.name, ref, this.pageSize);
       if (msgs.length < this.pageSize) c.historyDone = true;
-      this.state.applyHistory(c.name, msgs);
+      this.state.applyHistory(c.name, msgs, { older: true });
     } catch { /* retried on the next scroll */ }
     this.loadingOlder.delete(c.key);
     this.scheduleRender({ keepBottomOffset: true });
@@ -370,7 +372,7 @@ class App {
   onCallChange(k) {
     const ringing = this.state.ringingCalls();
     if (k.state === 'ringing') {
-      const left = Math.max(0, callTimeout - (Date.now() - k.at));
+      const left = Math.max(0, this.callTimeout - (Date.now() - k.at));
       this.callTimers.set(k.id, setTimeout(() => { this.state.callTimedOut(k.id); this.afterCallTimeout(k.id); }, left));
       const c = this.state.convs.get(k.conv);
       if (!c || !c.muted) this.sounds.ring();
@@ -422,7 +424,7 @@ class App {
       this.callTimers.delete(id);
       this.callWire(this.state.callTimedOut(id));
       this.scheduleRender();
-    }, callTimeout));
+    }, this.callTimeout));
     this.syncMonitor();
     this.open(nick);
   }

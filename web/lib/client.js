@@ -15,7 +15,7 @@
 import {
   parseLine, formatLine, casefold, utf8Base64,
   RPL_WELCOME, RPL_ISUPPORT, RPL_LOGGEDIN, RPL_SASLSUCCESS, ERR_SASLFAIL, ERR_SASLTOOLONG,
-  ERR_SASLABORTED, ERR_NICKNAMEINUSE, ERR_PASSWDMISMATCH, RPL_LIST, RPL_LISTEND, applyISupport,
+  ERR_SASLABORTED, ERR_NICKNAMEINUSE, ERR_ERRONEUSNICKNAME, ERR_PASSWDMISMATCH, RPL_LIST, RPL_LISTEND, applyISupport,
 } from './irc.js';
 
 // The capabilities the client asks for when the server offers them.
@@ -55,7 +55,7 @@ export function classifyRegisterFail(code, text) {
   switch (code) {
     case 'ACCOUNT_EXISTS': return new LoginError('name-taken', text);
     case 'UNACCEPTABLE_PASSWORD': case 'WEAK_PASSWORD': return new LoginError('password-short', text, { min: min ? Number(min[1]) : 0 });
-    case 'BAD_ACCOUNT_NAME': case 'ACCOUNT_NAME_MUST_BE_NICK': return new LoginError('bad-name', text);
+    case 'BAD_ACCOUNT_NAME': case 'ACCOUNT_NAME_MUST_BE_NICK': case 'NEED_NICK': return new LoginError('bad-name', text);
     case 'TEMPORARILY_UNAVAILABLE': case 'DISALLOWED': return new LoginError('registration-off', text);
   }
   return new LoginError('failed', text);
@@ -67,6 +67,9 @@ export function backoffDelay(n, random = Math.random) {
   const base = Math.min(30000, 1000 * 2 ** n);
   return Math.round(base * (1 - random() / 3));
 }
+
+// welcomeEndToken is the PING sent right after the welcome (see state.js offline window).
+export const welcomeEndToken = 'labchat-welcome-end';
 
 const loginTimeout = 20000;
 const requestTimeout = 15000;
@@ -286,6 +289,9 @@ export class Client {
       case ERR_NICKNAMEINUSE:
         conn.finish(new LoginError('nick-in-use', last));
         return;
+      case ERR_ERRONEUSNICKNAME:
+        conn.finish(new LoginError('bad-name', last));
+        return;
       case RPL_WELCOME: {
         conn.registered = true;
         this.nick = msg.params[0];
@@ -294,6 +300,9 @@ export class Client {
         this.attempt = 0;
         this.timers.clearTimeout(conn.timer);
         this.schedulePing(conn);
+        // The server delivers stored (offline) messages right after the welcome, before it
+        // reads anything we send next; the answer to this PING marks the end of them.
+        this.rawSend('PING', [welcomeEndToken]);
         this.setState('registered');
         conn.finish(null, { nick: this.nick, account: this.account || account });
         this.emit('registered', { nick: this.nick, account: this.account || account, reconnect });

@@ -20,6 +20,7 @@ export const RPL_ENDOFNAMES = '366';
 export const ERR_NOSUCHNICK = '401';
 export const ERR_NOSUCHCHANNEL = '403';
 export const ERR_CANNOTSENDTOCHAN = '404';
+export const ERR_ERRONEUSNICKNAME = '432';
 export const ERR_NICKNAMEINUSE = '433';
 export const ERR_PASSWDMISMATCH = '464';
 export const RPL_MONONLINE = '730';

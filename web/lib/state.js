@@ -5,6 +5,7 @@
 // from IRC lines. No DOM here, so node --test drives it with plain messages.
 
 import { parseSource, casefold, isRoom, parseCTCP, parseCall, messageTime, mentions, stripFormatting } from './irc.js';
+import { welcomeEndToken } from './client.js';
 
 export const SERVER = '*server';
 
@@ -16,7 +17,6 @@ const quietNumerics = new Set([
 ]);
 
 const groupGap = 5 * 60 * 1000; // messages closer than this from one sender form a group
-const offlineSlack = 3000; // a delivered message older than login by more than this was stored
 
 let localSeq = 0;
 
@@ -146,13 +146,15 @@ export class ChatState {
 
   // addMessage appends (or, for history, inserts in time order) a message to a conversation.
   // It returns the message, or null when its msgid was already shown.
-  addMessage(c, m, { history = false } = {}) {
+  addMessage(c, m, { history = false, at = -1 } = {}) {
     if (m.msgid) {
       if (c.seen.has(m.msgid)) return null;
       c.seen.add(m.msgid);
     }
     m.id ||= m.msgid || 'l' + ++localSeq;
-    if (history && c.messages.length && m.time < c.messages[c.messages.length - 1].time) {
+    if (at >= 0) {
+      c.messages.splice(at, 0, m);
+    } else if (history && c.messages.length && m.time < c.messages[c.messages.length - 1].time) {
       let i = c.messages.length;
       while (i > 0 && c.messages[i - 1].time > m.time) i--;
       c.messages.splice(i, 0, m);
@@ -192,19 +194,21 @@ export class ChatState {
     return [];
   }
 
-  // applyHistory adds a CHATHISTORY page for target; it reports how many were new.
-  applyHistory(target, msgs) {
+  // applyHistory adds a CHATHISTORY page for target; it reports how many were new. An
+  // older page (BEFORE) goes in front of everything shown: messages of one millisecond
+  // cannot be ordered by their time.
+  applyHistory(target, msgs, { older = false } = {}) {
     let added = 0;
     for (const msg of msgs) {
       if (msg.command !== 'PRIVMSG' && msg.command !== 'NOTICE') continue;
       const before = this.find(target)?.messages.length || 0;
-      this.onPrivmsg(msg, { history: true, forceConv: target });
+      this.onPrivmsg(msg, { history: true, forceConv: target, at: older ? added : -1 });
       if ((this.find(target)?.messages.length || 0) > before) added++;
     }
     return added;
   }
 
-  onPrivmsg(msg, { history = false, forceConv = null } = {}) {
+  onPrivmsg(msg, { history = false, forceConv = null, at = -1 } = {}) {
     const { nick } = parseSource(msg.source);
     const target = msg.params[0] || '';
     let text = msg.params[1] || '';
@@ -222,7 +226,7 @@ export class ChatState {
         kind = 'action';
         text = ctcpMsg.args;
       } else if (ctcpMsg.command === 'CALL' && !room) {
-        return this.onCall(msg, nick, convName, ctcpMsg.args, { history, self, time });
+        return this.onCall(msg, nick, convName, ctcpMsg.args, { history, self, time, at });
       } else {
         return []; // other CTCP queries (VERSION, PING...) are not chat
       }
@@ -230,8 +234,8 @@ export class ChatState {
     text = stripFormatting(text);
     const c = this.conv(convName);
     if (!room && c.name !== convName && !self) c.name = convName; // the peer's own spelling
-    const offline = !history && !room && !self && this.connectedAt && time < this.connectedAt - offlineSlack;
-    const m = this.addMessage(c, { msgid: msg.tags.msgid, time, from: nick, text, kind, self, offline, history }, { history });
+    const offline = !history && !room && !self && this.offlineWindow;
+    const m = this.addMessage(c, { msgid: msg.tags.msgid, time, from: nick, text, kind, self, offline, history }, { history, at });
     if (!m || self || history) return [];
     if (!room) this.setStatus(nick, this.status(nick) === 'away' ? 'away' : 'online', this.user(nick).away);
     this.countUnread(c, m);
@@ -256,14 +260,14 @@ export class ChatState {
 
   // ---- calls (wire form in client_calls.go) ----
 
-  onCall(msg, nick, convName, args, { history, self, time }) {
+  onCall(msg, nick, convName, args, { history, self, time, at = -1 }) {
     const call = parseCall(args);
     if (!call) return [];
     const c = this.conv(convName);
     const peer = self ? msg.params[0] : nick;
     if (history) {
       if (call.verb === 'RING') {
-        this.addMessage(c, { msgid: msg.tags.msgid, time, from: nick, text: '', kind: 'call', self, call: { state: self ? 'called' : 'rang', id: call.id } }, { history: true });
+        this.addMessage(c, { msgid: msg.tags.msgid, time, from: nick, text: '', kind: 'call', self, call: { state: self ? 'called' : 'rang', id: call.id } }, { history: true, at });
       }
       return [];
     }
@@ -397,7 +401,15 @@ const handlers = {
     this.me.nick = msg.params[0];
     this.serverName = msg.source;
     this.connectedAt = this.now();
+    // Direct messages from now until the PONG of the client's welcome PING are the ones
+    // the server stored while we were offline (offline.go delivers them in the welcome).
+    this.offlineWindow = true;
     return [{ type: 'welcome' }];
+  },
+
+  PONG(msg) {
+    if (msg.params[msg.params.length - 1] === welcomeEndToken) this.offlineWindow = false;
+    return [];
   },
 
   JOIN(msg) {

@@ -8,6 +8,7 @@
 //   LABCHAT_BIN          the labchat binary
 //   LABCHAT_CONTROL_URL  POST <url>/restart restarts the server on the same ports
 //   LABCHAT_ARTIFACTS    where screenshots go
+//   LABCHAT_DATA_DIR     the server's data directory (to see an offline message stored)
 //   CHROMIUM             the browser (default /usr/lib/chromium/chromium)
 
 import { chromium } from 'playwright-core';
@@ -20,6 +21,7 @@ export const webURL = process.env.LABCHAT_WEB_URL;
 export const ircAddr = process.env.LABCHAT_IRC_ADDR;
 export const bin = process.env.LABCHAT_BIN;
 export const controlURL = process.env.LABCHAT_CONTROL_URL;
+export const dataDir = process.env.LABCHAT_DATA_DIR;
 export const artifacts = process.env.LABCHAT_ARTIFACTS || path.resolve('web/test/artifacts');
 
 if (!webURL) throw new Error('LABCHAT_WEB_URL is not set: run these tests through go test -run TestBrowser');
@@ -166,4 +168,14 @@ export async function restartServer() {
   if (!controlURL) throw new Error('LABCHAT_CONTROL_URL is not set');
   const res = await fetch(controlURL + '/restart', { method: 'POST' });
   if (!res.ok) throw new Error('restart: ' + res.status + ' ' + (await res.text()));
+}
+
+// until polls cond every 50 ms until it holds, failing after ms: for what only the file
+// system shows, such as a stored offline message.
+export async function until(what, cond, ms = 10000) {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('timed out waiting for ' + what);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

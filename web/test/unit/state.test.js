@@ -55,6 +55,7 @@ test('direct messages: the conversation is the peer, own echoes go to the target
   assert.equal(fx[0].kind, 'dm');
   assert.equal(fx[0].offline, true);
   assert.equal(s.find('bob').messages[0].offline, true);
+  feed(':labchat.local PONG labchat.local labchat-welcome-end');
   clock.t += 1000;
   feed(`@time=${new Date(clock.t).toISOString()};msgid=o2 :bob!b@h PRIVMSG alice :now`);
   assert.equal(s.find('bob').messages[1].offline, false);
@@ -204,4 +205,13 @@ test('numerics without state become system lines in the open conversation; FAIL 
   assert.match(s.find('bob').messages.at(-1).text, /already has 100/);
   feed(':srv 375 alice :- MOTD');
   assert.equal(lab.messages.length, 1);
+});
+
+test('an older page goes in front even when its times equal the shown ones', () => {
+  const { s, feed } = setup();
+  feed(':alice!a@h JOIN #lab');
+  const t = '2026-12-01T11:00:00.000Z';
+  s.applyHistory('#lab', [3, 4].map((i) => parseLine(`@msgid=m${i};time=${t} :bob!b@h PRIVMSG #lab :${i}`)));
+  s.applyHistory('#lab', [1, 2].map((i) => parseLine(`@msgid=m${i};time=${t} :bob!b@h PRIVMSG #lab :${i}`)), { older: true });
+  assert.deepEqual(s.find('#lab').messages.map((m) => m.text), ['1', '2', '3', '4']);
 });

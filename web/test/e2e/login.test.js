@@ -1,0 +1,97 @@
+// Registration and login on one screen, with the specific errors, remembered accounts and
+// the Chinese UI.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, user, register, login, run, shot } from './harness.js';
+
+let browser;
+const name = 'dora' + run;
+
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+async function errorText(page) {
+  const box = page.locator('#login-error');
+  await box.waitFor();
+  return box.innerText();
+}
+
+test('a new name offers to create the account, then logs in', async () => {
+  const { page } = await user(browser);
+  await shot(page, 'login-light');
+  await page.fill('#login-account', name);
+  await page.fill('#login-password', 'secret-' + name);
+  await page.click('#login-submit');
+  assert.match(await errorText(page), new RegExp('There is no account named ' + name));
+  await page.click('#create-it');
+  await page.waitForSelector('#chat-screen:not([hidden])');
+  assert.equal(await page.textContent('#me-name'), name);
+  await page.click('#logout-btn');
+  await page.waitForSelector('#login-screen:not([hidden])');
+  const recent = page.locator('#recent-list .recent-account', { hasText: name });
+  await recent.waitFor();
+  assert.match(await recent.innerText(), /last login/);
+  assert.equal(await page.evaluate(() => JSON.stringify(localStorage).includes('secret-')), false, 'no password in localStorage');
+  await page.context().close();
+});
+
+test('wrong password, name taken, password too short, bad name: each says so', async () => {
+  const { page } = await user(browser);
+  await page.fill('#login-account', name);
+  await page.fill('#login-password', 'not-the-password');
+  await page.click('#login-submit');
+  assert.match(await errorText(page), new RegExp('Wrong password for ' + name));
+
+  await page.click('#tab-register');
+  await page.fill('#login-account', name);
+  await page.fill('#login-password', 'whatever1');
+  await page.click('#login-submit');
+  assert.match(await errorText(page), /already taken/);
+
+  await page.fill('#login-account', 'eve' + run);
+  await page.fill('#login-password', 'ab');
+  await page.click('#login-submit');
+  assert.match(await errorText(page), /too short: use at least 4/);
+
+  await page.fill('#login-account', '9lives' + run);
+  await page.fill('#login-password', 'secret-x');
+  await page.click('#login-submit');
+  assert.match(await errorText(page), /Names start with a letter/);
+
+  await page.click('#tab-login');
+  await login(page, name);
+  await page.context().close();
+});
+
+test('the server being down is said plainly', async () => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await page.goto(process.env.LABCHAT_WEB_URL);
+  // Point the client at a port nothing listens on: the same page, a dead WebSocket.
+  await page.evaluate(() => {
+    const WS = window.WebSocket;
+    window.WebSocket = class extends WS { constructor(url, p) { super('ws://127.0.0.1:9/', p); } };
+  });
+  await page.fill('#login-account', name);
+  await page.fill('#login-password', 'x-secret');
+  await page.click('#login-submit');
+  assert.match(await errorText(page), /Cannot reach the chat server/);
+  await ctx.close();
+});
+
+test('the Chinese UI follows the browser language and has a switch', async () => {
+  const { page } = await user(browser, { locale: 'zh-CN' });
+  assert.equal(await page.textContent('#login-submit'), '登录');
+  assert.equal(await page.getAttribute('html', 'lang'), 'zh-CN');
+  await page.fill('#login-account', name);
+  await page.fill('#login-password', 'wrong-again');
+  await page.click('#login-submit');
+  assert.match(await errorText(page), /的密码不对/);
+  await shot(page, 'login-zh');
+  await login(page, name);
+  assert.equal(await page.textContent('#conv-list + h2 span, .small-head.with-btn span'), '联系人');
+  await shot(page, 'chat-zh');
+  await page.selectOption('#chat-lang', 'en');
+  assert.equal(await page.textContent('.small-head.with-btn span'), 'Contacts');
+  await page.context().close();
+});
