@@ -1,14 +1,15 @@
 package main
 
 // web.go: the browser client's files, built into the binary so that a lab PC needs nothing
-// but the server's URL (no CDN: lab networks may be offline). The files are the web/ folder.
+// but the server's URL (no CDN: lab networks may be offline). The files are the web/ folder
+// without its tests (web/test holds node and Playwright tests and their screenshots).
 
 import (
 	"embed"
 	"io/fs"
 )
 
-//go:embed web
+//go:embed web/*.html web/*.css web/*.js web/*.svg web/lib web/ui
 var webEmbed embed.FS
 
 // webFiles is web/ as the root of the site: web/index.html is served as /.

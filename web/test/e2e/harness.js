@@ -8,12 +8,14 @@
 //   LABCHAT_BIN          the labchat binary
 //   LABCHAT_CONTROL_URL  POST <url>/restart restarts the server on the same ports
 //   LABCHAT_ARTIFACTS    where screenshots go
-//   LABCHAT_DATA_DIR     the server's data directory (to see an offline message stored)
+//   LABCHAT_SERVER_DIR   the server's own data directory (to see an offline message stored)
+//   POST <LABCHAT_CONTROL_URL>/stop and /start stop the server and start it again
 //   CHROMIUM             the browser (default /usr/lib/chromium/chromium)
 
 import { chromium } from 'playwright-core';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 
@@ -21,7 +23,7 @@ export const webURL = process.env.LABCHAT_WEB_URL;
 export const ircAddr = process.env.LABCHAT_IRC_ADDR;
 export const bin = process.env.LABCHAT_BIN;
 export const controlURL = process.env.LABCHAT_CONTROL_URL;
-export const dataDir = process.env.LABCHAT_DATA_DIR;
+export const serverDir = process.env.LABCHAT_SERVER_DIR;
 export const artifacts = process.env.LABCHAT_ARTIFACTS || path.resolve('web/test/artifacts');
 
 if (!webURL) throw new Error('LABCHAT_WEB_URL is not set: run these tests through go test -run TestBrowser');
@@ -130,8 +132,8 @@ export async function shot(page, name) {
 // messages come out as JSON lines. lines() waits for one that matches.
 export function terminal(name, { to, register = true, password = 'secret-' + name } = {}) {
   if (!bin || !ircAddr) throw new Error('LABCHAT_BIN and LABCHAT_IRC_ADDR are needed for terminal users');
-  const dataDir = fs.mkdtempSync(path.join(artifacts, 'term-' + name + '-'));
-  const args = ['connect', '--user', name, '--follow', '--json', '--no-bell', '--data-dir', dataDir, ...(register ? ['--register'] : []), ...(to ? ['--to', to] : []), ircAddr];
+  const termDir = fs.mkdtempSync(path.join(os.tmpdir(), 'labchat-term-' + name + '-'));
+  const args = ['connect', '--user', name, '--follow', '--json', '--no-bell', '--data-dir', termDir, ...(register ? ['--register'] : []), ...(to ? ['--to', to] : []), ircAddr];
   const proc = spawn(bin, args, { env: { ...process.env, LABCHAT_PASSWORD: password }, stdio: ['pipe', 'pipe', 'pipe'] });
   const seen = [];
   const waiters = [];
@@ -160,15 +162,20 @@ export function terminal(name, { to, register = true, password = 'secret-' + nam
       const done = new Promise((r) => proc.once('exit', r));
       setTimeout(() => proc.kill('SIGTERM'), 3000).unref();
       await done;
+      fs.rmSync(termDir, { recursive: true, force: true });
     },
   };
 }
 
-export async function restartServer() {
+async function control(what) {
   if (!controlURL) throw new Error('LABCHAT_CONTROL_URL is not set');
-  const res = await fetch(controlURL + '/restart', { method: 'POST' });
-  if (!res.ok) throw new Error('restart: ' + res.status + ' ' + (await res.text()));
+  const res = await fetch(controlURL + '/' + what, { method: 'POST' });
+  if (!res.ok) throw new Error(what + ': ' + res.status + ' ' + (await res.text()));
 }
+
+export const restartServer = () => control('restart');
+export const stopServer = () => control('stop');
+export const startServer = () => control('start');
 
 // until polls cond every 50 ms until it holds, failing after ms: for what only the file
 // system shows, such as a stored offline message.

@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { launch, user, register, login, joinRoom, openConv, terminal, run, dataDir, until } from './harness.js';
+import { launch, user, register, login, joinRoom, openConv, terminal, run, serverDir, until } from './harness.js';
 
 let browser;
 const A = 'hista' + run;
@@ -56,7 +56,7 @@ test('messages sent while offline are delivered and marked', async () => {
   } finally {
     await bob.close();
   }
-  const queue = path.join(dataDir, 'server', 'offline', A + '.log');
+  const queue = path.join(serverDir, 'offline', A + '.log');
   await until('the offline message in ' + queue, () => fs.existsSync(queue) && fs.readFileSync(queue, 'utf8').includes('sent while you were out'));
   await login(page, A);
   await page.locator(`#conv-list [data-conv="${B}"] .badge`).waitFor();
