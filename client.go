@@ -288,6 +288,12 @@ func connectAndRun(ctx context.Context, opts *clientOptions, sink eventSink, ui 
 	cs.ctx = ctx
 	defer cs.closeRecords()
 	cc, err := cs.connect()
+	for tries := 1; err != nil && ui != nil; tries++ {
+		if !ui.forgive(opts, err, tries) {
+			break
+		}
+		cc, err = cs.connect()
+	}
 	if err != nil {
 		return err
 	}
@@ -571,7 +577,7 @@ var loginHandlers = map[string]func(lg *loginState, m *Message){
 	"AUTHENTICATE": (*loginState).onAuthenticate,
 	"900":          func(lg *loginState, m *Message) { lg.loggedIn = true }, // RPL_LOGGEDIN
 	"903":          (*loginState).capEnd,                                    // RPL_SASLSUCCESS
-	"907":          (*loginState).capEnd,                                    // ERR_SASLALREADY: REGISTER logged us in
+	"907":          func(*loginState, *Message) {},                          // ERR_SASLALREADY: not asked for any more
 	"902":          (*loginState).refused,                                   // ERR_NICKLOCKED
 	"904":          (*loginState).refused,                                   // ERR_SASLFAIL
 	"905":          (*loginState).refused,                                   // ERR_SASLTOOLONG
@@ -719,7 +725,9 @@ func (lg *loginState) onRegister(m *Message) {
 	switch m.Param(0) {
 	case "SUCCESS":
 		lg.cs.sink.event(chatEvent{Time: msgTime(m), Kind: kindInfo, Text: "account " + m.Param(1) + " created"})
-		lg.startLogin()
+		// SUCCESS means logged in (draft/account-registration): SASL now would only earn
+		// 907 "You have already authenticated".
+		lg.capEnd(nil)
 	default: // VERIFICATION_REQUIRED: nothing this client can do about it
 		lg.fail(withExit(exitLoginRefused, fmt.Errorf("register %s: %s", lg.cs.opts.user, m.Params[len(m.Params)-1])))
 	}
@@ -731,12 +739,38 @@ func (lg *loginState) onFail(m *Message) {
 	if m.Param(0) == "REGISTER" {
 		what = "register"
 	}
-	lg.fail(withExit(exitLoginRefused, fmt.Errorf("%s %s at %s refused: %s (%s)", what, lg.cs.opts.user, lg.cs.opts.addr, m.Params[len(m.Params)-1], m.Param(1))))
+	err := fmt.Errorf("%s %s at %s refused: %s (%s)", what, lg.cs.opts.user, lg.cs.opts.addr, m.Params[len(m.Params)-1], m.Param(1))
+	if m.Param(0) == "REGISTER" && m.Param(1) == "ACCOUNT_EXISTS" {
+		err = &loginRefusal{errAccountExists, err}
+	}
+	lg.fail(withExit(exitLoginRefused, err))
 }
 
 func (lg *loginState) refused(m *Message) {
-	lg.fail(withExit(exitLoginRefused, fmt.Errorf("login %s at %s refused: %s", lg.cs.opts.user, lg.cs.opts.addr, m.Params[len(m.Params)-1])))
+	text := m.Params[len(m.Params)-1]
+	var err error = fmt.Errorf("login %s at %s refused: %s", lg.cs.opts.user, lg.cs.opts.addr, text)
+	// The server's words are all that tells these apart (commands.go, loginErrorText).
+	switch {
+	case strings.Contains(text, "there is no account named"):
+		err = &loginRefusal{errNoSuchAccount, err}
+	case strings.Contains(text, "wrong password"):
+		err = &loginRefusal{errWrongPassword, err}
+	}
+	lg.fail(withExit(exitLoginRefused, err))
 }
+
+// Kinds of refused logins the interactive client can do something about (client_login.go).
+var (
+	errWrongPassword = errors.New("wrong password")
+	errNoSuchAccount = errors.New("no such account")
+	errAccountExists = errors.New("account exists")
+)
+
+// loginRefusal is a refused login of a known kind; its text is the server's.
+type loginRefusal struct{ kind, err error }
+
+func (r *loginRefusal) Error() string   { return r.err.Error() }
+func (r *loginRefusal) Unwrap() []error { return []error{r.kind, r.err} }
 
 func (lg *loginState) capEnd(*Message) { lg.send("CAP", "END") }
 

@@ -135,15 +135,12 @@ func (p *prompt) chooseAccount(opts *clientOptions) (string, error) {
 }
 
 func (p *prompt) askPassword(opts *clientOptions) (string, error) {
+	if opts.register {
+		return p.newPassword(opts)
+	}
 	pw, err := p.ln.PasswordPrompt("Password for " + opts.user + "@" + opts.addr + ": ")
 	if err != nil || pw == "" {
 		return "", usageErrorf("no password given")
-	}
-	if opts.register {
-		again, err := p.ln.PasswordPrompt("Same password again: ")
-		if err != nil || again != pw {
-			return "", usageErrorf("the two passwords differ")
-		}
 	}
 	return pw, nil
 }

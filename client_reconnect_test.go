@@ -7,6 +7,8 @@ package main
 // message is sent, so what it shows afterwards came by its catch-up, not live.
 
 import (
+	"fmt"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -167,4 +169,49 @@ func TestInteractiveCtrlDLeaves(t *testing.T) {
 	bob := startPane(t, addr, data, "bob", "bobpw123")
 	bob.tmux("send-keys", "-t", "lc", "C-d")
 	bob.waitGone()
+}
+
+// paneWithoutPassword starts the client in tmux with no password in the environment, so it
+// asks on the terminal.
+func paneWithoutPassword(t *testing.T, addr, data, user string) *tmuxPane {
+	t.Helper()
+	tp := &tmuxPane{t: t, sock: filepath.Join(t.TempDir(), "tmux.sock")}
+	cmd := fmt.Sprintf("env -u LABCHAT_PASSWORD LABCHAT_DATA=%s LABCHAT_CONFIG= TERM=xterm %s connect %s --user %s", data, labchatBinary(t), addr, user)
+	tp.tmux("new-session", "-d", "-s", "lc", "-x", "150", "-y", "40", cmd)
+	t.Cleanup(func() { tp.quit() })
+	return tp
+}
+
+// A wrong password asks again; an unknown account offers to be created, and two different
+// passwords ask again.
+func TestInteractiveLoginForgives(t *testing.T) {
+	needTmux(t)
+	addr, data := aliceAndBob(t)
+	bob := paneWithoutPassword(t, addr, data, "bob")
+	bob.waitScreen("the password question", lastLineIs("Password for bob@"+addr+":"))
+	bob.typeLine("not-his-pw")
+	bob.shows(`wrong password for bob; try again \(2 more\)`)
+	bob.waitScreen("the question again", lastLineIs("Password for bob@"+addr+":"))
+	bob.typeLine("bobpw123")
+	bob.waitScreen("bob's prompt", func(l []string) bool { return strings.HasPrefix(l[len(l)-1], "[bob") })
+
+	dora := paneWithoutPassword(t, addr, data, "dora")
+	dora.waitScreen("the password question", lastLineIs("Password for dora@"+addr+":"))
+	dora.typeLine("dorapw12")
+	dora.waitScreen("the offer", lastLineIs("There is no account dora on "+addr+". Create it? [y/N]"))
+	dora.typeLine("y")
+	dora.waitScreen("the confirmation", lastLineIs("Same password again, to create dora:"))
+	dora.typeLine("typo-pw1")
+	dora.shows(`the two passwords differ`)
+	dora.waitScreen("a new password", lastLineIs("New password for dora@"+addr+":"))
+	dora.typeLine("dorapw12")
+	dora.waitScreen("its confirmation", lastLineIs("Same password again:"))
+	dora.typeLine("dorapw12")
+	dora.shows(`account dora created`)
+	dora.waitScreen("dora's prompt", func(l []string) bool { return strings.HasPrefix(l[len(l)-1], "[dora") })
+	screen := dora.waitScreen("the prompt", func([]string) bool { return true })
+	if strings.Contains(strings.Join(screen, "\n"), "already") {
+		t.Errorf("registering says 'already authenticated':\n%s", strings.Join(screen, "\n"))
+	}
+	rawLogin(t, addr, "dora", "dorapw12") // the account exists with the password typed twice
 }
