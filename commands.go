@@ -67,6 +67,8 @@ func init() {
 		"HELPOP":       {run: (*Session).handleHelp},
 		"SETNAME":      {run: (*Session).handleSetname, minParams: 1},
 		"INVITE":       {run: (*Session).handleInvite},
+		"NICKSERV":     {run: (*Session).handleNickServCommand, minParams: 1},
+		"NS":           {run: (*Session).handleNickServCommand, minParams: 1},
 	}
 }
 
@@ -227,6 +229,10 @@ func (c *Session) handleNick(m *Message) {
 	}
 	if err := c.s.validNick(nick); err != nil {
 		c.reply(ERR_ERRONEUSNICKNAME, nick, "Erroneous nickname: "+err.Error())
+		return
+	}
+	if isServiceNick(nick) {
+		c.reply(ERR_ERRONEUSNICKNAME, nick, "Nickname is reserved for a service (/msg "+nickServ+" HELP)")
 		return
 	}
 	if c.registered {
@@ -483,8 +489,8 @@ func (c *Session) login(name, password string) error {
 	}
 	prev, err := s.accounts.Authenticate(name, password)
 	if err != nil {
-		if errors.Is(err, ErrBusy) || errors.Is(err, ErrAccountDamaged) {
-			att.Void()
+		if errors.Is(err, ErrBusy) || errors.Is(err, ErrAccountDamaged) || errors.Is(err, ErrAccountLocked) {
+			att.Void() // no guess: a locked account's password was right
 		}
 		s.log.Info("login failed", "account", name, "remote", c.ip, "reason", err)
 		return err
@@ -522,6 +528,8 @@ func loginErrorText(name string, err error) string {
 		return "wrong password for account " + name
 	case errors.Is(err, errThrottled):
 		return err.Error()
+	case errors.Is(err, ErrAccountLocked):
+		return "account " + name + " is locked by the administrator"
 	}
 	return "login unavailable: " + err.Error()
 }

@@ -24,3 +24,9 @@ func unlockFile(f *os.File) {
 	var ol windows.Overlapped
 	windows.UnlockFileEx(windows.Handle(f.Fd()), 0, 1, 0, &ol)
 }
+
+// lockFileWait takes the lock, waiting for another holder to let go.
+func lockFileWait(f *os.File) error {
+	var ol windows.Overlapped
+	return windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK, 0, 1, 0, &ol)
+}

@@ -100,7 +100,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		// Reached only when the first argument names no command.
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
-				return usageErrorf("unknown command %q (commands: serve, connect, history, udp-listen, udp-send; see labchat --help)", c.Args().First())
+				return usageErrorf("unknown command %q (commands: serve, connect, history, udp-listen, udp-send, accounts; see labchat --help)", c.Args().First())
 			}
 			return cli.ShowAppHelp(c)
 		},
@@ -334,5 +334,5 @@ func (cfg *Config) clientDataDir() string { return filepath.Join(cfg.DataDir, "c
 
 // commands lists the subcommands; each lives in the file of its concern.
 func commands() []*cli.Command {
-	return []*cli.Command{serveCommand(), connectCommand(), udpListenCommand(), udpSendCommand(), historyCommand()}
+	return []*cli.Command{serveCommand(), connectCommand(), udpListenCommand(), udpSendCommand(), historyCommand(), accountsCommand()}
 }

@@ -61,6 +61,10 @@ func (c *Session) operAccount() {
 			return
 		}
 	}
+	// `labchat accounts oper NAME` marks the account itself.
+	if a, ok := c.s.accounts.Lookup(c.account); ok && a.Operator {
+		c.becomeOper("account flag " + c.account)
+	}
 }
 
 // becomeOper marks c an operator and tells it so: 381 and the user mode change +o.

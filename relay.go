@@ -158,6 +158,12 @@ func (c *Session) handlePrivmsg(m *Message) {
 			params = params[:1]
 		}
 		ev := Message{Tags: clientTags(m.Tags), Command: m.Command, Params: params}
+		if isServiceNick(target) {
+			if m.Command == "PRIVMSG" {
+				c.nickServ(text)
+			}
+			continue
+		}
 		if status, room, ok := statusTarget(target); ok {
 			c.relayToStatus(status, room, ev, notice)
 		} else if strings.HasPrefix(target, "#") {

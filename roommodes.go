@@ -237,7 +237,7 @@ func (c *Session) handleInvite(m *Message) {
 	t.invitedTo[r] = struct{}{}
 	c.reply(RPL_INVITING, t.nick, r.name)
 	c.replyAwayLocked(t)
-	ev := newOutMsg(Message{Source: c.prefix(), Command: "INVITE", Params: []string{t.nick, r.name}})
+	ev := c.eventFrom(Message{Source: c.prefix(), Command: "INVITE", Params: []string{t.nick, r.name}})
 	t.send(ev.bytesFor(t.caps))
 	// invite-notify: members who could have invited hear of it (all members unless +i).
 	for mbr, mm := range r.members {

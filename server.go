@@ -8,7 +8,9 @@ package main
 //  3. Session.qmu     — a session's send queue; held only to append bytes, never during I/O
 // offlineQueues.mu ranks above all three (taken before Server.mu, never under it).
 // accountStore.mu, loginThrottle.mu, registerThrottle.mu and chatLog.mu are leaves: nothing
-// is taken under them.
+// is taken under them. users/.lock (an flock shared with `labchat accounts`) is taken before
+// accountStore.mu and never under Server.mu or offlineQueues.mu; the store reports changes
+// after letting it go.
 
 import (
 	"context"
@@ -88,6 +90,7 @@ func NewServer(cfg ServerConfig, dataDir string, log *slog.Logger) (*Server, err
 		return nil, err
 	}
 	accounts.minPassword = cfg.MinPasswordLen
+	accounts.gen = readGeneration(accounts.dir)
 	for _, sk := range accounts.skipped {
 		log.Error("account file skipped; the name stays taken until the file is repaired or removed", "file", sk.path, "err", sk.err)
 	}
@@ -128,6 +131,7 @@ func NewServer(cfg ServerConfig, dataDir string, log *slog.Logger) (*Server, err
 		s.offline = newOfflineQueues(filepath.Join(dataDir, "offline"), cfg.OfflineQueueMax)
 	}
 	s.isupport = s.buildISupport()
+	accounts.changed = s.accountsChanged
 	return s, nil
 }
 
@@ -196,6 +200,7 @@ func (s *Server) Serve() error {
 	if s.web != nil {
 		go s.web.serve()
 	}
+	go s.watchAccounts()
 	var backoff time.Duration
 	for {
 		conn, err := s.ln.Accept()

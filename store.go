@@ -50,6 +50,9 @@ type Account struct {
 	Created   time.Time `toml:"created"`
 	LastLogin time.Time `toml:"last_login,omitempty"`
 	LastAddr  string    `toml:"last_addr,omitempty"`
+	ID        string    `toml:"id,omitempty"`       // set at creation: a new account of an old name is another one
+	Locked    bool      `toml:"locked,omitempty"`   // `labchat accounts lock`: no login, connections closed
+	Operator  bool      `toml:"operator,omitempty"` // `labchat accounts oper`: an operator at login
 }
 
 // accountStore keeps every account in memory and writes each change through to its file.
@@ -68,10 +71,12 @@ type accountStore struct {
 	skipped      []skippedFile // account files that did not load, for the server to log
 	removedTemps []string      // stale temp files removed at open
 
-	mu       sync.Mutex          // guards accounts, damaged and pending; a leaf lock: nothing else is taken under it
-	accounts map[string]*Account // by casefolded name
-	damaged  map[string]bool     // casefolded names whose file is there but did not load
-	pending  map[string]bool     // casefolded names a REGISTER is hashing a password for
+	mu       sync.Mutex           // guards accounts, damaged, pending and gen; a leaf lock: nothing else is taken under it
+	accounts map[string]*Account  // by casefolded name
+	damaged  map[string]bool      // casefolded names whose file is there but did not load
+	pending  map[string]bool      // casefolded names a REGISTER is hashing a password for
+	gen      string               // users/.generation as last loaded (accounts.go)
+	changed  func(accountChanges) // told what a reload removed or locked; set before use
 }
 
 // hashWait bounds how long a login or registration waits for a hashing slot before it is
@@ -217,6 +222,9 @@ func validateAccountName(name string) error {
 	if name == "" || len(name) > 30 {
 		return fmt.Errorf("%w: %q must be 1 to 30 characters", ErrBadAccountName, name)
 	}
+	if isServiceNick(name) {
+		return fmt.Errorf("%w: %q is a service's name", ErrBadAccountName, name)
+	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
@@ -361,19 +369,29 @@ func (st *accountStore) RegisterFrom(name, email, password string, now time.Time
 	if herr != nil {
 		return fmt.Errorf("hash password: %w", herr)
 	}
-	a := &Account{Name: name, Hash: string(hash), Email: email, Created: now.UTC().Truncate(time.Second)}
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if err := st.write(a); err != nil {
-		return err
-	}
-	st.accounts[key] = a
-	return nil
+	a := &Account{Name: name, Hash: string(hash), Email: email, Created: now.UTC().Truncate(time.Second), ID: newAccountID()}
+	// Under users/.lock, after a reload: `labchat accounts add` may have taken the name
+	// while the hash ran.
+	return st.withDirLock(func() error {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		if st.accounts[key] != nil || st.damaged[key] {
+			return ErrAccountExists
+		}
+		if err := st.write(a); err != nil {
+			return err
+		}
+		st.accounts[key] = a
+		return nil
+	})
 }
 
 // Authenticate checks a password and returns the account as it was before this login. The
 // hash runs with a login slot.
 func (st *accountStore) Authenticate(name, password string) (Account, error) {
+	// An account the CLI added a moment ago logs in at once. A failed reload leaves the
+	// accounts as last loaded; the server's poll logs why.
+	_ = st.refresh()
 	a, ok := st.Lookup(name)
 	if !ok {
 		st.mu.Lock()
@@ -394,6 +412,9 @@ func (st *accountStore) Authenticate(name, password string) (Account, error) {
 	if mismatch != nil {
 		return Account{}, ErrWrongPassword
 	}
+	if a.Locked {
+		return Account{}, ErrAccountLocked
+	}
 	return a, nil
 }
 
@@ -408,19 +429,10 @@ func (st *accountStore) Taken(name string) bool {
 
 // RecordLogin stores the time and address of a successful login.
 func (st *accountStore) RecordLogin(name, addr string, now time.Time) error {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	a, ok := st.accounts[casefold(name)]
-	if !ok {
-		return ErrNoAccount
-	}
-	updated := *a
-	updated.LastLogin, updated.LastAddr = now.UTC().Truncate(time.Second), addr
-	if err := st.write(&updated); err != nil {
-		return err
-	}
-	*a = updated
-	return nil
+	return st.update(name, func(a *Account) error {
+		a.LastLogin, a.LastAddr = now.UTC().Truncate(time.Second), addr
+		return nil
+	})
 }
 
 // write must be called with st.mu held, so two writers of one file cannot interleave.
