@@ -191,7 +191,9 @@ func (s *Server) readDay(conversation, day string, fn func(*histEntry) error) er
 
 // scanHistory returns up to limit entries strictly between lo and hi (unless inclusive),
 // oldest first: the newest ones of the range if newest, else the oldest ones.
-func (s *Server) scanHistory(conversation string, lo, hi histBound, limit int, newest bool) ([]histEntry, error) {
+// keep, when not nil, says which entries the reader may see (roomhistory.go); the others
+// neither appear nor count.
+func (s *Server) scanHistory(conversation string, lo, hi histBound, limit int, newest bool, keep func(*histEntry) bool) ([]histEntry, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
@@ -201,7 +203,7 @@ func (s *Server) scanHistory(conversation string, lo, hi histBound, limit int, n
 	if !newest {
 		for _, day := range days {
 			err := s.readDay(conversation, day, func(e *histEntry) error {
-				if lo.below(e) && hi.above(e) {
+				if lo.below(e) && hi.above(e) && (keep == nil || keep(e)) {
 					out = append(out, *e)
 					if len(out) >= limit {
 						return errStopLog
@@ -218,7 +220,7 @@ func (s *Server) scanHistory(conversation string, lo, hi histBound, limit int, n
 	for _, day := range slices.Backward(days) {
 		var dayOut []histEntry
 		err := s.readDay(conversation, day, func(e *histEntry) error {
-			if lo.below(e) && hi.above(e) {
+			if lo.below(e) && hi.above(e) && (keep == nil || keep(e)) {
 				dayOut = append(dayOut, *e)
 				if len(dayOut) >= 2*limit {
 					dayOut = slices.Delete(dayOut, 0, len(dayOut)-limit)
@@ -262,6 +264,7 @@ type chathistoryRequest struct {
 	conversation string
 	refs         []string // the message references, "*" or msgid=… or timestamp=…
 	limit        int
+	keep         func(*histEntry) bool // for a room: what this member may read
 }
 
 var chathistoryArgs = map[string]int{"LATEST": 1, "BEFORE": 1, "AFTER": 1, "AROUND": 1, "BETWEEN": 2}
@@ -292,12 +295,12 @@ func (c *Session) handleChathistory(m *Message) {
 		return
 	}
 	req.limit = c.historyLimit(limit)
-	conv, ok := c.historyConversation(req.target)
+	conv, keep, ok := c.historyConversation(req.target)
 	if !ok {
 		c.fail("CHATHISTORY", "INVALID_TARGET", sub, req.target, "No such room you are in, or no such nick")
 		return
 	}
-	req.conversation = conv
+	req.conversation, req.keep = conv, keep
 	entries, ok := c.runChathistory(&req)
 	if !ok {
 		return
@@ -313,27 +316,28 @@ func (c *Session) historyLimit(limit int) int {
 	return limit
 }
 
-// historyConversation is the conversation a CHATHISTORY target names for c: a room c is in,
-// or c's own DMs with that nick. No other conversation can be named, which is the access
-// rule: a third user asking for alice's DMs gets his own (empty) ones.
-func (c *Session) historyConversation(target string) (string, bool) {
+// historyConversation is the conversation a CHATHISTORY target names for c: a room c is in
+// and not banned from, with what of it c may read (roomhistory.go), or c's own DMs with that
+// nick. No other conversation can be named, which is the access rule: a third user asking
+// for alice's DMs gets his own (empty) ones.
+func (c *Session) historyConversation(target string) (string, func(*histEntry) bool, bool) {
 	s := c.s
 	if strings.HasPrefix(target, "#") {
 		s.mu.RLock()
 		defer s.mu.RUnlock()
 		r, ok := s.rooms[casefold(target)]
 		if !ok {
-			return "", false
+			return "", nil, false
 		}
-		if _, member := r.members[c]; !member {
-			return "", false
+		if _, member := r.members[c]; !member || r.bannedLocked(c) {
+			return "", nil, false
 		}
-		return roomConversation(r.name), true
+		return r.logName, r.historyFilterLocked(c), true
 	}
 	if s.validNick(target) != nil {
-		return "", false
+		return "", nil, false
 	}
-	return dmConversation(c.historyName(), s.historyNameOf(target)), true
+	return dmConversation(c.historyName(), s.historyNameOf(target)), nil, true
 }
 
 // historyNameOf names a nick for DM history: whoever holds it now, else the account of that
@@ -371,15 +375,15 @@ func (c *Session) runChathistory(req *chathistoryRequest) ([]histEntry, bool) {
 	var err error
 	switch req.sub {
 	case "LATEST":
-		entries, err = s.scanHistory(req.conversation, bounds[0], histBound{}, req.limit, true)
+		entries, err = s.scanHistory(req.conversation, bounds[0], histBound{}, req.limit, true, req.keep)
 	case "BEFORE":
-		entries, err = s.scanHistory(req.conversation, histBound{}, bounds[0], req.limit, true)
+		entries, err = s.scanHistory(req.conversation, histBound{}, bounds[0], req.limit, true, req.keep)
 	case "AFTER":
-		entries, err = s.scanHistory(req.conversation, bounds[0], histBound{}, req.limit, false)
+		entries, err = s.scanHistory(req.conversation, bounds[0], histBound{}, req.limit, false, req.keep)
 	case "BETWEEN":
-		entries, err = s.between(req.conversation, bounds[0], bounds[1], req.limit)
+		entries, err = s.between(req.conversation, bounds[0], bounds[1], req.limit, req.keep)
 	case "AROUND":
-		entries, err = s.around(req.conversation, bounds[0], req.limit)
+		entries, err = s.around(req.conversation, bounds[0], req.limit, req.keep)
 	}
 	if err != nil {
 		s.log.Error("read history", "conversation", req.conversation, "err", err)
@@ -391,21 +395,21 @@ func (c *Session) runChathistory(req *chathistoryRequest) ([]histEntry, bool) {
 
 // between reads the range from a to b; when a is the later one, the newest messages of the
 // range are the ones kept, as the spec reads "from a towards b".
-func (s *Server) between(conv string, a, b histBound, limit int) ([]histEntry, error) {
+func (s *Server) between(conv string, a, b histBound, limit int, keep func(*histEntry) bool) ([]histEntry, error) {
 	if a.t.After(b.t) || a.t.Equal(b.t) && a.byPos && b.byPos && a.pos.compare(b.pos) > 0 {
-		return s.scanHistory(conv, b, a, limit, true)
+		return s.scanHistory(conv, b, a, limit, true, keep)
 	}
-	return s.scanHistory(conv, a, b, limit, false)
+	return s.scanHistory(conv, a, b, limit, false, keep)
 }
 
 // around returns limit messages centred on the reference, the referenced one included.
-func (s *Server) around(conv string, ref histBound, limit int) ([]histEntry, error) {
-	before, err := s.scanHistory(conv, histBound{}, ref, (limit-1)/2, true)
+func (s *Server) around(conv string, ref histBound, limit int, keep func(*histEntry) bool) ([]histEntry, error) {
+	before, err := s.scanHistory(conv, histBound{}, ref, (limit-1)/2, true, keep)
 	if err != nil {
 		return nil, err
 	}
 	ref.inclusive = true
-	after, err := s.scanHistory(conv, ref, histBound{}, limit-len(before), false)
+	after, err := s.scanHistory(conv, ref, histBound{}, limit-len(before), false, keep)
 	return append(before, after...), err
 }
 
@@ -530,7 +534,7 @@ func (c *Session) chathistoryTargets(m *Message) {
 	}
 	var targets []historyTarget
 	for name, conv := range c.historyConversations() {
-		if t, ok := c.s.latestInConversation(conv); ok && t.After(lo) && t.Before(hi) {
+		if t, ok := c.latestVisible(name, conv); ok && t.After(lo) && t.Before(hi) {
 			targets = append(targets, historyTarget{name, t})
 		}
 	}
@@ -603,6 +607,23 @@ func displayPeer(escaped string) string {
 		name, _, _ = strings.Cut(name, ".") // the session id; a nick holds no '.'
 	}
 	return name
+}
+
+// latestVisible is the time of the last message of a conversation that c may read: for a
+// room, the last one the visibility rule lets through.
+func (c *Session) latestVisible(name, conv string) (time.Time, bool) {
+	if !strings.HasPrefix(name, "#") {
+		return c.s.latestInConversation(conv)
+	}
+	_, keep, ok := c.historyConversation(name)
+	if !ok {
+		return time.Time{}, false
+	}
+	last, err := c.s.scanHistory(conv, histBound{}, histBound{}, 1, true, keep)
+	if err != nil || len(last) == 0 {
+		return time.Time{}, false
+	}
+	return last[0].Time.Truncate(time.Millisecond), true
 }
 
 // latestInConversation is the time of a conversation's last message.

@@ -35,6 +35,7 @@ type Room struct {
 	excepts  []maskEntry
 	invex    []maskEntry
 	joinedAt map[*Session]time.Time
+	hist     roomHistory // who may read its history (roomhistory.go)
 
 	relayMu sync.Mutex // tier 2; one relay at a time, so members see one order
 	list    []*Session // members snapshot for relays; nil after a change. Read and rebuilt
@@ -101,6 +102,7 @@ func (r *Room) memberList() []*Session {
 func (r *Room) addLocked(c *Session, modes memberModes) {
 	r.members[c] = modes
 	r.joinedAt[c] = time.Now()
+	r.hist.joined[c] = msgSeqNow()
 	r.list = nil
 	c.rooms[r] = struct{}{}
 }
@@ -109,10 +111,12 @@ func (r *Room) addLocked(c *Session, modes memberModes) {
 func (r *Room) removeLocked(c *Session) {
 	delete(r.members, c)
 	delete(r.joinedAt, c)
+	delete(r.hist.joined, c)
 	r.list = nil
 	delete(c.rooms, r)
 	if len(r.members) == 0 {
 		delete(c.s.rooms, casefold(r.name))
+		c.s.roomEmptiedLocked(r)
 	}
 }
 
@@ -278,6 +282,7 @@ func (c *Session) join(name, key string) {
 		r = newRoom(name)
 		r.modeU = lobby && s.cfg.DefaultRoomQuiet
 		s.rooms[folded] = r
+		s.roomBornLocked(r)
 	}
 	if _, already := r.members[c]; already {
 		s.mu.Unlock()
@@ -700,6 +705,7 @@ func (c *Session) roomMode(r *Room, modes string, args []string) {
 		}
 	}
 	if len(change.modes) > 0 {
+		s.roomPrivacyLocked(r)
 		params := append([]string{r.name, string(change.modes)}, change.args...)
 		r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "MODE", Params: params}), c)
 		logged := slices.Clone(params[1:])

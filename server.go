@@ -50,6 +50,7 @@ type Server struct {
 
 	diskErrAt atomic.Int64  // unix nanoseconds of the last logged history write error
 	relayed   atomic.Uint64 // messages relayed (PRIVMSG, NOTICE, TAGMSG), for STATS
+	startSeq  uint64        // msgid counter when this server started (roomhistory.go)
 
 	regThrottle *registerThrottle // REGISTER per address (throttle.go)
 	evictGrace  time.Duration     // the constant evictGrace; tests shorten it before Serve
@@ -114,6 +115,7 @@ func NewServer(cfg ServerConfig, dataDir string, log *slog.Logger) (*Server, err
 		lock:     lock,
 		throttle: newLoginThrottle(cfg.LoginFailuresPerMinute, cfg.LoginFailuresPerIP),
 		created:  time.Now(),
+		startSeq: msgSeqNow(),
 		shutdown: make(chan struct{}),
 		nicks:    make(map[string]*Session),
 		rooms:    make(map[string]*Room),

@@ -1,0 +1,180 @@
+package main
+
+// Who may read a room's history (CHATHISTORY): history follows visibility. The rule, in
+// docs/history.md:
+//  1. Only current members read a room's history, and never while banned from it.
+//  2. A room's history starts when the room was created. A room that empties and is created
+//     again starts with none: whoever re-creates #exam does not read the old #exam. A server
+//     restart is not an emptying: a room that had members when the server stopped goes on
+//     with its history when it is joined again, unless it was private at the time.
+//  3. What is said while a room is private (+s, +i or +k) is for who was a member then: a
+//     member reads those messages only if they were already in the room when each was said
+//     (joining later, even by INVITE, does not open the private past).
+//
+// State: each room remembers its floor (rule 2) and its private spells (rule 3) in memory, and
+// writes one small file per room, <logs>/<room conversation>/history-from, so that a restart
+// can tell a room that went on from one that emptied. It holds the time from which a room of
+// that name may show its history after a restart, or "none". The file is written under
+// Server.mu on the rare events that change it (creation, emptying, turning private or public),
+// without fsync: a file lost in a crash reads as "none", which hides more, never less.
+// Membership is counted per connection for guests and per account for logged-in users.
+
+import (
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// maxSpells bounds the private spells a room remembers; older ones move the floor past them.
+const maxSpells = 16
+
+const historyFromFile = "history-from"
+
+// roomHistory is a room's history visibility state; guarded by Server.mu. Boundaries within
+// this server run are msgid sequence numbers (newMsgID's counter, taken with Server.mu
+// write-locked, so no message of the room is being numbered meanwhile): exact even within
+// one millisecond, which the log's timestamps are not. Messages of earlier runs are older
+// than every boundary of this run and are judged by time against fromFile alone.
+type roomHistory struct {
+	floorSeq uint64      // messages numbered at or below this in this run are before the room
+	fromFile time.Time   // the floor read from history-from; zero when the room began this run
+	private  uint64      // counter when the current private spell began; 0 while public
+	spells   []histSpell // ended private spells, oldest first
+	joined   map[*Session]uint64
+}
+
+// histSpell is a private spell: messages numbered in (from, to] were said while it lasted.
+type histSpell struct{ from, to uint64 }
+
+// msgSeq is the sequence number of a msgid of this process. A server started again in the
+// same process (tests do) counts on: Server.startSeq tells its run's messages apart.
+func msgSeq(msgid string) (uint64, bool) {
+	rest, ok := strings.CutPrefix(msgid, msgidPrefix)
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(rest, 36, 64)
+	return n, err == nil
+}
+
+func msgSeqNow() uint64 { return msgidCounter.Load() }
+
+// roomBornLocked sets up a new room's history floor: where it left off if the room was alive
+// when the server last stopped, else now. s.mu must be write-locked.
+func (s *Server) roomBornLocked(r *Room) {
+	r.hist = roomHistory{floorSeq: msgSeqNow(), joined: make(map[*Session]uint64)}
+	if s.history == nil {
+		return
+	}
+	if data, err := os.ReadFile(s.historyFromPath(r)); err == nil {
+		if t, err := time.Parse(logTimeLayout, strings.TrimSpace(string(data))); err == nil {
+			// Nothing of this run was said in the room yet: only the earlier runs' part counts.
+			r.hist.fromFile = t
+			return
+		}
+	}
+	s.writeHistoryFrom(r, time.Now().Truncate(time.Millisecond).UTC().Format(logTimeLayout))
+}
+
+// roomEmptiedLocked ends a room's history for good: the next room of that name starts afresh.
+// Shutdown empties every room too, but that is no emptying (rule 2), so it writes nothing.
+// s.mu must be write-locked.
+func (s *Server) roomEmptiedLocked(r *Room) {
+	if s.history != nil && !s.closed {
+		s.writeHistoryFrom(r, "none")
+	}
+}
+
+// roomPrivacyLocked records a change between public and private after MODE. s.mu must be
+// write-locked.
+func (s *Server) roomPrivacyLocked(r *Room) {
+	private := r.modeS || r.modeI || r.key != ""
+	h := &r.hist
+	switch {
+	case private && h.private == 0:
+		h.private = max(msgSeqNow(), 1)
+		if s.history != nil {
+			s.writeHistoryFrom(r, "none") // a restart now must not open the private part
+		}
+	case !private && h.private != 0:
+		h.spells = append(h.spells, histSpell{h.private, msgSeqNow()})
+		h.private = 0
+		if len(h.spells) > maxSpells {
+			h.floorSeq = max(h.floorSeq, h.spells[0].to)
+			h.fromFile = time.Time{} // earlier runs' messages are before the floor now
+			h.spells = h.spells[1:]
+		}
+		if s.history != nil {
+			// After a restart, what was said until now is judged by time: round up, so a
+			// message of this millisecond counts as private.
+			end := time.Now().Truncate(time.Millisecond).Add(time.Millisecond)
+			s.writeHistoryFrom(r, end.UTC().Format(logTimeLayout))
+		}
+	}
+}
+
+func (s *Server) historyFromPath(r *Room) string {
+	return filepath.Join(s.history.dir, r.logName, historyFromFile)
+}
+
+// writeHistoryFrom replaces the room's history-from file (temp file and rename, so a reader
+// never sees half of it). A failure is logged: the room works on with its in-memory state.
+func (s *Server) writeHistoryFrom(r *Room, value string) {
+	path := s.historyFromPath(r)
+	err := os.MkdirAll(filepath.Dir(path), 0o700)
+	if err == nil {
+		tmp := path + ".tmp"
+		if err = os.WriteFile(tmp, []byte(value+"\n"), 0o600); err == nil {
+			err = os.Rename(tmp, path)
+		}
+	}
+	if err != nil {
+		s.logDiskError("history-from write failed; after a restart this room may show less or more history", err)
+	}
+}
+
+// historyFilterLocked is rules 2 and 3 for reader c, a member of r: which logged messages it
+// may read. s.mu must be held.
+func (r *Room) historyFilterLocked(c *Session) func(*histEntry) bool {
+	since := r.memberSinceLocked(c)
+	h := r.hist
+	runStart := c.s.startSeq
+	spells := slices.Clone(h.spells)
+	if h.private != 0 {
+		spells = append(spells, histSpell{h.private, math.MaxUint64})
+	}
+	return func(e *histEntry) bool {
+		seq, thisRun := msgSeq(e.MsgID)
+		if !thisRun || seq <= runStart {
+			return !h.fromFile.IsZero() && !e.Time.Before(h.fromFile)
+		}
+		if seq <= h.floorSeq {
+			return false
+		}
+		for _, sp := range spells {
+			if seq > sp.from && seq <= sp.to && seq <= since {
+				return false // said while private, before c was there
+			}
+		}
+		return true
+	}
+}
+
+// memberSinceLocked is when c's account (or c, for a guest) joined r, as a message sequence
+// number: the earliest join of its connections that are in the room now. s.mu must be held.
+func (r *Room) memberSinceLocked(c *Session) uint64 {
+	since := r.hist.joined[c]
+	if c.account == "" {
+		return since
+	}
+	for m, seq := range r.hist.joined {
+		if m.account != "" && casefold(m.account) == casefold(c.account) && seq < since {
+			since = seq
+		}
+	}
+	return since
+}

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// sayIn sends a room message and waits for its echo (historyCaps has echo-message), so it is
+// logged before the test goes on.
+func sayIn(c *ircClient, room, text string) {
+	c.t.Helper()
+	c.send("PRIVMSG %s :%s", room, text)
+	c.expect("PRIVMSG " + room + " :" + text + "$")
+}
+
+func joinRoom(c *ircClient, room string) {
+	c.t.Helper()
+	c.send("JOIN %s", room)
+	c.expect(" 366 " + c.name + " " + room + " ")
+}
+
+func TestRecreatedRoomStartsWithoutHistory(t *testing.T) {
+	ts := startServer(t, testConfig(t), "")
+	alice, _ := capsLogin(t, ts.addr, "alice", "", historyCaps)
+	bob, _ := capsLogin(t, ts.addr, "bob", "", historyCaps)
+	joinRoom(alice, "#exam")
+	sayIn(alice, "#exam", "answers: 42")
+	bob.send("CHATHISTORY LATEST #exam * 10") // not a member
+	bob.expect("FAIL CHATHISTORY INVALID_TARGET LATEST #exam ")
+	alice.send("PART #exam") // the room empties and is gone
+	alice.expect("PART #exam")
+	joinRoom(bob, "#exam")
+	if got := texts(historyBatch(t, bob, "CHATHISTORY LATEST #exam * 10")); got != "" {
+		t.Errorf("the re-created room shows the old room's history: %q", got)
+	}
+	sayIn(bob, "#exam", "new room")
+	joinRoom(alice, "#exam")
+	if got := texts(historyBatch(t, alice, "CHATHISTORY LATEST #exam * 10")); got != "new room" {
+		t.Errorf("alice reads %q, want only the new room's messages", got)
+	}
+	// The log still holds both: the rule is about reading, and `labchat history` is the
+	// instructor's view of the files.
+	if lines := logLines(t, ts.dir, "room-exam"); len(lines) != 2 {
+		t.Errorf("log lines = %q, want both messages kept", lines)
+	}
+}
+
+func TestBannedMemberGetsNoHistory(t *testing.T) {
+	ts := startServer(t, testConfig(t), "")
+	op, _ := capsLogin(t, ts.addr, "op", "", historyCaps)
+	eve, _ := capsLogin(t, ts.addr, "eve", "", historyCaps)
+	joinRoom(op, "#lab")
+	joinRoom(eve, "#lab")
+	sayIn(op, "#lab", "hello")
+	if got := texts(historyBatch(t, eve, "CHATHISTORY LATEST #lab * 10")); got != "hello" {
+		t.Fatalf("eve reads %q before the ban", got)
+	}
+	op.send("MODE #lab +b eve")
+	eve.expect(`MODE #lab \+b eve!\*@\*$`)
+	eve.send("CHATHISTORY LATEST #lab * 10")
+	eve.expect("FAIL CHATHISTORY INVALID_TARGET LATEST #lab ")
+	eve.send("CHATHISTORY TARGETS timestamp=2000-01-01T00:00:00.000Z timestamp=2100-01-01T00:00:00.000Z 10")
+	eve.expect(`BATCH \+\S+ draft/chathistory-targets`)
+	if lines := eve.sync(); len(lines) != 1 {
+		t.Errorf("a banned member's TARGETS lists %q, want no room", lines)
+	}
+}
+
+func TestPrivateRoomHistoryIsForWhoWasThere(t *testing.T) {
+	ts := startServer(t, testConfig(t), "")
+	op, _ := capsLogin(t, ts.addr, "op", "", historyCaps)
+	joinRoom(op, "#s")
+	sayIn(op, "#s", "public before")
+	op.send("MODE #s +s")
+	op.expect(`MODE #s \+s$`)
+	sayIn(op, "#s", "secret 1")
+	carol, _ := capsLogin(t, ts.addr, "carol", "", historyCaps)
+	joinRoom(carol, "#s") // +s without +i: anyone may join, but not read the secret past
+	if got := texts(historyBatch(t, carol, "CHATHISTORY LATEST #s * 10")); got != "public before" {
+		t.Errorf("a member who joined the +s room later reads %q, want only what was said while public", got)
+	}
+	sayIn(op, "#s", "secret 2")
+	if got := texts(historyBatch(t, carol, "CHATHISTORY LATEST #s * 10")); got != "public before|secret 2" {
+		t.Errorf("carol reads %q, want what was said since she joined", got)
+	}
+	if got := texts(historyBatch(t, op, "CHATHISTORY LATEST #s * 10")); got != "public before|secret 1|secret 2" {
+		t.Errorf("the founder reads %q, want everything", got)
+	}
+	// LATEST counts only visible messages: the newest one carol may read.
+	if got := texts(historyBatch(t, carol, "CHATHISTORY BEFORE #s timestamp=2100-01-01T00:00:00.000Z 1")); got != "secret 2" {
+		t.Errorf("BEFORE ... 1 = %q", got)
+	}
+	op.send("MODE #s -s")
+	op.expect(`MODE #s -s$`)
+	sayIn(op, "#s", "public after")
+	dave, _ := capsLogin(t, ts.addr, "dave", "", historyCaps)
+	joinRoom(dave, "#s")
+	if got := texts(historyBatch(t, dave, "CHATHISTORY LATEST #s * 10")); got != "public before|public after" {
+		t.Errorf("a later member reads %q, want the public parts only", got)
+	}
+
+	// +i and +k are private too; an INVITE lets a student in, not into the past.
+	op.send("MODE #s +i")
+	op.expect(`MODE #s \+i$`)
+	sayIn(op, "#s", "invite-only talk")
+	stu, _ := capsLogin(t, ts.addr, "stu", "", historyCaps)
+	op.send("INVITE stu #s")
+	stu.expect("INVITE stu #s")
+	joinRoom(stu, "#s")
+	if got := texts(historyBatch(t, stu, "CHATHISTORY LATEST #s * 10")); got != "public before|public after" {
+		t.Errorf("an invited student reads %q", got)
+	}
+	op.send("MODE #s -i+k key1")
+	op.expect(`MODE #s -i\+k key1$`)
+	sayIn(op, "#s", "keyed talk")
+	eve, _ := capsLogin(t, ts.addr, "eve", "", historyCaps)
+	eve.send("JOIN #s key1")
+	eve.expect(" 366 eve #s ")
+	if got := texts(historyBatch(t, eve, "CHATHISTORY LATEST #s * 10")); got != "public before|public after" {
+		t.Errorf("a member who came with the key reads %q", got)
+	}
+}
+
+func TestRoomHistoryAcrossRestarts(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, testConfig(t), dir)
+	a, _ := capsLogin(t, ts.addr, "alice", "", historyCaps)
+	joinRoom(a, "#open")
+	sayIn(a, "#open", "kept across the restart")
+	joinRoom(a, "#priv")
+	sayIn(a, "#priv", "said before it went private")
+	a.send("MODE #priv +i")
+	a.expect(`MODE #priv \+i$`)
+	joinRoom(a, "#gone")
+	sayIn(a, "#gone", "said before it emptied")
+	a.send("PART #gone")
+	a.expect("PART #gone")
+	ts.stop(t)
+	for room, want := range map[string]string{"room-open": "T", "room-priv": "none", "room-gone": "none"} {
+		data, err := os.ReadFile(filepath.Join(dir, "logs", room, historyFromFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(data); (want == "none") != (got == "none\n") {
+			t.Errorf("%s/history-from = %q, want %s", room, got, want)
+		}
+	}
+
+	ts = startServer(t, testConfig(t), dir)
+	b, _ := capsLogin(t, ts.addr, "bob", "", historyCaps)
+	for room, want := range map[string]string{"#open": "kept across the restart", "#priv": "", "#gone": ""} {
+		joinRoom(b, room)
+		if got := texts(historyBatch(t, b, "CHATHISTORY LATEST "+room+" * 10")); got != want {
+			t.Errorf("after a restart %s shows %q, want %q", room, got, want)
+		}
+	}
+}
