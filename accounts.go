@@ -289,7 +289,7 @@ func (s *Server) detachAccountData(a Account) (int, error) {
 		party := escapePathName(casefold(a.Name))
 		for path, f := range l.files {
 			if dmHasParty(filepath.Base(filepath.Dir(path)), party) {
-				f.Close()
+				f.f.Close()
 				delete(l.files, path)
 			}
 		}

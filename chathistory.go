@@ -17,9 +17,11 @@ package main
 // most one log line per historyErrorEvery). History then has a gap; the server log says when
 // it began. A write cut short is undone or sealed (histlog.go), so the log stays line by line.
 //
-// Reading: CHATHISTORY scans day files, newest first for LATEST and BEFORE, oldest first for
-// AFTER, keeping at most the requested number of messages in memory (chathistory_max caps
-// it). A msgid reference is found by scanning back from the newest day.
+// Reading: CHATHISTORY reads day files, newest first and each from its end for LATEST and
+// BEFORE, oldest first for AFTER, from a msgid's own line when the reference is one, and
+// stops at the requested number of messages (chathistory_max caps it): a page costs about a
+// page. A msgid is found in the log's index of the latest msgidIndexMax messages, else by
+// searching the day files' bytes for it, newest day first, parsing only lines that hold it.
 
 import (
 	"cmp"
@@ -90,15 +92,19 @@ func (s *Server) logDiskError(msg string, err error) {
 
 // ---- CHATHISTORY ----
 
-// histPos orders entries of one conversation: by day file, then by line within it.
+// histPos orders entries of one conversation: by day file, then by place within it.
 type histPos struct {
-	day  string // file name, YYYY-MM-DD.log
-	line int    // index among the file's well-formed lines
+	day string // file name, YYYY-MM-DD.log
+	off int64  // where the line starts in the file
 }
 
 func (p histPos) compare(q histPos) int {
-	return cmp.Or(strings.Compare(p.day, q.day), cmp.Compare(p.line, q.line))
+	return cmp.Or(strings.Compare(p.day, q.day), cmp.Compare(p.off, q.off))
 }
+
+// msgidIndexMax is how many of the latest msgids the server's log indexes (about 100 bytes
+// each): clients page back from messages they saw, which are recent.
+const msgidIndexMax = 1 << 16
 
 type histEntry struct {
 	LogEntry
@@ -175,13 +181,10 @@ func (s *Server) historyDays(conversation string) []string {
 	return days
 }
 
-// readDay calls fn for each entry of one day file.
-func (s *Server) readDay(conversation, day string, fn func(*histEntry) error) error {
-	line := 0
-	_, err := readLogFile(filepath.Join(s.history.dir, conversation, day), func(e LogEntry) error {
-		he := histEntry{LogEntry: e, pos: histPos{day, line}}
-		line++
-		return fn(&he)
+// readDay calls fn for each entry of one day file from byte offset from on, oldest first.
+func (s *Server) readDay(conversation, day string, from int64, fn func(*histEntry) error) error {
+	err := readLogFileFrom(filepath.Join(s.history.dir, conversation, day), from, func(e LogEntry, off int64) error {
+		return fn(&histEntry{LogEntry: e, pos: histPos{day, off}})
 	})
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -189,8 +192,25 @@ func (s *Server) readDay(conversation, day string, fn func(*histEntry) error) er
 	return err
 }
 
+// readDayBackward calls fn for each entry of one day file whose line ends by byte offset end
+// (negative: the whole file), newest first.
+func (s *Server) readDayBackward(conversation, day string, end int64, fn func(*histEntry) error) error {
+	err := readLogFileBackward(filepath.Join(s.history.dir, conversation, day), end, func(e LogEntry, off int64) error {
+		return fn(&histEntry{LogEntry: e, pos: histPos{day, off}})
+	})
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// errStopScan ends a scan over every day, not just the current one.
+var errStopScan = errors.New("stop scanning history")
+
 // scanHistory returns up to limit entries strictly between lo and hi (unless inclusive),
-// oldest first: the newest ones of the range if newest, else the oldest ones.
+// oldest first: the newest ones of the range if newest, else the oldest ones. A bound at a
+// msgid is where reading starts (its line's offset), so no line before it is read; reading
+// stops once limit entries are in, or past the other bound when that is a msgid.
 // keep, when not nil, says which entries the reader may see (roomhistory.go); the others
 // neither appear nor count.
 func (s *Server) scanHistory(conversation string, lo, hi histBound, limit int, newest bool, keep func(*histEntry) bool) ([]histEntry, error) {
@@ -202,60 +222,86 @@ func (s *Server) scanHistory(conversation string, lo, hi histBound, limit int, n
 	var out []histEntry
 	if !newest {
 		for _, day := range days {
-			err := s.readDay(conversation, day, func(e *histEntry) error {
+			from := int64(0)
+			if lo.byPos && lo.pos.day == day {
+				from = lo.pos.off
+			}
+			err := s.readDay(conversation, day, from, func(e *histEntry) error {
+				if !hi.above(e) && hi.byPos {
+					return errStopScan
+				}
 				if lo.below(e) && hi.above(e) && (keep == nil || keep(e)) {
 					out = append(out, *e)
 					if len(out) >= limit {
-						return errStopLog
+						return errStopScan
 					}
 				}
 				return nil
 			})
-			if err != nil || len(out) >= limit {
+			if errors.Is(err, errStopScan) {
+				return out, nil
+			}
+			if err != nil {
 				return out, err
 			}
 		}
 		return out, nil
 	}
 	for _, day := range slices.Backward(days) {
-		var dayOut []histEntry
-		err := s.readDay(conversation, day, func(e *histEntry) error {
+		end := int64(-1)
+		if hi.byPos && !hi.inclusive && hi.pos.day == day {
+			end = hi.pos.off
+		}
+		var dayOut []histEntry // newest first
+		err := s.readDayBackward(conversation, day, end, func(e *histEntry) error {
+			if !lo.below(e) && lo.byPos {
+				return errStopScan
+			}
 			if lo.below(e) && hi.above(e) && (keep == nil || keep(e)) {
 				dayOut = append(dayOut, *e)
-				if len(dayOut) >= 2*limit {
-					dayOut = slices.Delete(dayOut, 0, len(dayOut)-limit)
+				if len(out)+len(dayOut) >= limit {
+					return errStopScan
 				}
 			}
 			return nil
 		})
+		slices.Reverse(dayOut)
+		out = append(dayOut, out...)
+		if errors.Is(err, errStopScan) {
+			return out, nil
+		}
 		if err != nil {
 			return out, err
-		}
-		out = append(dayOut, out...)
-		if len(out) >= limit {
-			return out[len(out)-limit:], nil
 		}
 	}
 	return out, nil
 }
 
-// findMsgID finds a message by its msgid, newest day first.
+// findMsgID finds a message of the conversation by its msgid: in the log's index, else by
+// searching the day files, newest first.
 func (s *Server) findMsgID(conversation, msgid string) (histEntry, bool, error) {
-	var found histEntry
-	ok := false
-	for _, day := range slices.Backward(s.historyDays(conversation)) {
-		err := s.readDay(conversation, day, func(e *histEntry) error {
-			if e.MsgID == msgid {
-				found, ok = *e, true
-				return errStopLog
-			}
-			return nil
+	if ref, ok := s.history.lookup(msgid); ok && ref.conversation == conversation {
+		var found histEntry
+		ok := false
+		err := s.readDay(conversation, ref.day, ref.off, func(e *histEntry) error {
+			found, ok = *e, e.MsgID == msgid && e.pos.off == ref.off
+			return errStopLog
 		})
 		if err != nil || ok {
 			return found, ok, err
 		}
+		// Not where the index says (the file was changed by hand): search.
 	}
-	return found, false, nil
+	for _, day := range slices.Backward(s.historyDays(conversation)) {
+		e, off, ok, err := findLogMsgID(filepath.Join(s.history.dir, conversation, day), msgid)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return histEntry{}, false, err
+		}
+		if ok {
+			return histEntry{LogEntry: e, pos: histPos{day, off}}, true, nil
+		}
+	}
+	return histEntry{}, false, nil
 }
 
 // chathistoryRequest is one parsed CHATHISTORY command.
@@ -630,9 +676,9 @@ func (c *Session) latestVisible(name, conv string) (time.Time, bool) {
 func (s *Server) latestInConversation(conv string) (time.Time, bool) {
 	for _, day := range slices.Backward(s.historyDays(conv)) {
 		var last time.Time
-		s.readDay(conv, day, func(e *histEntry) error {
+		s.readDayBackward(conv, day, -1, func(e *histEntry) error {
 			last = e.Time.Truncate(time.Millisecond)
-			return nil
+			return errStopLog
 		})
 		if !last.IsZero() {
 			return last, true

@@ -410,3 +410,109 @@ func TestChathistoryTargetsRefusesMsgids(t *testing.T) {
 	alice.expect(`BATCH \+\S+ draft/chathistory-targets`)
 	alice.expect(`CHATHISTORY TARGETS #lab `)
 }
+
+// BenchmarkChathistoryMsgid answers CHATHISTORY BEFORE msgid=… over a real socket with 50 MB
+// of room history (500,000 messages over five day files) written before the server started.
+// "old" references the oldest message (the worst case for a search), "recent" one sent in
+// this run. ns/op is one whole request: command, lookup, reading the page, the batch.
+func BenchmarkChathistoryMsgid(b *testing.B) {
+	dir := b.TempDir()
+	logs := filepath.Join(dir, "logs")
+	conv := roomConversation("#lab")
+	start := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -5)
+	const perDay = 100_000
+	text := strings.Repeat("lorem ipsum dolor sit amet ", 2)
+	var buf []byte
+	for day := range 5 {
+		path := logFileName(logs, conv, start.AddDate(0, 0, day))
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			b.Fatal(err)
+		}
+		buf = buf[:0]
+		for i := range perDay {
+			e := LogEntry{Time: start.AddDate(0, 0, day).Add(time.Duration(i) * 500 * time.Millisecond),
+				MsgID: fmt.Sprintf("old%02d%06d", day, i), Kind: "PRIVMSG", From: "alice", To: "#lab", Text: text}
+			buf = e.AppendLine(buf)
+		}
+		if err := os.WriteFile(path, buf, 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ts := startServer(b, testConfig(b), dir)
+	c, _ := capsLogin(b, ts.addr, "alice", "", historyCaps)
+	c.send("JOIN #lab")
+	c.expect(" 366 ")
+	c.send("PRIVMSG #lab :recent")
+	recent := c.expect(`PRIVMSG #lab :recent`).Tags["msgid"]
+	for _, bc := range []struct{ name, msgid string }{{"old", "old00000050"}, {"recent", recent}} {
+		b.Run(bc.name, func(b *testing.B) {
+			for b.Loop() {
+				c.send("CHATHISTORY BEFORE #lab msgid=%s 10", bc.msgid)
+				c.expect(`BATCH \+\S+ chathistory `)
+				c.expect(`BATCH -`)
+			}
+		})
+	}
+}
+
+// TestChathistoryMsgidPagingAcrossDays pages through a log of several days, with a sealed
+// torn line inside, by msgids from before the server started (found by searching the files)
+// and from this run (found in the index), reading from the references' own lines.
+func TestChathistoryMsgidPagingAcrossDays(t *testing.T) {
+	dir := t.TempDir()
+	conv := roomConversation("#lab")
+	start := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -3)
+	for day := range 3 {
+		var buf []byte
+		for i := range 300 {
+			n := day*300 + i
+			if n == 450 {
+				buf = append(buf, "2026-11-24T01:00:00.000Z\tTORN\tPRIVMSG\tbob\t#la"...)
+				buf = append(buf, tornLineEnd...)
+			}
+			e := LogEntry{Time: start.AddDate(0, 0, day).Add(time.Duration(i) * time.Second), MsgID: fmt.Sprintf("m%d", n),
+				Kind: "PRIVMSG", From: "bob", To: "#lab", Text: fmt.Sprintf("m%d", n)}
+			buf = e.AppendLine(buf)
+		}
+		path := logFileName(filepath.Join(dir, "logs"), conv, start.AddDate(0, 0, day))
+		os.MkdirAll(filepath.Dir(path), 0o700)
+		if err := os.WriteFile(path, buf, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts := startServer(t, testConfig(t), dir)
+	alice, _ := capsLogin(t, ts.addr, "alice", "", historyCaps)
+	alice.send("JOIN #lab")
+	alice.expect(" 366 ")
+	ids := map[string]string{}
+	for i := range 5 {
+		alice.send("PRIVMSG #lab :n%d", i)
+		ids[fmt.Sprint("n", i)] = alice.expect(fmt.Sprintf(`PRIVMSG #lab :n%d$`, i)).Tags["msgid"]
+	}
+	ref := func(name string) string {
+		if id, ok := ids[name]; ok {
+			return "msgid=" + id
+		}
+		return "msgid=" + name
+	}
+	for _, tt := range []struct{ query, want string }{
+		{"BEFORE #lab " + ref("m305") + " 10", "m295|m296|m297|m298|m299|m300|m301|m302|m303|m304"},
+		{"AFTER #lab " + ref("m295") + " 10", "m296|m297|m298|m299|m300|m301|m302|m303|m304|m305"},
+		{"BEFORE #lab " + ref("m452") + " 4", "m448|m449|m450|m451"},
+		{"BETWEEN #lab " + ref("m100") + " " + ref("m700") + " 5", "m101|m102|m103|m104|m105"},
+		{"BETWEEN #lab " + ref("m700") + " " + ref("m100") + " 5", "m695|m696|m697|m698|m699"},
+		{"BETWEEN #lab " + ref("m298") + " " + ref("m301") + " 10", "m299|m300"},
+		{"AROUND #lab " + ref("m300") + " 5", "m298|m299|m300|m301|m302"},
+		{"LATEST #lab * 3", "n2|n3|n4"},
+		{"LATEST #lab " + ref("m897") + " 10", "m898|m899|n0|n1|n2|n3|n4"},
+		{"BEFORE #lab " + ref("n1") + " 3", "m898|m899|n0"},
+		{"AFTER #lab " + ref("m898") + " 3", "m899|n0|n1"},
+		{"BETWEEN #lab " + ref("n3") + " " + ref("m899") + " 10", "n0|n1|n2"},
+		{"BEFORE #lab " + ref("m0") + " 10", ""},
+		{"BEFORE #lab " + ref("TORN") + " 10", ""},
+	} {
+		if got := texts(historyBatch(t, alice, "CHATHISTORY "+tt.query)); got != tt.want {
+			t.Errorf("CHATHISTORY %s = %q; want %q", tt.query, got, tt.want)
+		}
+	}
+}

@@ -206,17 +206,34 @@ func logFileName(dir, conversation string, t time.Time) string {
 // appends (a room's chatter would otherwise cost an open and close per message), at most
 // maxOpenLogs of them.
 type chatLog struct {
-	dir    string
-	openFn logOpener // osLogOpener; tests give one whose disk fills up
+	dir      string
+	openFn   logOpener // osLogOpener; tests give one whose disk fills up
+	indexMax int       // msgids kept in ids (0: no index; the server's log has one)
 
-	mu    sync.Mutex            // guards files; held across the write so lines never interleave
-	files map[string]appendFile // path → open file
+	mu    sync.Mutex          // guards files and the index; held across the write so lines never interleave
+	files map[string]*openLog // path → open file
+	ids   map[string]logRef   // msgid → where its line is, for the latest indexMax appends
+	order []string            // the msgids in ids, a ring: order[next] is the next to drop
+	next  int
+}
+
+// openLog is an open log file and its size, which is where the next line will start.
+type openLog struct {
+	f    appendFile
+	size int64
+}
+
+// logRef is where a logged message's line starts.
+type logRef struct {
+	conversation string
+	day          string // file name, YYYY-MM-DD.log
+	off          int64
 }
 
 const maxOpenLogs = 64
 
 func newChatLog(dir string) *chatLog {
-	return &chatLog{dir: dir, openFn: osLogOpener, files: make(map[string]appendFile)}
+	return &chatLog{dir: dir, openFn: osLogOpener, files: make(map[string]*openLog)}
 }
 
 // appendFile is what the logs write through: an *os.File, or in tests a file on a disk that
@@ -249,13 +266,39 @@ func (l *chatLog) Append(conversation string, e *LogEntry) error {
 	if err != nil {
 		return err
 	}
-	if err := appendLogLine(f, line); err != nil {
+	if err := appendLogLine(f.f, line); err != nil {
 		// Reopened by the next append, which seals whatever the undo left behind.
-		f.Close()
+		f.f.Close()
 		delete(l.files, path)
 		return fmt.Errorf("append to log %s: %w", path, err)
 	}
+	if l.indexMax > 0 && e.MsgID != "" {
+		l.index(e.MsgID, logRef{conversation, filepath.Base(path), f.size})
+	}
+	f.size += int64(len(line))
 	return nil
+}
+
+// index remembers where msgid's line is, forgetting the oldest past indexMax; l.mu is held.
+func (l *chatLog) index(msgid string, ref logRef) {
+	if l.ids == nil {
+		l.ids = make(map[string]logRef, l.indexMax)
+		l.order = make([]string, l.indexMax)
+	}
+	if old := l.order[l.next]; old != "" {
+		delete(l.ids, old)
+	}
+	l.order[l.next] = msgid
+	l.next = (l.next + 1) % l.indexMax
+	l.ids[msgid] = ref
+}
+
+// lookup returns where msgid's line was appended, if it is among the latest indexMax.
+func (l *chatLog) lookup(msgid string) (logRef, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	ref, ok := l.ids[msgid]
+	return ref, ok
 }
 
 // appendLogLine writes one whole line to f. The bytes of a write that failed part way (ENOSPC
@@ -280,13 +323,13 @@ func appendLogLine(f appendFile, line []byte) error {
 
 // open returns the open file for path, opening it (and closing another if too many are
 // open) on first use; l.mu must be held.
-func (l *chatLog) open(path string) (appendFile, error) {
+func (l *chatLog) open(path string) (*openLog, error) {
 	if f, ok := l.files[path]; ok {
 		return f, nil
 	}
 	if len(l.files) >= maxOpenLogs {
 		for p, f := range l.files {
-			f.Close()
+			f.f.Close()
 			delete(l.files, p)
 			break
 		}
@@ -295,8 +338,14 @@ func (l *chatLog) open(path string) (appendFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	l.files[path] = f
-	return f, nil
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat log %s: %w", path, err)
+	}
+	o := &openLog{f: f, size: info.Size()}
+	l.files[path] = o
+	return o, nil
 }
 
 // tornLineEnd ends a torn line so that it never parses, whatever byte the crash cut it at
@@ -343,10 +392,10 @@ func (l *chatLog) Close() error {
 	defer l.mu.Unlock()
 	var errs []error
 	for p, f := range l.files {
-		if err := f.Sync(); err != nil {
+		if err := f.f.Sync(); err != nil {
 			errs = append(errs, fmt.Errorf("sync log %s: %w", p, err))
 		}
-		f.Close()
+		f.f.Close()
 		delete(l.files, p)
 	}
 	return errors.Join(errs...)
@@ -367,13 +416,22 @@ func readLogFile(path string, fn func(LogEntry) error) (skipped int, err error) 
 var errStopLog = errors.New("stop reading log")
 
 func readLog(r io.Reader, fn func(LogEntry) error) (skipped int, err error) {
+	return readLogAt(r, 0, func(e LogEntry, _ int64) error { return fn(e) })
+}
+
+// readLogAt is readLog telling fn where each line starts, r having started at offset base.
+func readLogAt(r io.Reader, base int64, fn func(LogEntry, int64) error) (skipped int, err error) {
 	br := bufio.NewReaderSize(r, 64<<10)
+	off := base
 	for {
 		line, err := br.ReadSlice('\n')
+		at := off
+		off += int64(len(line))
 		if errors.Is(err, bufio.ErrBufferFull) {
 			// Longer than any message can be: skip it whole.
 			for errors.Is(err, bufio.ErrBufferFull) {
-				_, err = br.ReadSlice('\n')
+				line, err = br.ReadSlice('\n')
+				off += int64(len(line))
 			}
 			skipped++
 			continue
@@ -392,11 +450,144 @@ func readLog(r io.Reader, fn func(LogEntry) error) (skipped int, err error) {
 			skipped++
 			continue
 		}
-		if err := fn(e); err != nil {
+		if err := fn(e, at); err != nil {
 			if errors.Is(err, errStopLog) {
 				return skipped, nil
 			}
 			return skipped, err
 		}
+	}
+}
+
+// readLogFileFrom calls fn for every well-formed line of a log file from byte offset off on
+// (the start of a line), in order, with the offset where each starts.
+func readLogFileFrom(path string, off int64, fn func(LogEntry, int64) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return err
+	}
+	_, err = readLogAt(f, off, fn)
+	return err
+}
+
+// maxLogLine bounds a log line the backward reader puts together; longer ones are skipped,
+// as readLog skips them (a message line is a few KB at most).
+const maxLogLine = 64 << 10
+
+// readLogFileBackward calls fn for every well-formed line that ends at or before byte
+// offset end (negative: the end of the file), newest first, with the offset where each
+// starts. A last line without its newline is torn and skipped. fn may return errStopLog.
+// Reading from the end is what LATEST and BEFORE need: a page costs a page, not the file.
+func readLogFileBackward(path string, end int64, fn func(LogEntry, int64) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if end < 0 {
+		info, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		end = info.Size()
+	}
+	chunk := make([]byte, 0, maxLogLine)
+	var tail []byte // the start of the line that crosses into the chunk read before
+	discard := true // bytes after the chunk's last newline are not a whole line: at end (torn, or past end), or of a line too long
+	for pos := end; pos > 0; {
+		n := min(int64(cap(chunk)), pos)
+		pos -= n
+		chunk = chunk[:n]
+		if _, err := f.ReadAt(chunk, pos); err != nil {
+			return err
+		}
+		data := append(chunk, tail...)
+		if discard {
+			j := bytes.LastIndexByte(data, '\n')
+			if j < 0 {
+				tail = tail[:0]
+				continue
+			}
+			data, discard = data[:j+1], false
+		}
+		// Every line in data ends with its '\n'; the bytes before the first one belong to a
+		// line that starts in an earlier chunk, unless this chunk starts the file.
+		for len(data) > 0 {
+			i := bytes.LastIndexByte(data[:len(data)-1], '\n')
+			if i < 0 && pos > 0 {
+				break
+			}
+			line := data[i+1:]
+			data = data[:i+1]
+			e, perr := ParseLogLine(line[:len(line)-1])
+			if perr != nil {
+				continue
+			}
+			if err := fn(e, pos+int64(i+1)); err != nil {
+				if errors.Is(err, errStopLog) {
+					return nil
+				}
+				return err
+			}
+		}
+		if len(data) > maxLogLine {
+			data, discard = data[:0], true // a line too long to be a message: skipped, as readLog does
+		}
+		tail = append(tail[:0:0], data...)
+	}
+	return nil
+}
+
+// findLogMsgID finds the line of msgid in a log file by searching its bytes for the field
+// (a TAB only ever separates fields: text escapes its own), parsing only lines that hold
+// it. It returns the entry and the offset where its line starts.
+func findLogMsgID(path, msgid string) (LogEntry, int64, bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return LogEntry{}, 0, false, err
+	}
+	defer f.Close()
+	needle := []byte("\t" + msgid + "\t")
+	buf := make([]byte, 1<<20)
+	var base int64 // file offset of buf[0]
+	have := 0
+	for {
+		n, rerr := io.ReadFull(f, buf[have:])
+		have += n
+		whole := bytes.LastIndexByte(buf[:have], '\n') + 1 // only complete lines are searched
+		if rerr != nil {
+			whole = have // the last piece: a torn line may be searched, then fails to parse
+		}
+		for from := 0; ; {
+			i := bytes.Index(buf[from:whole], needle)
+			if i < 0 {
+				break
+			}
+			i += from
+			start := bytes.LastIndexByte(buf[:i], '\n') + 1
+			stop := bytes.IndexByte(buf[i:whole], '\n')
+			if stop < 0 {
+				break
+			}
+			if e, err := ParseLogLine(buf[start : i+stop]); err == nil && e.MsgID == msgid {
+				return e, base + int64(start), true, nil
+			}
+			from = i + 1
+		}
+		if rerr != nil {
+			if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
+				return LogEntry{}, 0, false, nil
+			}
+			return LogEntry{}, 0, false, rerr
+		}
+		if whole == 0 { // one line fills the buffer: longer than any message, skip it
+			whole = have
+		}
+		have = copy(buf, buf[whole:have])
+		base += int64(whole)
 	}
 }

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -282,5 +284,71 @@ func TestOfflineQueueSurvivesAFullDisk(t *testing.T) {
 	}
 	if err != nil || strings.Join(got, "|") != "first|after" {
 		t.Errorf("queue reads %q, %v; want first|after", got, err)
+	}
+}
+
+// TestLogReadersAgree checks the backward reader and the msgid search against the forward
+// reader on a file with lines of every length across the readers' buffer boundaries, a
+// sealed torn line, a line too long to be a message and a torn last line.
+func TestLogReadersAgree(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "2026-11-24.log")
+	rng := rand.New(rand.NewPCG(1, 2))
+	var buf []byte
+	day := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	for i := range 6000 {
+		switch i {
+		case 1000:
+			buf = append(buf, "2026-11-24T01:00:00.000Z\tTORN\tPRIVMSG\tbob\t#la"...)
+			buf = append(buf, tornLineEnd...)
+		case 2000:
+			buf = append(buf, bytes.Repeat([]byte("x"), maxLogLine+10)...)
+			buf = append(buf, '\n')
+		}
+		e := LogEntry{Time: day.Add(time.Duration(i) * time.Second), MsgID: fmt.Sprintf("id%d", i), Kind: "PRIVMSG",
+			From: "alice", To: "#lab", Text: strings.Repeat("é\t", rng.IntN(400))}
+		buf = e.AppendLine(buf)
+	}
+	buf = append(buf, "2026-11-24T23:00:00.000Z\tLAST\tPRIV"...) // torn last line
+	if err := os.WriteFile(path, buf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	type line struct {
+		id  string
+		off int64
+	}
+	var forward []line
+	if err := readLogFileFrom(path, 0, func(e LogEntry, off int64) error {
+		forward = append(forward, line{e.MsgID, off})
+		return nil
+	}); err != nil || len(forward) != 6000 {
+		t.Fatalf("forward read %d lines, %v; want 6000", len(forward), err)
+	}
+	for _, end := range []int64{-1, forward[5999].off, forward[4321].off, forward[2001].off, forward[1].off, 0} {
+		var backward []line
+		if err := readLogFileBackward(path, end, func(e LogEntry, off int64) error {
+			backward = append(backward, line{e.MsgID, off})
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		want := slices.Clone(forward)
+		if end >= 0 {
+			want = slices.DeleteFunc(want, func(l line) bool { return l.off >= end })
+		}
+		slices.Reverse(want)
+		if !slices.Equal(backward, want) {
+			t.Errorf("backward from %d: %d lines, want %d (first %v, want %v)", end, len(backward), len(want), backward[:min(1, len(backward))], want[:min(1, len(want))])
+		}
+	}
+	for _, i := range []int{0, 999, 1000, 2000, 2500, 5999} {
+		e, off, ok, err := findLogMsgID(path, forward[i].id)
+		if err != nil || !ok || e.MsgID != forward[i].id || off != forward[i].off {
+			t.Errorf("findLogMsgID(%s) = %q at %d, %v, %v; want it at %d", forward[i].id, e.MsgID, off, ok, err, forward[i].off)
+		}
+	}
+	for _, id := range []string{"TORN", "LAST", "id6000", "PRIVMSG", "alice"} {
+		if e, _, ok, err := findLogMsgID(path, id); ok || err != nil {
+			t.Errorf("findLogMsgID(%s) found %+v, %v", id, e, err)
+		}
 	}
 }

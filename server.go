@@ -128,6 +128,7 @@ func NewServer(cfg ServerConfig, dataDir string, log *slog.Logger) (*Server, err
 	s.unregIP = make(map[string]int)
 	if cfg.History {
 		s.history = newChatLog(filepath.Join(dataDir, "logs"))
+		s.history.indexMax = msgidIndexMax
 	}
 	if cfg.OfflineQueueMax > 0 {
 		s.offline = newOfflineQueues(filepath.Join(dataDir, "offline"), cfg.OfflineQueueMax)
