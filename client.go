@@ -491,18 +491,23 @@ type clientSession struct {
 	lastTime     time.Time       // the newest server time seen: history after it was missed
 	rejoining    map[string]bool // rooms being rejoined: their JOIN echo and NAMES are not shown
 	catchUp      map[string]bool // targets whose next chathistory batch is a catch-up
+	historyWant  map[string]int  // /history N asked for a target: its batch shows N lines
 	catchUpSince time.Time       // the newest server time seen before the drop; zero: no catch-up
 
-	historyBatches map[string]*historyReplay // open chathistory batches; dispatch goroutine only
-	whowas         bool                      // inside a WHOWAS reply (its 312 reads differently); dispatch only
-	quitting       bool
-	lineErrors     int // server errors about lines we sent (pipeline mode's exit status)
+	historyBatches  map[string]*historyReplay // open chathistory batches; dispatch goroutine only
+	whowas          bool                      // inside a WHOWAS reply (its 312 reads differently); dispatch only
+	callProbe       string                    // during /call's round trip: the callee, whose 401 or "offline" notice is caught
+	callProbeResult string                    // what the probe found: callStateFailed, callStateStored or ""
+	settling        bool                      // until the login's burst is over: rings are held (client_calls.go)
+	heldRings       []heldRing                // guarded by mu
+	quitting        bool
+	lineErrors      int // server errors about lines we sent (pipeline mode's exit status)
 }
 
 func newClientSession(cc *clientConn, opts *clientOptions, sink eventSink) *clientSession {
 	cs := &clientSession{
-		opts: opts, sink: sink, ctx: context.Background(),
-		online: make(chan struct{}), rejoining: map[string]bool{}, catchUp: map[string]bool{},
+		opts: opts, sink: sink, ctx: context.Background(), settling: opts.interactive || opts.follow,
+		online: make(chan struct{}), rejoining: map[string]bool{}, catchUp: map[string]bool{}, historyWant: map[string]int{},
 		caps: map[string]bool{}, chantypes: "#&",
 		done:   make(chan struct{}),
 		nick:   opts.user,

@@ -7,6 +7,7 @@ package main
 //	callee → caller  NOTICE alice :\x01CALL <id> ANSWER\x01  answered
 //	callee → caller  NOTICE alice :\x01CALL <id> DECLINE\x01 declined
 //	caller → callee  PRIVMSG bob :\x01CALL <id> CANCEL\x01   caller gave up (no answer in time)
+//	either → other   PRIVMSG bob :\x01CALL <id> HANGUP\x01   an answered call ends (/hangup)
 //
 // <id> is 8 hex digits chosen by the caller; it ties the replies to the ring. Requests go
 // in PRIVMSG and replies in NOTICE, as CTCP has it (a NOTICE is never answered
@@ -33,6 +34,7 @@ const (
 	callAnswer  = "ANSWER"
 	callDecline = "DECLINE"
 	callCancel  = "CANCEL"
+	callHangup  = "HANGUP"
 )
 
 // Call event states, the "state" field of --json call events.
@@ -44,6 +46,8 @@ const (
 	callStateNoAnswer = "no-answer" // caller: nobody answered in time
 	callStateMissed   = "missed"    // callee: a call rang out (or was cancelled) unanswered
 	callStateFailed   = "failed"    // caller: the call could not be delivered
+	callStateStored   = "stored"    // caller: the callee is offline; they see a missed call at login
+	callStateEnded    = "ended"     // either side: an answered call was hung up
 )
 
 // call is one call ringing, in either direction.
@@ -52,14 +56,38 @@ type call struct {
 	peer     string
 	outgoing bool
 	at       time.Time     // when the ring was sent (its server time, for incoming calls)
+	answered time.Time     // when it was answered (the call in progress)
+	before   string        // the target before the call made the peer the target
 	timer    *time.Timer   // ends the ringing at the timeout
 	stopBell chan struct{} // incoming: closed to stop the bell
 }
 
 // callBook holds the calls ringing now. mu is a leaf lock; no I/O under it.
 type callBook struct {
-	mu    sync.Mutex
-	calls map[string]*call // by id
+	mu     sync.Mutex
+	calls  map[string]*call // by id
+	active *call            // the answered call in progress, if any
+}
+
+// setActive makes c the call in progress and returns the one it replaces.
+func (cb *callBook) setActive(c *call) *call {
+	cb.mu.Lock()
+	defer cb.mu.Unlock()
+	old := cb.active
+	cb.active = c
+	return old
+}
+
+// takeActive ends the call in progress (with id, if id is not "").
+func (cb *callBook) takeActive(id string) *call {
+	cb.mu.Lock()
+	defer cb.mu.Unlock()
+	c := cb.active
+	if c == nil || id != "" && c.id != id {
+		return nil
+	}
+	cb.active = nil
+	return c
 }
 
 func newCallBook() *callBook { return &callBook{calls: map[string]*call{}} }
@@ -159,6 +187,7 @@ var callHandlers = map[string]func(cs *clientSession, m *Message, peer, id strin
 	callCancel:  (*clientSession).onCallCancel,
 	callAnswer:  (*clientSession).onCallAnswer,
 	callDecline: (*clientSession).onCallDecline,
+	callHangup:  (*clientSession).onCallHangup,
 }
 
 // onCallCTCP handles a CTCP CALL and reports whether body was one. Our own (echo-message)
@@ -189,6 +218,13 @@ func (cs *clientSession) myNick() string {
 
 // onRing: someone calls us. Ring until answered, declined, cancelled, or the timeout.
 func (cs *clientSession) onRing(m *Message, peer, id string) {
+	cs.mu.Lock()
+	if cs.settling { // stored while we were offline: its CANCEL may follow at once
+		cs.heldRings = append(cs.heldRings, heldRing{*m, peer, id})
+		cs.mu.Unlock()
+		return
+	}
+	cs.mu.Unlock()
 	sent, timeout := msgTime(m), cs.opts.callTimeout
 	me := cs.myNick()
 	cs.notePartner(peer)
@@ -211,6 +247,24 @@ func (cs *clientSession) onRing(m *Message, peer, id string) {
 	}
 }
 
+// heldRing is a RING that came with the login's burst (the offline queue), held until the
+// burst is over so that a CANCEL stored after it makes it a missed call without ringing.
+type heldRing struct {
+	m        Message
+	peer, id string
+}
+
+// settled ends the login burst: the rings held and not cancelled ring now.
+func (cs *clientSession) settled() {
+	cs.mu.Lock()
+	held := cs.heldRings
+	cs.heldRings, cs.settling = nil, false
+	cs.mu.Unlock()
+	for _, h := range held {
+		cs.onRing(&h.m, h.peer, h.id)
+	}
+}
+
 // ringUntil rings now and then every interval until stop is closed.
 func ringUntil(ring func(), every time.Duration, stop <-chan struct{}) {
 	t := time.NewTicker(every)
@@ -230,16 +284,27 @@ func (cs *clientSession) missedCall(at time.Time, peer, me, id string) {
 }
 
 func (cs *clientSession) onCallCancel(m *Message, peer, id string) {
+	cs.mu.Lock()
+	for i, h := range cs.heldRings {
+		if h.id == id && clientFold(h.peer) == clientFold(peer) {
+			cs.heldRings = append(cs.heldRings[:i], cs.heldRings[i+1:]...)
+			cs.mu.Unlock()
+			cs.missedCall(msgTime(&h.m), peer, cs.myNick(), id)
+			return
+		}
+	}
+	cs.mu.Unlock()
 	if c := cs.calls.take(id, peer, false); c != nil {
 		cs.missedCall(c.at, peer, cs.myNick(), id)
 	}
 }
 
 func (cs *clientSession) onCallAnswer(m *Message, peer, id string) {
-	if cs.calls.take(id, peer, true) == nil {
+	c := cs.calls.take(id, peer, true)
+	if c == nil {
 		return
 	}
-	cs.setTarget(peer)
+	cs.startCall(c, msgTime(m))
 	cs.callEvent(msgTime(m), cs.myNick(), peer, callStateAnswered, id, peer+" answered: you are talking to "+peer+" (plain lines go to "+peer+")")
 }
 
@@ -249,21 +314,69 @@ func (cs *clientSession) onCallDecline(m *Message, peer, id string) {
 	}
 }
 
-// onNoSuchNick ends a call to someone not online (the server has nowhere to deliver the
-// ring), then shows the error as usual.
+// startCall makes c the call in progress: its peer is the target until it ends.
+func (cs *clientSession) startCall(c *call, at time.Time) {
+	c.answered = at
+	cs.mu.Lock()
+	c.before = cs.target
+	cs.mu.Unlock()
+	if old := cs.calls.setActive(c); old != nil {
+		c.before = old.before
+	}
+	cs.setTarget(c.peer)
+}
+
+// endCall: the call in progress is over; the target goes back to what it was before.
+func (cs *clientSession) endCall(c *call, text string, at time.Time) {
+	cs.mu.Lock()
+	if clientFold(cs.target) == clientFold(c.peer) {
+		cs.target = c.before
+	}
+	cs.mu.Unlock()
+	cs.promptChanged()
+	cs.callEvent(at, cs.myNick(), c.peer, callStateEnded, c.id, text+" ("+humanDuration(at.Sub(c.answered))+")")
+}
+
+func (cs *clientSession) onCallHangup(m *Message, peer, id string) {
+	if c := cs.calls.takeActive(id); c != nil && clientFold(c.peer) == clientFold(peer) {
+		cs.endCall(c, peer+" hung up: the call is over", msgTime(m))
+	}
+}
+
+// onNoSuchNick: during /call's probe, the callee does not exist (callProbe says so once);
+// otherwise the error is shown as usual.
 func (cs *clientSession) onNoSuchNick(m *Message, raw bool) {
-	if c := cs.calls.outgoing(); c != nil && cs.calls.take(c.id, m.Param(1), true) != nil {
-		cs.callEvent(msgTime(m), cs.myNick(), c.peer, callStateFailed, c.id, c.peer+" is not online: the call was not delivered")
+	cs.mu.Lock()
+	probing := cs.callProbe != "" && clientFold(cs.callProbe) == clientFold(m.Param(1))
+	if probing {
+		cs.callProbeResult = callStateFailed
+	}
+	cs.mu.Unlock()
+	if probing {
+		cs.countLineError()
+		return
 	}
 	if !raw {
 		cs.onOther(m)
 	}
 }
 
+// noteStoredCall: the server stored the ring for an offline callee (offline.go's notice).
+func (cs *clientSession) noteStoredCall(text string) bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.callProbe == "" || !strings.HasPrefix(clientFold(text), clientFold(cs.callProbe)+" is offline") {
+		return false
+	}
+	cs.callProbeResult = callStateStored
+	return true
+}
+
 func (cs *clientSession) setTarget(nick string) {
 	cs.mu.Lock()
 	cs.target = nick
 	cs.mu.Unlock()
+	cs.promptChanged()
 }
 
 // ---- commands ----
@@ -284,12 +397,76 @@ func cmdCall(cs *clientSession, args string) error {
 	timeout := cs.opts.callTimeout
 	cs.calls.add(c, timeout, func() { cs.callUnanswered(c.id, c.peer, timeout) })
 	me := cs.myNick()
-	cs.notePartner(args)
-	if err := cs.sendCmd("PRIVMSG", args, "\x01CALL "+c.id+" "+callRing+"\x01"); err != nil {
+	// The round trip after the ring says whether the callee is online, offline (the ring is
+	// stored) or unknown, so the caller sees one line that says which.
+	cs.mu.Lock()
+	cs.callProbe, cs.callProbeResult = args, ""
+	cs.mu.Unlock()
+	err := cs.sendCall(args, c.id, callRing)
+	if err == nil {
+		err = cs.roundTrip("call")
+	}
+	cs.mu.Lock()
+	result := cs.callProbeResult
+	cs.callProbe, cs.callProbeResult = "", ""
+	cs.mu.Unlock()
+	if err != nil {
 		cs.calls.take(c.id, c.peer, true)
 		return err
 	}
-	cs.callEvent(c.at, me, args, callStateCalling, c.id, "calling "+args+"... (rings for "+timeout.String()+")")
+	switch result {
+	case callStateFailed:
+		cs.calls.take(c.id, c.peer, true)
+		cs.callEvent(c.at, me, args, callStateFailed, c.id, "cannot call "+args+": there is no user "+args)
+	case callStateStored:
+		cs.calls.take(c.id, c.peer, true)
+		// Stored after the ring, the cancel makes it a missed call however soon they log in;
+		// its own "stored" notice is caught by a second probe.
+		cs.mu.Lock()
+		cs.callProbe = args
+		cs.mu.Unlock()
+		if cs.sendCall(args, c.id, callCancel) == nil {
+			cs.roundTrip("call")
+		}
+		cs.mu.Lock()
+		cs.callProbe, cs.callProbeResult = "", ""
+		cs.mu.Unlock()
+		cs.notePartner(args)
+		cs.callEvent(c.at, me, args, callStateStored, c.id, args+" is offline: they will see a missed call from you when they log in")
+	default:
+		cs.notePartner(args)
+		cs.callEvent(c.at, me, args, callStateCalling, c.id, "calling "+args+"... (rings for "+timeout.String()+")")
+	}
+	return nil
+}
+
+// sendCall sends one CALL verb to peer (requests in PRIVMSG, replies in NOTICE) and records
+// it, as the server does, so `labchat history` can fold the call into one line.
+func (cs *clientSession) sendCall(peer, id, verb string) error {
+	command := "PRIVMSG"
+	if verb == callAnswer || verb == callDecline {
+		command = "NOTICE"
+	}
+	text := "\x01CALL " + id + " " + verb + "\x01"
+	if err := cs.sendCmd(command, peer, text); err != nil {
+		return err
+	}
+	if !cs.caps["echo-message"] {
+		cs.record(command, cs.myNick(), peer, text, "", time.Now())
+	}
+	return nil
+}
+
+func cmdHangup(cs *clientSession, _ string) error {
+	c := cs.calls.takeActive("")
+	if c == nil {
+		cs.complain("no call in progress (/call NICK starts one)")
+		return nil
+	}
+	if err := cs.sendCall(c.peer, c.id, callHangup); err != nil {
+		return err
+	}
+	cs.endCall(c, "you hung up: the call with "+c.peer+" is over", time.Now())
 	return nil
 }
 
@@ -298,7 +475,7 @@ func (cs *clientSession) callUnanswered(id, peer string, timeout time.Duration) 
 	if cs.calls.take(id, peer, true) == nil {
 		return
 	}
-	cs.conn().send("PRIVMSG", peer, "\x01CALL "+id+" "+callCancel+"\x01")
+	cs.sendCall(peer, id, callCancel)
 	cs.callEvent(time.Now(), cs.myNick(), peer, callStateNoAnswer, id, "no answer from "+peer+" after "+timeout.String())
 }
 
@@ -321,7 +498,7 @@ func (cs *clientSession) replyToCall(peer, verb string) error {
 		cs.complain("no call is ringing")
 		return nil
 	}
-	if err := cs.sendCmd("NOTICE", c.peer, "\x01CALL "+c.id+" "+verb+"\x01"); err != nil {
+	if err := cs.sendCall(c.peer, c.id, verb); err != nil {
 		return err
 	}
 	me := cs.myNick()
@@ -329,7 +506,7 @@ func (cs *clientSession) replyToCall(peer, verb string) error {
 		cs.callEvent(time.Now(), c.peer, me, callStateDeclined, c.id, "you declined the call from "+c.peer)
 		return nil
 	}
-	cs.setTarget(c.peer)
+	cs.startCall(c, time.Now())
 	cs.callEvent(time.Now(), c.peer, me, callStateAnswered, c.id, "you answered "+c.peer+": you are talking to "+c.peer+" (plain lines go to "+c.peer+")")
 	return nil
 }

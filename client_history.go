@@ -6,6 +6,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -20,7 +21,10 @@ const (
 type historyReplay struct {
 	target  string
 	count   int
-	catchUp bool // fetched after a reconnect: shown as live messages, each at most once
+	want    int         // /history N: show the last N lines
+	shown   []chatEvent // the lines to show, collected until the batch ends
+	calls   callFolder  // CALL lines, folded into one line per call
+	catchUp bool        // fetched after a reconnect: shown as live messages, each at most once
 }
 
 // parseHistoryArgs reads "[TARGET] [N]"; the target defaults to the current one.
@@ -52,7 +56,11 @@ func cmdHistory(cs *clientSession, args string) error {
 		cs.complain("this server keeps no history for clients (no draft/chathistory); try `labchat history` on the server's PC")
 		return nil
 	}
-	return cs.sendCmd("CHATHISTORY", "LATEST", target, "*", strconv.Itoa(n))
+	// A call is up to three lines shown as one: ask for more, show the last n.
+	cs.mu.Lock()
+	cs.historyWant[clientFold(target)] = n
+	cs.mu.Unlock()
+	return cs.sendCmd("CHATHISTORY", "LATEST", target, "*", strconv.Itoa(min(4*n, maxHistoryLines)))
 }
 
 // onBatch opens and closes chathistory batches; other batch types are shown as they come.
@@ -66,8 +74,10 @@ func (cs *clientSession) onBatch(m *Message, raw bool) {
 			cs.mu.Lock()
 			catchUp := cs.catchUp[clientFold(m.Param(2))]
 			delete(cs.catchUp, clientFold(m.Param(2)))
+			want := cs.historyWant[clientFold(m.Param(2))]
+			delete(cs.historyWant, clientFold(m.Param(2)))
 			cs.mu.Unlock()
-			cs.historyBatches[id] = &historyReplay{target: m.Param(2), catchUp: catchUp}
+			cs.historyBatches[id] = &historyReplay{target: m.Param(2), catchUp: catchUp, want: want}
 		}
 		return
 	}
@@ -83,6 +93,7 @@ func (cs *clientSession) onBatch(m *Message, raw bool) {
 		}
 		return
 	}
+	cs.showHistory(b, raw)
 	text := "end of history for " + b.target + " (" + strconv.Itoa(b.count) + " messages)"
 	if b.count == 0 {
 		text = "no history for " + b.target
@@ -117,12 +128,42 @@ func (cs *clientSession) onHistoryLine(m *Message, raw bool) bool {
 	if ctcp, isCTCP := strings.CutPrefix(text, "\x01"); isCTCP {
 		body, isAction := strings.CutPrefix(strings.TrimSuffix(ctcp, "\x01"), "ACTION ")
 		if !isAction {
-			return true // calls and other CTCP requests are signalling, not conversation
+			if strings.HasPrefix(body, "CALL ") {
+				cs.historyCall(b, m)
+			}
+			return true // other CTCP requests are signalling, not conversation
 		}
 		kind, text = kindAction, body
 	}
-	b.count++
-	cs.show(raw, chatEvent{Time: msgTime(m), Kind: kind, From: from, To: target, Text: text,
+	b.shown = append(b.shown, chatEvent{Time: msgTime(m), Kind: kind, From: from, To: target, Text: text,
 		self: cs.isSelf(from), direct: !cs.isRoom(target), history: true})
 	return true
+}
+
+// historyCall folds a CALL line of a /history batch into its call's one line.
+func (cs *clientSession) historyCall(b *historyReplay, m *Message) {
+	e := LogEntry{Time: msgTime(m), MsgID: m.Tags["msgid"], Kind: m.Command, From: nickOf(m.Source), To: m.Param(0), Text: m.Param(1)}
+	b.calls.me = cs.myNick()
+	if sum, show, _ := b.calls.feed(e); show {
+		b.shown = append(b.shown, callHistoryEvent(sum))
+	}
+}
+
+func callHistoryEvent(e LogEntry) chatEvent {
+	return chatEvent{Time: e.Time, Kind: kindCall, From: e.From, To: e.To, Text: e.Text, history: true}
+}
+
+// showHistory shows the last want lines of a /history batch, calls folded, oldest first.
+func (cs *clientSession) showHistory(b *historyReplay, raw bool) {
+	for _, e := range b.calls.flush() {
+		b.shown = append(b.shown, callHistoryEvent(e))
+	}
+	slices.SortStableFunc(b.shown, func(x, y chatEvent) int { return x.Time.Compare(y.Time) })
+	if b.want > 0 && len(b.shown) > b.want {
+		b.shown = b.shown[len(b.shown)-b.want:]
+	}
+	for _, ev := range b.shown {
+		cs.show(raw, ev)
+	}
+	b.count = len(b.shown)
 }

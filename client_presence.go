@@ -283,6 +283,7 @@ func (cs *clientSession) startPresence() error {
 	pb.mu.Lock()
 	pb.snapshot = false
 	pb.mu.Unlock()
+	cs.settled()
 	return err
 }
 

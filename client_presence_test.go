@@ -329,7 +329,10 @@ func needTmux(t *testing.T) {
 
 func TestCallRingAnswerDecline(t *testing.T) {
 	needTmux(t)
-	addr, data := aliceAndBob(t)
+	ts := startServer(t, loginRequiredConfig(t), "")
+	addr, data := ts.addr, t.TempDir()
+	registerViaCLI(t, addr, data, "alice", "alicepw1")
+	registerViaCLI(t, addr, data, "bob", "bobpw123")
 	alice := startPane(t, addr, data, "alice", "alicepw1")
 	bob := startPane(t, addr, data, "bob", "bobpw123")
 
@@ -340,17 +343,53 @@ func TestCallRingAnswerDecline(t *testing.T) {
 	bob.shows(`you answered alice`)
 	alice.shows(`\[call\] bob answered: you are talking to bob`)
 	bob.waitScreen("bob's target", lastLineIs("[bob -> alice] >"))
-	// liner cannot change a prompt being edited: the caller's shows the target from the next line.
-	alice.tmux("send-keys", "-t", "lc", "Enter")
-	alice.waitScreen("alice's target", lastLineIs("[alice -> bob] >"))
+	alice.waitScreen("alice's target, without a key pressed", lastLineIs("[alice -> bob] >"))
 	alice.typeLine("hello after the call")
 	bob.shows(`\*alice\* hello after the call`)
+	bob.typeLine("/hangup")
+	bob.shows(`\[call\] you hung up: the call with alice is over \(\d+ s\)`)
+	alice.shows(`\[call\] bob hung up: the call is over \(\d+ s\)`)
+	alice.waitScreen("alice's target back", lastLineIs("[alice] >"))
+	bob.waitScreen("bob's target back", lastLineIs("[bob] >"))
+	bob.typeLine("/history alice 2")
+	bob.shows(`\[history\] \S+ \S+ \[call\] call from alice, answered, \d+ s$`)
+	bob.shows(`\[history\] \S+ \S+ \*alice\* hello after the call$`)
+	bob.shows(`end of history for alice \(2 messages\)`)
+	alice.typeLine("/history bob 1")
+	alice.shows(`\[history\] \S+ \S+ -> \*bob\* hello after the call$`)
+	alice.shows(`end of history for bob \(1 messages\)`)
 
 	alice.typeLine("/call bob")
 	bob.showsTimes(`alice is calling you`, 2)
 	bob.typeLine("/decline")
 	alice.shows(`\[call\] bob declined the call`)
 	bob.shows(`you declined the call from alice`)
+
+	// The server's logs and bob's records tell the calls the same way, one line each.
+	for _, dir := range []string{filepath.Join(ts.dir, "logs"), filepath.Join(data, "client", "logs")} {
+		res := runCLI(t, clientTestTimeout, "", []string{"LABCHAT_CONFIG="}, "history", "--dir", dir, "--with", "alice")
+		if res.code != exitOK {
+			t.Fatalf("history --dir %s: exit %d: %s", dir, res.code, res.stderr)
+		}
+		for _, want := range []string{`alice +call from alice, answered, \d+ s`, `alice +call from alice, declined`} {
+			if n := len(regexp.MustCompile(want).FindAllString(res.stdout, -1)); n != 1 {
+				t.Errorf("history of %s: %d lines match %s; want 1:\n%s", dir, n, want, res.stdout)
+			}
+		}
+		if strings.Contains(res.stdout, "CALL") || strings.Contains(res.stdout, "RING") {
+			t.Errorf("history of %s shows raw call lines:\n%s", dir, res.stdout)
+		}
+	}
+
+	alice.typeLine("/call nobody")
+	alice.shows(`\[call\] cannot call nobody: there is no user nobody$`)
+	registerViaCLI(t, ts.addr, data, "carol", "carolpw1")
+	alice.typeLine("/call carol")
+	alice.shows(`\[call\] carol is offline: they will see a missed call from you when they log in$`)
+	screen := alice.waitScreen("the prompt", lastLineIs("[alice] >"))
+	if n := strings.Count(strings.Join(screen, "\n"), "carol"); n != 2 { // the command and one line
+		t.Errorf("calling offline carol: %d lines name carol; want the one answer:\n%s", n, strings.Join(screen, "\n"))
+	}
 }
 
 func TestCallTimeoutIsNoAnswerAndMissed(t *testing.T) {
@@ -385,7 +424,7 @@ func TestCallToOfflineAccountIsMissedAtNextLogin(t *testing.T) {
 	os.WriteFile(cfg, []byte("[client]\ncall_timeout = \"1s\"\n"), 0o600)
 	alice := startPane(t, addr, data, "alice", "alicepw1", "--config", cfg)
 	alice.typeLine("/call bob")
-	alice.shows(`no answer from bob after 1s`)
+	alice.shows(`\[call\] bob is offline: they will see a missed call from you when they log in$`)
 	bob := startClient(t, clientEnv(data, "bobpw123"), "connect", addr, "--user", "bob", "--follow", "--json", "--config", cfg)
 	if ev := expectJSON(t, bob, kindCall, callStateMissed); ev.From != "alice" || !strings.HasPrefix(ev.Text, "missed call from alice at ") {
 		t.Errorf("at login: %+v; want 'missed call from alice at T'", ev)

@@ -366,6 +366,7 @@ func init() {
 		{"call", "NICK", "ring NICK: their terminal bell rings until they answer", completeNick, cmdCall},
 		{"answer", "[NICK]", "answer the ringing call", completeNick, cmdAnswer},
 		{"decline", "[NICK]", "decline the ringing call", completeNick, cmdDecline},
+		{"hangup", "", "end the call in progress (on both sides)", completeNothing, cmdHangup},
 		{"history", "[NICK|#ROOM] [N]", "the server's last N messages (default 20) of a conversation", completeTarget, cmdHistory},
 		{"me", "TEXT", "send an action (* you TEXT) to the target", completeNothing, cmdMe},
 		{"raw", "LINE", "send LINE to the server as typed and show the replies raw", completeNothing, cmdRaw},

@@ -30,7 +30,7 @@ func newClientRecords(opts *clientOptions) *chatLog {
 // is filed under dmConversation(from, to), which is the same for both directions. The
 // first failure is shown once; recording then stops, and chatting goes on.
 func (cs *clientSession) record(kind, from, to, text, msgid string, at time.Time) {
-	if cs.records == nil || cs.recordFailed.Load() || strings.HasPrefix(text, "\x01") && !strings.HasPrefix(text, "\x01ACTION ") {
+	if cs.records == nil || cs.recordFailed.Load() || strings.HasPrefix(text, "\x01") && !strings.HasPrefix(text, "\x01ACTION ") && !strings.HasPrefix(text, "\x01CALL ") {
 		return
 	}
 	conv := dmConversation(from, to)

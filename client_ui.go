@@ -276,6 +276,9 @@ func (cs *clientSession) onMessage(m *Message, raw bool) {
 // the "last login" line.
 func (cs *clientSession) onServerNotice(m *Message, raw bool) {
 	text := m.Param(len(m.Params) - 1)
+	if cs.noteStoredCall(text) {
+		return // /call says it in its own words
+	}
 	ev := chatEvent{Time: msgTime(m), Kind: kindInfo, Text: text}
 	if rest, ok := strings.CutPrefix(text, "Previous login: "); ok {
 		ev.Kind, ev.Text = kindLastLogin, "last login "+describeLogin(rest)

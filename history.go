@@ -414,6 +414,7 @@ type historyRun struct {
 	stamp    []byte // the time column of the second stampSec
 	stampSec int64
 	seen     sameTimeIDs
+	calls    callFolder     // CALL lines become one line per call (calllog.go)
 	last     []historyEntry // with --limit: a ring of the last matches
 	nlast    int            // matches put in last
 	skipped  int            // lines not in the log format
@@ -436,6 +437,11 @@ func (hr *historyRun) run(files []logFile) error {
 			return err
 		}
 		files = files[n:]
+	}
+	for _, e := range hr.calls.flush() { // calls whose end is not in the logs
+		if err := hr.emit(historyEntry{LogEntry: e}); err != nil {
+			return err
+		}
 	}
 	return hr.flushLast()
 }
@@ -484,6 +490,12 @@ func (hr *historyRun) finish(s *logScanner) error {
 func (hr *historyRun) emit(e historyEntry) error {
 	if e.MsgID != "" && !hr.seen.add(e.Time, e.MsgID) {
 		return nil
+	}
+	if sum, show, isCall := hr.calls.feed(e.LogEntry); isCall {
+		if !show {
+			return nil
+		}
+		e.LogEntry = sum
 	}
 	if hr.q.limit == 0 {
 		return hr.print(e)
