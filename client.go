@@ -89,6 +89,7 @@ type clientOptions struct {
 	historyLines int
 	callTimeout  time.Duration // how long /call rings
 	noReconnect  bool          // --no-reconnect: a lost connection ends the client
+	notify       string        // desktop notifications: "osc9", "osc777" or "" (client_notify.go)
 	trace        *tracer       // nil unless --trace
 }
 
@@ -151,6 +152,12 @@ func connectOptions(c *cli.Context) (*clientOptions, error) {
 	}
 	if c.Bool("no-bell") {
 		opts.bell = "off"
+	}
+	if opts.notify, err = notifyStyle(cfg.Client.Notify, os.Getenv); err != nil {
+		return nil, withExit(exitUsage, err)
+	}
+	if opts.bell == "off" {
+		opts.notify = ""
 	}
 	if opts.json && !opts.follow {
 		return nil, usageErrorf("--json only changes what --follow prints; add --follow")

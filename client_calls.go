@@ -243,6 +243,9 @@ func (cs *clientSession) onRing(m *Message, peer, id string) {
 	}
 	cs.callEvent(sent, peer, me, callStateRinging, id, "*** "+peer+" is calling you ***  /answer to talk, /decline to refuse")
 	if r, ok := cs.sink.(interface{ ringBell() }); ok {
+		if n, ok := cs.sink.(interface{ notify(title, body string) }); ok {
+			n.notify("labchat: call", peer+" is calling you (/answer or /decline)")
+		}
 		go ringUntil(r.ringBell, ringInterval, c.stopBell)
 	}
 }

@@ -30,6 +30,8 @@ type prompt struct {
 	keys *keyFilter   // nil without one (Windows): see client_keys.go
 	bell string
 
+	notifyStyle string // desktop notifications (client_notify.go); "" none
+
 	mu  sync.Mutex // serializes writes to out, so lines and the bell never interleave
 	out io.Writer
 }
@@ -39,7 +41,7 @@ var errQuit = errors.New("quit")
 
 func runInteractive(c *cli.Context, opts *clientOptions) error {
 	keys := installKeyFilter() // before NewLiner, which takes os.Stdin
-	p := &prompt{ln: liner.NewLiner(), keys: keys, bell: opts.bell, out: os.Stdout}
+	p := &prompt{ln: liner.NewLiner(), keys: keys, bell: opts.bell, notifyStyle: opts.notify, out: os.Stdout}
 	defer p.ln.Close()
 	p.ln.SetCtrlCAborts(true)
 	if err := p.askCredentials(c, opts); err != nil {
@@ -78,6 +80,9 @@ func (p *prompt) endLine() {
 func (p *prompt) ringFor(ev chatEvent) {
 	if p.bell == "off" || (p.bell == "dm" && !ev.direct) {
 		return
+	}
+	if ev.direct {
+		p.notify("labchat: "+ev.From, ev.Text)
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -358,3 +358,36 @@ func TestWhoisInteractive(t *testing.T) {
 		}
 	}
 }
+
+func TestVersionHelpAndBareLabchat(t *testing.T) {
+	if res := runCLI(t, clientTestTimeout, "", nil, "--version"); res.code != exitOK || !strings.HasPrefix(res.stdout, "labchat version ") {
+		t.Errorf("--version: exit %d, %q", res.code, res.stdout)
+	}
+	bare := runCLI(t, clientTestTimeout, "", nil)
+	if bare.code != exitOK || !strings.Contains(bare.stdout, "COMMANDS:") {
+		t.Errorf("bare labchat: exit %d, %q; want the help and 0", bare.code, bare.stdout)
+	}
+	for _, cmd := range []string{"connect", "serve", "udp-send", "udp-listen", "history"} {
+		res := runCLI(t, clientTestTimeout, "", nil, cmd, "--help")
+		for _, line := range strings.Split(res.stdout, "\n") {
+			if strings.Count(line, "default") > 1 || regexp.MustCompile(`\(default: (false|0|0s)?\)`).MatchString(line) {
+				t.Errorf("%s --help: %q", cmd, line)
+			}
+		}
+	}
+}
+
+// After /part the prompt goes to another room the user is still in.
+func TestPartMovesThePromptToAnotherRoom(t *testing.T) {
+	needTmux(t)
+	addr, data := aliceAndBob(t)
+	bob := startPane(t, addr, data, "bob", "bobpw123")
+	bob.typeLine("/join #alpha")
+	bob.waitScreen("#alpha", lastLineIs("[bob -> #alpha] >"))
+	bob.typeLine("/join #beta")
+	bob.waitScreen("#beta", lastLineIs("[bob -> #beta] >"))
+	bob.typeLine("/part")
+	bob.waitScreen("back to #alpha", lastLineIs("[bob -> #alpha] >"))
+	bob.typeLine("/part")
+	bob.waitScreen("no room left", lastLineIs("[bob] >"))
+}

@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -336,14 +338,20 @@ func (cs *clientSession) onKick(m *Message, raw bool) {
 	cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindKick, From: nickOrMask(m.Source), To: room, Text: text})
 }
 
-// leftRoom forgets a room; plain text then goes nowhere until /join or /query.
+// leftRoom forgets a room; if it was the target, another room the user is in (the first
+// by name) becomes the target, or none.
 func (cs *clientSession) leftRoom(room string) {
 	cs.mu.Lock()
-	defer cs.mu.Unlock()
 	delete(cs.rooms, clientFold(room))
 	if clientFold(cs.target) == clientFold(room) {
 		cs.target = ""
+		for _, k := range slices.Sorted(maps.Keys(cs.rooms)) {
+			cs.target = cs.rooms[k]
+			break
+		}
 	}
+	cs.mu.Unlock()
+	cs.promptChanged()
 }
 
 func (cs *clientSession) onQuit(m *Message, raw bool) {

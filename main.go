@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -82,6 +83,27 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return exitCode(app.Run(args), stderr)
 }
 
+// defaultInHelp matches the "(default: X)" cli adds to a flag's help line.
+var defaultInHelp = regexp.MustCompile(` \(default: ([^)]*)\)`)
+
+// init makes --help show a default only where it says something: not "false", 0 or an empty
+// value, and not where the usage text already names the default (no doubled defaults).
+func init() {
+	stringer := cli.FlagStringer
+	cli.FlagStringer = func(f cli.Flag) string {
+		s := stringer(f)
+		m := defaultInHelp.FindStringSubmatchIndex(s)
+		if m == nil {
+			return s
+		}
+		value, before := s[m[2]:m[3]], s[:m[0]]
+		if value == "false" || value == "0" || value == "0s" || value == "" || strings.Contains(before, "default") {
+			return before + s[m[1]:]
+		}
+		return s
+	}
+}
+
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:  "labchat",
@@ -95,9 +117,11 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Flags:           commonFlags(true),
 		Commands:        commands(),
 		HideHelpCommand: true,
+		Version:         strings.TrimPrefix(serverVersion(), "labchat-"), // --version, -v
 		// main reports errors and picks the exit code; cli must not exit by itself.
 		ExitErrHandler: func(*cli.Context, error) {},
-		// Reached only when the first argument names no command.
+		// Reached only when the first argument names no command. Bare `labchat` shows the
+		// help and exits 0, as urfave/cli programs do: asking for nothing is not an error.
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
 				return usageErrorf("unknown command %q (commands: serve, connect, history, udp-listen, udp-send, accounts; see labchat --help)", c.Args().First())
@@ -229,6 +253,7 @@ type ClientConfig struct {
 	Bell         string   `toml:"bell"`
 	HistoryLines int      `toml:"history_lines"`
 	CallTimeout  Duration `toml:"call_timeout"`
+	Notify       string   `toml:"notify"`
 }
 
 // Duration is a time.Duration written in TOML as a string such as "90s" or "1m30s".
