@@ -184,11 +184,18 @@ func (p *prompt) remember(line string) {
 	}
 }
 
-// keepInHistory reports whether a typed line may be saved: a /raw line carrying a password
-// is not, recognised as --trace recognises it (the server's parsing rules).
+// keepInHistory reports whether a typed line may be saved: a /raw line carrying a password,
+// or a /msg to NickServ carrying one, is not, recognised as --trace recognises it (the
+// server's parsing rules).
 func keepInHistory(line string) bool {
 	if rest, ok := strings.CutPrefix(line, "/raw "); ok && secretOffset([]byte(rest+"\n")) >= 0 {
 		return false
+	}
+	if rest, ok := strings.CutPrefix(line, "/msg "); ok {
+		target, text, _ := strings.Cut(strings.TrimLeft(rest, " "), " ")
+		if secretOffset([]byte("PRIVMSG "+target+" :"+text+"\n")) >= 0 {
+			return false
+		}
 	}
 	return strings.TrimSpace(line) != ""
 }

@@ -26,6 +26,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/urfave/cli/v2"
 )
@@ -333,11 +334,15 @@ func datagramText(b []byte) string {
 // --- Redaction ---
 
 // secretParams maps the commands that carry a password to the index of the parameter where
-// the secret starts (REGISTER <account> <email> <password>).
+// the secret starts (REGISTER <account> <email> <password>). NickServ commands, sent with
+// NICKSERV, NS or PRIVMSG NickServ, are recognised by nickServSecretAt.
 var secretParams = map[string]int{"PASS": 0, "AUTHENTICATE": 0, "REGISTER": 2, "OPER": 1}
 
 // authenticatePublic are the AUTHENTICATE parameters that are not credentials.
 var authenticatePublic = []string{"PLAIN", "+", "*"}
+
+// nickServSecret are the NickServ commands (nickserv.go) whose arguments carry passwords.
+var nickServSecret = []string{"IDENTIFY", "LOGIN", "REGISTER", "PASSWD"}
 
 // maxRedactLine bounds the bytes of one unfinished line kept to decide what is secret: longer
 // than any IRC line with tags.
@@ -413,11 +418,27 @@ func secretOffset(line []byte) int {
 		return -1 // the command is not finished, or has no parameters
 	}
 	cmd := string(bytes.ToUpper(text[pos : pos+sp]))
+	p := skipSpaces(text, pos+sp)
+	switch cmd {
+	case "NICKSERV", "NS":
+		return nickServSecretAt(text, p, complete)
+	case "PRIVMSG":
+		// PRIVMSG NickServ (alone or in a target list) goes to the service, text and all.
+		targets, _, found := bytes.Cut(text[p:], []byte(" "))
+		if !found {
+			return -1
+		}
+		for t := range bytes.SplitSeq(targets, []byte(",")) {
+			if isServiceNick(string(t)) {
+				return nickServSecretAt(text, skipSpaces(text, p+len(targets)), complete)
+			}
+		}
+		return -1
+	}
 	idx, ok := secretParams[cmd]
 	if !ok {
 		return -1
 	}
-	p := skipSpaces(text, pos+sp)
 	for range idx {
 		if p >= len(text) {
 			return -1
@@ -443,6 +464,38 @@ func secretOffset(line []byte) int {
 		return -1
 	}
 	return p
+}
+
+// nickServSecretAt returns where the password starts in a line to NickServ whose text begins
+// at p (a ':' there opens the trailing parameter), or -1. NickServ splits its text into
+// words as strings.Fields does (tabs too): after a secret command word, every following byte
+// is hidden. A first word still arriving that could become one is hidden already.
+func nickServSecretAt(text []byte, p int, complete bool) int {
+	if p < len(text) && text[p] == ':' {
+		p++
+	}
+	rest := text[p:]
+	start := len(rest) - len(bytes.TrimLeftFunc(rest, unicode.IsSpace))
+	word := rest[start:]
+	end := bytes.IndexFunc(word, unicode.IsSpace)
+	if end < 0 {
+		for _, w := range nickServSecret {
+			if !complete && len(word) > 0 && len(word) <= len(w) && bytes.EqualFold(word, []byte(w[:len(word)])) {
+				return p + start
+			}
+		}
+		return -1
+	}
+	for _, w := range nickServSecret {
+		if bytes.EqualFold(word[:end], []byte(w)) {
+			args := len(word) - len(bytes.TrimLeftFunc(word[end:], unicode.IsSpace))
+			if args == len(word) && complete {
+				return -1 // the command alone: no password in the line
+			}
+			return p + start + min(args, len(word))
+		}
+	}
+	return -1
 }
 
 // authenticateIsPublic reports whether an AUTHENTICATE parameter is a mechanism name or a

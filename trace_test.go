@@ -45,6 +45,13 @@ func TestRedactionHidesSecretsHoweverSplit(t *testing.T) {
 		// Mistyped, so refused by the server, but the password is still in the line.
 		{"REGISTER alice s3cretpw\r\n", `"REGISTER alice ***\r\n"`, "s3cretpw"},
 		{"OPER s3cretpw\r\n", `"OPER ***\r\n"`, "s3cretpw"},
+		// NickServ (nickserv.go) hears PRIVMSG NickServ, NICKSERV and NS, and splits its text
+		// at any white space.
+		{"PRIVMSG NickServ :IDENTIFY alice s3cretpw\r\n", `"PRIVMSG NickServ :IDENTIFY ***\r\n"`, "s3cretpw"},
+		{"privmsg bob,nickserv :identify s3cretpw\r\n", `"privmsg bob,nickserv :identify ***\r\n"`, "s3cretpw"},
+		{"NS IDENTIFY s3cretpw\r\n", `"NS IDENTIFY ***\r\n"`, "s3cretpw"},
+		{" nickserv :\tPASSWD\ts3cretpw newer-s3cret\n", `" nickserv :\tPASSWD\t***\n"`, "s3cretpw"},
+		{"NS REGISTER s3cretpw alice@example.org\r\n", `"NS REGISTER ***\r\n"`, "s3cretpw"},
 	}
 	for _, tt := range tests {
 		var r lineRedactor
@@ -73,18 +80,25 @@ func TestRedactionHidesSecretsHoweverSplit(t *testing.T) {
 // it that has reached the secret (TCP may deliver any prefix of a line in one read).
 func FuzzRedaction(f *testing.F) {
 	for _, seed := range []string{"PASS alice:pw", " PASS a:pw", "@a=b :x pass :a b", "  REGISTER a * pw",
-		"AUTHENTICATE AGFsaWNl", "OPER admin pw", "\tPASS pw", "PASS\tpw", "PRIVMSG x :PASS pw"} {
+		"AUTHENTICATE AGFsaWNl", "OPER admin pw", "\tPASS pw", "PASS\tpw", "PRIVMSG x :PASS pw",
+		"PRIVMSG NickServ :IDENTIFY a pw", "NS :passwd\u00a0old new", "nickserv register pw"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, line string) {
 		m, err := ParseMessage(line)
-		idx, ok := secretParams[m.Command]
-		if err != nil || !ok || len(m.Params) <= idx || strings.ContainsAny(line, "\r\n") {
+		if err != nil || strings.ContainsAny(line, "\r\n") {
 			return
 		}
-		secret := m.Params[idx]
-		if m.Command == "AUTHENTICATE" && slices.ContainsFunc(authenticatePublic, func(p string) bool { return strings.EqualFold(p, secret) }) {
-			return
+		secret, ok := nickServPassword(m)
+		if !ok {
+			idx, isSecret := secretParams[m.Command]
+			if !isSecret || len(m.Params) <= idx {
+				return
+			}
+			secret = m.Params[idx]
+			if m.Command == "AUTHENTICATE" && slices.ContainsFunc(authenticatePublic, func(p string) bool { return strings.EqualFold(p, secret) }) {
+				return
+			}
 		}
 		at := strings.Index(line, secret)
 		if secret == "" || at != strings.LastIndex(line, secret) {
@@ -99,6 +113,25 @@ func FuzzRedaction(f *testing.F) {
 	})
 }
 
+// nickServPassword is the first argument NickServ would take as a password from m, by
+// nickserv.go's reading of it.
+func nickServPassword(m Message) (string, bool) {
+	var text string
+	switch {
+	case m.Command == "NICKSERV" || m.Command == "NS":
+		text = strings.Join(m.Params, " ")
+	case m.Command == "PRIVMSG" && len(m.Params) >= 2 && slices.ContainsFunc(strings.Split(m.Params[0], ","), isServiceNick):
+		text = m.Params[1]
+	default:
+		return "", false
+	}
+	fields := strings.Fields(text)
+	if len(fields) < 2 || !slices.Contains(nickServSecret, strings.ToUpper(fields[0])) {
+		return "", false
+	}
+	return fields[1], true
+}
+
 func TestRedactionKeepsEverythingElse(t *testing.T) {
 	lines := []string{
 		"PRIVMSG bob :PASS me the salt\r\n",
@@ -109,6 +142,10 @@ func TestRedactionKeepsEverythingElse(t *testing.T) {
 		"REGISTER alice *\r\n",
 		":labchat.local 900 bob bob!~bob@127.0.0.1 bob :You are now logged in as bob\r\n",
 		"NICK alice\r\nUSER alice 0 * :Alice\r\n",
+		"PRIVMSG NickServ :INFO alice\r\n",
+		"NS IDENTIFY\r\n",
+		"NOTICE NickServ :IDENTIFY is how you log in\r\n",
+		"PRIVMSG bob :IDENTIFY yourself\r\n",
 	}
 	for _, line := range lines {
 		var r lineRedactor
@@ -433,6 +470,18 @@ func TestTraceRedactsWhatTheServerAccepts(t *testing.T) {
 		r.send("QUIT")
 		r.expect(`^ERROR `)
 	}
+	// NickServ hears its commands however they come; these answer "already logged in".
+	r = dial()
+	r.send("PASS alice:" + pw)
+	r.send("NICK alice")
+	r.send("USER alice 0 * :alice")
+	r.expect(` 001 `)
+	for _, line := range []string{"PRIVMSG NickServ :IDENTIFY alice " + pw, " ns identify " + pw, "PRIVMSG bob,NickServ :IDENTIFY " + pw} {
+		r.send(line)
+		r.expect(`^:NickServ!\S+ NOTICE alice :You are already logged in`)
+	}
+	r.send("QUIT")
+	r.expect(`^ERROR `)
 	plain := base64.StdEncoding.EncodeToString([]byte("alice\x00alice\x00" + pw))
 	r = dial()
 	r.send("CAP REQ :sasl")
@@ -462,6 +511,8 @@ func TestInputHistorySkipsRawSecrets(t *testing.T) {
 		"/raw PASS alice:pw": false, "/raw  pass alice:pw": false, "/raw @a=b PASS alice:pw": false,
 		"/raw :alice PASS alice:pw": false, "/raw REGISTER alice * pw": false, "/raw OPER admin pw": false,
 		"/raw AUTHENTICATE PLAIN": true, "/raw PRIVMSG bob :PASS it on": true, "/msg bob hi": true, "  ": false,
+		"/msg NickServ IDENTIFY pw": false, "/msg nickserv passwd old new": false, "/raw NS IDENTIFY pw": false,
+		"/msg NickServ INFO alice": true, "/msg bob IDENTIFY pw": true,
 	} {
 		if got := keepInHistory(line); got != want {
 			t.Errorf("keepInHistory(%q) = %v; want %v", line, got, want)
