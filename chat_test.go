@@ -44,6 +44,7 @@ func testConfig(t testing.TB) ServerConfig {
 	sc.MaxUnregisteredPerIP = 10000
 	sc.DefaultRoom = "" // tests that want the lobby set it
 	sc.WebListen = ""   // tests that want the web port set it
+	sc.TLSListen = ""   // and the TLS port
 	return sc
 }
 

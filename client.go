@@ -69,6 +69,8 @@ func connectCommand() *cli.Command {
 			&cli.BoolFlag{Name: "json", Usage: "with --follow: print JSON lines"},
 			&cli.BoolFlag{Name: "no-bell", Usage: "never ring the terminal bell (overrides client.bell)"},
 			&cli.BoolFlag{Name: "no-reconnect", Usage: "end when the connection drops instead of reconnecting"},
+			&cli.BoolFlag{Name: "tls", Usage: "connect with TLS (default port 6697); a certificate no known authority signed is trusted on first use and pinned (tls.go)"},
+			&cli.StringFlag{Name: "tls-fingerprint", Usage: "trust only the TLS certificate with this SHA-256 `FINGERPRINT`, as labchat serve prints it (implies --tls)"},
 		},
 		Action: runConnect,
 	}
@@ -91,6 +93,7 @@ type clientOptions struct {
 	noReconnect  bool          // --no-reconnect: a lost connection ends the client
 	notify       string        // desktop notifications: "osc9", "osc777" or "" (client_notify.go)
 	trace        *tracer       // nil unless --trace
+	tls          *clientTLS    // nil unless --tls (tls.go)
 }
 
 var bellModes = []string{"all", "dm", "off"}
@@ -143,6 +146,9 @@ func connectOptions(c *cli.Context) (*clientOptions, error) {
 		callTimeout:  cfg.Client.CallTimeout.Duration,
 		trace:        traceFor(c),
 		noReconnect:  c.Bool("no-reconnect"),
+	}
+	if err := setupClientTLS(c, opts, server); err != nil {
+		return nil, err
 	}
 	if opts.callTimeout <= 0 {
 		return nil, usageErrorf("config client.call_timeout = %q: must be a positive duration like \"30s\"", cfg.Client.CallTimeout.String())
@@ -339,6 +345,11 @@ func (cs *clientSession) connect() (*clientConn, error) {
 	conn, err := clientDial(cs.ctx, cs.opts.addr, cs.opts.trace)
 	if err != nil {
 		return nil, withExit(exitConnect, err)
+	}
+	if cs.opts.tls != nil {
+		if conn, err = cs.opts.tls.handshake(cs.ctx, conn); err != nil {
+			return nil, err
+		}
 	}
 	cc := newClientConn(conn)
 	cs.setConn(cc)

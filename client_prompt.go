@@ -49,6 +49,9 @@ func runInteractive(c *cli.Context, opts *clientOptions) error {
 	}
 	p.loadHistory(opts)
 	defer p.saveHistory(opts)
+	if opts.tls != nil { // a certificate to trust on first use is asked about here
+		opts.tls.ask, opts.tls.notices = p.ln.Prompt, p.out
+	}
 	return connectAndRun(c.Context, opts, p, p)
 }
 

@@ -190,7 +190,7 @@ func (cs *clientSession) reconnect(cause error) *clientConn {
 			return cc
 		}
 		cs.setConn(nil)
-		if ee, ok := errors.AsType[*exitError](err); ok && ee.code == exitLoginRefused {
+		if ee, ok := errors.AsType[*exitError](err); ok && ee.code == exitLoginRefused || errors.Is(err, errTLSRefused) {
 			cs.endErr = err // a changed password or a deleted account: trying again will not help
 			return nil
 		}

@@ -237,6 +237,9 @@ type ServerConfig struct {
 	WebOrigins                []string         `toml:"web_origins"`
 	WebTrustedProxies         []string         `toml:"web_trusted_proxies"`
 	WebHeaderTimeout          Duration         `toml:"web_header_timeout"`
+	TLSListen                 string           `toml:"tls_listen"`
+	TLSCert                   string           `toml:"tls_cert"`
+	TLSKey                    string           `toml:"tls_key"`
 }
 
 // OperatorConfig is one [[server.operators]] block: an account that is an operator as soon

@@ -21,9 +21,11 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	testBinDir = dir
-	// The binaries the tests start open no web port unless a test asks (--web-listen):
-	// the default :8080 would collide between tests and with anything else on the PC.
+	// The binaries the tests start open no web or TLS port unless a test asks (--web-listen,
+	// --tls-listen): the defaults :8080 and :6697 would collide between tests and with
+	// anything else on the PC.
 	os.Setenv("LABCHAT_WEB_LISTEN", "")
+	os.Setenv("LABCHAT_TLS_LISTEN", "")
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

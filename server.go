@@ -14,6 +14,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -57,6 +58,7 @@ type Server struct {
 
 	ln       net.Listener
 	web      *webServer    // the web port (websocket.go); nil when web_listen is empty
+	tls      *tlsPort      // IRC over TLS (tls.go); nil when tls_listen is empty
 	shutdown chan struct{} // closed by Shutdown
 	sessWG   sync.WaitGroup
 
@@ -173,6 +175,9 @@ func validateServerConfig(cfg *ServerConfig) error {
 	if err := validateWebConfig(cfg); err != nil {
 		return err
 	}
+	if err := validateTLSConfig(cfg); err != nil {
+		return err
+	}
 	return validatePresenceConfig(cfg)
 }
 
@@ -191,6 +196,11 @@ func (s *Server) Listen() error {
 		ln.Close()
 		return err
 	}
+	if err := s.listenTLS(); err != nil {
+		ln.Close()
+		s.web.close()
+		return err
+	}
 	return nil
 }
 
@@ -204,9 +214,17 @@ func (s *Server) Serve() error {
 		go s.web.serve()
 	}
 	go s.watchAccounts()
+	if s.tls != nil {
+		go s.tls.serve(s)
+	}
+	return s.acceptLoop(s.ln, nil)
+}
+
+// acceptLoop is Serve for one listener; with tlsConf its connections speak TLS (tls.go).
+func (s *Server) acceptLoop(ln net.Listener, tlsConf *tls.Config) error {
 	var backoff time.Duration
 	for {
-		conn, err := s.ln.Accept()
+		conn, err := ln.Accept()
 		if err != nil {
 			select {
 			case <-s.shutdown:
@@ -228,6 +246,10 @@ func (s *Server) Serve() error {
 		backoff = 0
 		if s.trace != nil {
 			conn = s.trace.accepted(conn)
+		}
+		if tlsConf != nil {
+			go s.acceptTLS(conn, tlsConf)
+			continue
 		}
 		s.accept(newTCPTransport(conn), remoteIP(conn))
 	}
@@ -381,6 +403,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.ln.Close()
 	}
 	s.web.close()
+	s.tls.close()
 	for _, c := range sessions {
 		c.kill("Server shutting down")
 	}
@@ -484,6 +507,7 @@ func serveCommand() *cli.Command {
 			"Example: labchat serve --listen 0.0.0.0:6667 --data-dir ./chatdata",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "listen", Usage: "listen on `ADDR` (host:port; overrides server.listen)", EnvVars: []string{"LABCHAT_LISTEN"}},
+			&cli.StringFlag{Name: "tls-listen", Usage: "serve IRC over TLS on `ADDR` (overrides server.tls_listen; empty: off)", EnvVars: []string{"LABCHAT_TLS_LISTEN"}},
 			&cli.StringFlag{Name: "web-listen", Usage: "serve the web client and IRC over WebSocket on `ADDR` (overrides server.web_listen; empty: off)", EnvVars: []string{"LABCHAT_WEB_LISTEN"}},
 		},
 		Action: runServe,
@@ -507,6 +531,9 @@ func runServe(c *cli.Context) error {
 	if c.IsSet("web-listen") {
 		cfg.Server.WebListen = c.String("web-listen")
 	}
+	if c.IsSet("tls-listen") {
+		cfg.Server.TLSListen = c.String("tls-listen")
+	}
 	log := slog.New(slog.NewTextHandler(c.App.ErrWriter, nil))
 	srv, err := NewServer(cfg.Server, cfg.serverDataDir(), log)
 	if err != nil {
@@ -521,6 +548,9 @@ func runServe(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Fprintf(c.App.Writer, "labchat serve: listening on %s (IRC), data in %s\n", srv.Addr(), srv.dataDir)
+	if addr := srv.TLSAddr(); addr != nil {
+		fmt.Fprintf(c.App.Writer, "labchat serve: IRC over TLS on %s, certificate SHA-256 fingerprint %s%s\n", addr, srv.tls.fingerprint, srv.tls.origin())
+	}
 	if addr := srv.WebAddr(); addr != nil {
 		fmt.Fprintf(c.App.Writer, "labchat serve: web client on %s (IRC over WebSocket too): open %s\n", addr, strings.Join(webURLs(addr), " or "))
 	}

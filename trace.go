@@ -132,11 +132,11 @@ func (t *tracer) listen(proto string, a net.Addr) {
 type tracedConn struct {
 	net.Conn
 	t             *tracer
-	local, remote string       // formatted once
-	closed        atomic.Bool  // Close was called on this side
-	eof           atomic.Bool  // a read returned EOF: the peer's FIN arrived
-	frames        atomic.Bool  // upgraded to WebSocket: bytes are frames, shown decoded as ws lines
-	rd, wr        lineRedactor // one per direction: a secret may span two reads or writes
+	local, remote string                 // formatted once
+	closed        atomic.Bool            // Close was called on this side
+	eof           atomic.Bool            // a read returned EOF: the peer's FIN arrived
+	opaque        atomic.Pointer[string] // set when the bytes are not IRC text: what they are instead
+	rd, wr        lineRedactor           // one per direction: a secret may span two reads or writes
 }
 
 func (t *tracer) wrapConn(conn net.Conn) *tracedConn {
@@ -227,14 +227,21 @@ func (tc *tracedConn) writeBuffers(bufs *net.Buffers) (int64, error) {
 	return n, err
 }
 
-// payload shows the bytes of a read or write. WebSocket frames are not shown raw: a masked
-// frame would print a password in a form anyone can unmask; the ws lines show them decoded
-// and redacted.
+// payload shows the bytes of a read or write. WebSocket frames and TLS records are not shown
+// raw: a masked frame would print a password in a form anyone can unmask (the ws lines show
+// them decoded and redacted), and TLS records are noise by design.
 func (tc *tracedConn) payload(r *lineRedactor, b []byte) string {
-	if tc.frames.Load() {
-		return "(WebSocket frames)"
+	if what := tc.opaque.Load(); what != nil {
+		return "(" + *what + ")"
 	}
 	return r.show(b)
+}
+
+// markOpaque makes conn's trace show what its bytes are instead of the bytes, if it is traced.
+func markOpaque(conn net.Conn, what string) {
+	if tc, ok := conn.(*tracedConn); ok {
+		tc.opaque.Store(&what)
+	}
 }
 
 func (tc *tracedConn) writeError(n, size int, err error) {

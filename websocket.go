@@ -472,9 +472,7 @@ func newWSTransport(ws *websocket.Conn, binary bool, conn net.Conn, tr *tracer) 
 	}
 	t.local = unmapped(addrPortOf(conn.LocalAddr())).String()
 	t.remote = unmapped(addrPortOf(conn.RemoteAddr())).String()
-	if tc, ok := conn.(*tracedConn); ok {
-		tc.frames.Store(true)
-	}
+	markOpaque(conn, "WebSocket frames")
 	return t
 }
 
