@@ -512,12 +512,13 @@ type clientSession struct {
 	historyWant  map[string]int  // /history N asked for a target: its batch shows N lines
 	catchUpSince time.Time       // the newest server time seen before the drop; zero: no catch-up
 
-	historyBatches  map[string]*historyReplay // open chathistory batches; dispatch goroutine only
-	whowas          bool                      // inside a WHOWAS reply (its 312 reads differently); dispatch only
-	callProbe       string                    // during /call's round trip: the callee, whose 401 or "offline" notice is caught
-	callProbeResult string                    // what the probe found: callStateFailed, callStateStored or ""
-	settling        bool                      // until the login's burst is over: rings are held (client_calls.go)
-	heldRings       []heldRing                // guarded by mu
+	historyBatches  map[string]*historyReplay    // open chathistory batches; dispatch goroutine only
+	whowas          bool                         // inside a WHOWAS reply (its 312 reads differently); dispatch only
+	callProbe       string                       // during /call's round trip: the callee, whose 401 or "offline" notice is caught
+	callProbeResult string                       // what the probe found: callStateFailed, callStateStored or ""
+	settling        bool                         // until the login's burst is over: rings are held (client_calls.go)
+	heldRings       []heldRing                   // guarded by mu
+	secretPrompt    func(string) (string, error) // no-echo question (interactive only); guarded by mu
 	quitting        bool
 	lineErrors      int // server errors about lines we sent (pipeline mode's exit status)
 }

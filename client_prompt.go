@@ -221,6 +221,7 @@ func (cs *clientSession) runPrompt(p *prompt) error {
 	})
 	cs.mu.Lock()
 	cs.redraw = p.keys.requestRedraw
+	cs.secretPrompt = p.ln.PasswordPrompt // commands run between prompts, so liner is free
 	cs.mu.Unlock()
 	if cs.isRoom(cs.opts.to) {
 		if err := cmdJoin(cs, cs.opts.to); err != nil {
@@ -384,6 +385,16 @@ func init() {
 		{"hangup", "", "end the call in progress (on both sides)", completeNothing, cmdHangup},
 		{"history", "[NICK|#ROOM] [N]", "the server's last N messages (default 20) of a conversation", completeTarget, cmdHistory},
 		{"me", "TEXT", "send an action (* you TEXT) to the target", completeNothing, cmdMe},
+		{"invite", "NICK [#ROOM]", "invite NICK to a room (default: the current one)", completeNick, cmdInvite},
+		{"mode", "[#ROOM|NICK] [+-MODES ARGS]", "show or change modes, e.g. /mode +m, /mode #lab +v carol", completeTarget, cmdMode},
+		{"ban", "[#ROOM] [NICK|MASK|$a:ACCOUNT]", "ban from a room (alone: list the bans)", completeNick, cmdBan},
+		{"unban", "[#ROOM] NICK|MASK|$a:ACCOUNT", "lift a ban", completeNick, cmdUnban},
+		{"key", "[#ROOM] KEY|off", "set or remove a room's key (joining then needs /join #ROOM KEY)", completeRoom, cmdKey},
+		{"limit", "[#ROOM] N|off", "set or remove a room's member limit", completeRoom, cmdLimit},
+		{"passwd", "", "change your password (asked without echo)", completeNothing, cmdPasswd},
+		{"oper", "[NAME]", "become a server operator (the password is asked without echo)", completeNothing, cmdOper},
+		{"kill", "NICK [REASON]", "operators: disconnect a user, with a reason they see", completeNick, cmdKill},
+		{"announce", "TEXT", "operators: a notice to everyone connected", completeNothing, cmdAnnounce},
 		{"raw", "LINE", "send LINE to the server as typed and show the replies raw", completeNothing, cmdRaw},
 		{"help", "", "list the commands", completeNothing, cmdHelp},
 		{"quit", "[REASON]", "leave the server and exit", completeNothing, cmdQuit},
