@@ -69,9 +69,10 @@ type cliResult struct {
 // test instead of stalling it.
 func runCLI(t testing.TB, timeout time.Duration, stdin string, env []string, args ...string) cliResult {
 	t.Helper()
+	bin := labchatBinary(t) // first: the one-time build must not eat the run's timeout
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, labchatBinary(t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
