@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // startServerWith is startServer with the server's log captured and a hook run on the
@@ -574,6 +575,21 @@ func TestLimitKeysAreValidated(t *testing.T) {
 		set(&cfg)
 		if err := validateServerConfig(&cfg); err == nil {
 			t.Errorf("config %+v accepted", cfg)
+		}
+	}
+}
+
+// The client records whatever a server sends it; its files stay UTF-8 all the same.
+func TestLogLinesAreUTF8AndRoundTrip(t *testing.T) {
+	for _, text := range []string{"caf\xe9", "\xff\xfe", "ok é ✓ \xc3", "\xef\xbf\xbd is U+FFFD", "a\\xff"} {
+		e := LogEntry{Time: time.Now(), MsgID: "m1", Kind: "PRIVMSG", From: "bob", To: "alice", Text: text}
+		line := e.AppendLine(nil)
+		if !utf8.Valid(line) {
+			t.Errorf("log line for %q is not UTF-8: %q", text, line)
+		}
+		got, err := ParseLogLine(bytes.TrimSuffix(line, []byte("\n")))
+		if err != nil || got.Text != text {
+			t.Errorf("round trip of %q: %q, %v", text, got.Text, err)
 		}
 	}
 }

@@ -9,10 +9,11 @@ package main
 //	time (RFC 3339, UTC)         id           kind          from         to          text
 //
 // Text is escaped so that any byte string round-trips exactly and every message stays on one
-// line: backslash as \\, TAB as \t, LF as \n, CR as \r, other control bytes as \xHH. The
-// other fields hold no such bytes (they are validated). A crash mid-append leaves at most one
-// torn last line; readers skip lines that do not parse, and the next append first ends the
-// torn line so it cannot swallow the new one.
+// line: backslash as \\, TAB as \t, LF as \n, CR as \r, other control bytes and bytes that
+// are not UTF-8 as \xHH, so every log file is valid UTF-8. The other fields hold no such bytes
+// (they are validated). A crash mid-append leaves at most one torn last line; readers skip
+// lines that do not parse, and the next append first ends the torn line so it cannot swallow
+// the new one.
 //
 // Files: <dir>/<conversation>/<YYYY-MM-DD>.log, one per conversation and UTC day. A
 // conversation is "room-<name>" for a room or "dm-<a>+<b>" for two users (names casefolded
@@ -32,6 +33,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // LogEntry is one logged message.
@@ -84,8 +86,17 @@ func appendLogText(buf []byte, s string) []byte {
 			buf = append(buf, '\\', 'r')
 		case c < 0x20 || c == 0x7f:
 			buf = append(buf, '\\', 'x', hexDigit(c>>4), hexDigit(c&0xf))
-		default:
+		case c < utf8.RuneSelf:
 			buf = append(buf, c)
+		default:
+			// A byte that is not part of valid UTF-8 (a client's peer or server may send any)
+			// is escaped too, so that the file stays UTF-8 and still round-trips.
+			if _, n := utf8.DecodeRuneInString(s[i:]); n > 1 {
+				buf = append(buf, s[i:i+n]...)
+				i += n - 1
+			} else {
+				buf = append(buf, '\\', 'x', hexDigit(c>>4), hexDigit(c&0xf))
+			}
 		}
 	}
 	return buf
