@@ -100,3 +100,20 @@ func TestOperatorCommandRefusedInteractive(t *testing.T) {
 	bob.typeLine("/limit 3")
 	bob.shows(`usage: /limit \[#ROOM\] N\|off \(the target is not a room: name one\)$`)
 }
+
+// A client an operator disconnects says so and does not come back.
+func TestKilledClientDoesNotReconnect(t *testing.T) {
+	addr, data := aliceAndBob(t, func(sc *ServerConfig) { sc.Operators = operConfig(t).Operators })
+	oper := rawLogin(t, addr, "alice", "alicepw1")
+	oper.send("OPER operuser operpassword")
+	oper.expect(` 381 `)
+	oper.send("MONITOR + bob")
+	oper.expect(` 731 `)
+	bob := startClient(t, clientEnv(data, "bobpw123"), "connect", addr, "--user", "bob", "--follow")
+	oper.expect(` 730 `)
+	oper.send("KILL bob :go home")
+	code := bob.wait(t)
+	if stderr := bob.stderr.String(); code != exitProtocol || !strings.Contains(stderr, "go home") || strings.Contains(stderr, "reconnecting") {
+		t.Errorf("exit %d, stderr %q; want %d, the reason, no reconnecting", code, stderr, exitProtocol)
+	}
+}
