@@ -12,11 +12,14 @@ package main
 //     (joining later, even by INVITE, does not open the private past).
 //
 // State: each room remembers its floor (rule 2) and its private spells (rule 3) in memory, and
-// writes one small file per room, <logs>/<room conversation>/history-from, so that a restart
-// can tell a room that went on from one that emptied. It holds the time from which a room of
-// that name may show its history after a restart, or "none". The file is written under
-// Server.mu on the rare events that change it (creation, emptying, turning private or public),
-// without fsync: a file lost in a crash reads as "none", which hides more, never less.
+// writes one small file per room that has logs, <logs>/<room conversation>/history-from, so
+// that a restart can tell a room that went on from one that emptied. It holds the log position
+// ("2026-12-01.log 4096": day file, byte offset) from which a room of that name may show its
+// history after a restart, or "none" (a time, written by hand, works too). The file is
+// written under Server.mu on the rare events that change it (emptying, creation after one,
+// turning private or public), without fsync; a torn file reads as "none", which hides more,
+// never less. A room that never logged a line writes nothing, so JOINs of made-up names leave
+// no directories behind.
 // Membership is counted per connection for guests and per account for logged-in users.
 
 import (
@@ -38,13 +41,34 @@ const historyFromFile = "history-from"
 // this server run are msgid sequence numbers (newMsgID's counter, taken with Server.mu
 // write-locked, so no message of the room is being numbered meanwhile): exact even within
 // one millisecond, which the log's timestamps are not. Messages of earlier runs are older
-// than every boundary of this run and are judged by time against fromFile alone.
+// than every boundary of this run and are judged by the history-from file alone, which holds
+// a log position (day file and byte offset), just as exact.
 type roomHistory struct {
 	floorSeq uint64      // messages numbered at or below this in this run are before the room
-	fromFile time.Time   // the floor read from history-from; zero when the room began this run
+	earlier  earlierRuns // what of the earlier runs' messages members may read
 	private  uint64      // counter when the current private spell began; 0 while public
 	spells   []histSpell // ended private spells, oldest first
 	joined   map[*Session]uint64
+}
+
+// earlierRuns is history-from as read at the room's creation: all of the earlier runs'
+// messages, none, or those from a log position (or, in a hand-written file, a time) on.
+type earlierRuns struct {
+	all  bool
+	from histPos   // from.day != "": from this position
+	at   time.Time // !at.IsZero(): from this time
+}
+
+func (e earlierRuns) keep(h *histEntry) bool {
+	switch {
+	case e.all:
+		return true
+	case e.from.day != "":
+		return h.pos.compare(e.from) >= 0
+	case !e.at.IsZero():
+		return !h.Time.Before(e.at)
+	}
+	return false
 }
 
 // histSpell is a private spell: messages numbered in (from, to] were said while it lasted.
@@ -63,28 +87,55 @@ func msgSeq(msgid string) (uint64, bool) {
 
 func msgSeqNow() uint64 { return msgidCounter.Load() }
 
-// roomBornLocked sets up a new room's history floor: where it left off if the room was alive
-// when the server last stopped, else now. s.mu must be write-locked.
+// roomBornLocked sets up a new room's history floor from its history-from file: a time, where
+// the room left off when the server last stopped; "none" (or anything unreadable), nothing
+// of earlier runs; no file, nothing to hide (the room never emptied with a history, or its
+// logs predate the file). s.mu must be write-locked.
 func (s *Server) roomBornLocked(r *Room) {
 	r.hist = roomHistory{floorSeq: msgSeqNow(), joined: make(map[*Session]uint64)}
 	if s.history == nil {
 		return
 	}
-	if data, err := os.ReadFile(s.historyFromPath(r)); err == nil {
-		if t, err := time.Parse(logTimeLayout, strings.TrimSpace(string(data))); err == nil {
-			// Nothing of this run was said in the room yet: only the earlier runs' part counts.
-			r.hist.fromFile = t
+	data, err := os.ReadFile(s.historyFromPath(r))
+	if err != nil {
+		r.hist.earlier.all = true
+		return
+	}
+	// Nothing of this run was said in the room yet: only the earlier runs' part counts.
+	text := strings.TrimSpace(string(data))
+	if day, off, ok := strings.Cut(text, " "); ok {
+		if n, err := strconv.ParseInt(off, 10, 64); err == nil && n >= 0 && strings.HasSuffix(day, ".log") {
+			r.hist.earlier.from = histPos{day: day, off: n}
 			return
 		}
 	}
-	s.writeHistoryFrom(r, time.Now().Truncate(time.Millisecond).UTC().Format(logTimeLayout))
+	if t, err := time.Parse(logTimeLayout, text); err == nil {
+		r.hist.earlier.at = t
+		return
+	}
+	// Say where this room begins, or a restart would hide its history with the old room's.
+	s.writeHistoryFrom(r, s.logPosNow(r))
+}
+
+// logPosNow is where the room's next message will be logged: the size of today's day file.
+// With Server.mu write-locked no message of the room is being appended, so it is exact.
+func (s *Server) logPosNow(r *Room) string {
+	day := time.Now().UTC().Format("2006-01-02") + ".log"
+	var size int64
+	if fi, err := os.Stat(filepath.Join(s.history.dir, r.logName, day)); err == nil {
+		size = fi.Size()
+	}
+	return day + " " + strconv.FormatInt(size, 10)
 }
 
 // roomEmptiedLocked ends a room's history for good: the next room of that name starts afresh.
-// Shutdown empties every room too, but that is no emptying (rule 2), so it writes nothing.
-// s.mu must be write-locked.
+// A room that logged nothing has nothing to hide and leaves no file. Shutdown empties every
+// room too, but that is no emptying (rule 2), so it writes nothing. s.mu must be write-locked.
 func (s *Server) roomEmptiedLocked(r *Room) {
-	if s.history != nil && !s.closed {
+	if s.history == nil || s.closed {
+		return
+	}
+	if _, err := os.Stat(filepath.Join(s.history.dir, r.logName)); err == nil {
 		s.writeHistoryFrom(r, "none")
 	}
 }
@@ -105,14 +156,11 @@ func (s *Server) roomPrivacyLocked(r *Room) {
 		h.private = 0
 		if len(h.spells) > maxSpells {
 			h.floorSeq = max(h.floorSeq, h.spells[0].to)
-			h.fromFile = time.Time{} // earlier runs' messages are before the floor now
+			h.earlier = earlierRuns{} // earlier runs' messages are before the floor now
 			h.spells = h.spells[1:]
 		}
 		if s.history != nil {
-			// After a restart, what was said until now is judged by time: round up, so a
-			// message of this millisecond counts as private.
-			end := time.Now().Truncate(time.Millisecond).Add(time.Millisecond)
-			s.writeHistoryFrom(r, end.UTC().Format(logTimeLayout))
+			s.writeHistoryFrom(r, s.logPosNow(r)) // after a restart, from here on
 		}
 	}
 }
@@ -150,7 +198,7 @@ func (r *Room) historyFilterLocked(c *Session) func(*histEntry) bool {
 	return func(e *histEntry) bool {
 		seq, thisRun := msgSeq(e.MsgID)
 		if !thisRun || seq <= runStart {
-			return !h.fromFile.IsZero() && !e.Time.Before(h.fromFile)
+			return h.earlier.keep(e)
 		}
 		if seq <= h.floorSeq {
 			return false

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 )
 
@@ -136,20 +137,34 @@ func TestRoomHistoryAcrossRestarts(t *testing.T) {
 	sayIn(a, "#gone", "said before it emptied")
 	a.send("PART #gone")
 	a.expect("PART #gone")
+	joinRoom(a, "#silent") // nothing said: nothing to hide, no directory left behind
+	a.send("PART #silent")
+	a.expect("PART #silent")
+	joinRoom(a, "#again") // emptied, then created again: the new room says where it begins
+	sayIn(a, "#again", "first room")
+	a.send("PART #again")
+	a.expect("PART #again")
+	joinRoom(a, "#again")
+	sayIn(a, "#again", "second room")
 	ts.stop(t)
-	for room, want := range map[string]string{"room-open": "T", "room-priv": "none", "room-gone": "none"} {
+	for room, want := range map[string]string{"room-open": "", "room-priv": "none\n", "room-gone": "none\n", "room-again": "pos"} {
 		data, err := os.ReadFile(filepath.Join(dir, "logs", room, historyFromFile))
-		if err != nil {
-			t.Fatal(err)
+		switch got := string(data); {
+		case want == "" && !os.IsNotExist(err):
+			t.Errorf("%s/history-from = %q, %v; want no file (a room that went on)", room, got, err)
+		case want == "pos" && (err != nil || !regexp.MustCompile(`^\d{4}-\d\d-\d\d\.log [1-9]\d*\n$`).MatchString(got)):
+			t.Errorf("%s/history-from = %q, %v; want the log position where the room began", room, got, err)
+		case want != "" && want != "pos" && got != want:
+			t.Errorf("%s/history-from = %q, %v; want %q", room, got, err, want)
 		}
-		if got := string(data); (want == "none") != (got == "none\n") {
-			t.Errorf("%s/history-from = %q, want %s", room, got, want)
-		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "logs", "room-silent")); !os.IsNotExist(err) {
+		t.Errorf("a room where nothing was said left a directory: %v", err)
 	}
 
 	ts = startServer(t, testConfig(t), dir)
 	b, _ := capsLogin(t, ts.addr, "bob", "", historyCaps)
-	for room, want := range map[string]string{"#open": "kept across the restart", "#priv": "", "#gone": ""} {
+	for room, want := range map[string]string{"#open": "kept across the restart", "#priv": "", "#gone": "", "#again": "second room"} {
 		joinRoom(b, room)
 		if got := texts(historyBatch(t, b, "CHATHISTORY LATEST "+room+" * 10")); got != want {
 			t.Errorf("after a restart %s shows %q, want %q", room, got, want)
