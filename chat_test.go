@@ -352,24 +352,6 @@ func TestRegistrationErrors(t *testing.T) {
 	})
 }
 
-func TestSecondLoginTakesOver(t *testing.T) {
-	ts := startServer(t, loginRequiredConfig(t), "")
-	first := registerAccount(t, ts.addr, "alice", "s3cret-pw")
-	watcher := registerAccount(t, ts.addr, "bob", "bobs-pw")
-	first.send("JOIN #lab")
-	first.sync()
-	watcher.send("JOIN #lab")
-	watcher.sync()
-
-	second := saslLogin(t, ts.addr, "alice", "s3cret-pw")
-	if e := first.expectClosed(); e != "ERROR :Logged in from 127.0.0.1" {
-		t.Errorf("old session got %q, want ERROR :Logged in from 127.0.0.1", e)
-	}
-	watcher.expect(`^:alice!\S+ QUIT :Logged in from 127\.0\.0\.1`)
-	second.send("WHOIS alice")
-	second.expect(" 311 alice alice ")
-}
-
 func TestRegisteredNickIsProtected(t *testing.T) {
 	ts := startServer(t, testConfig(t), "")
 	registerAccount(t, ts.addr, "alice", "s3cret-pw").send("QUIT")

@@ -390,10 +390,9 @@ func (c *Session) historyConversation(target string) (string, func(*histEntry) b
 // name, else a guest without a session (which no guest's DMs are filed under).
 func (s *Server) historyNameOf(nick string) string {
 	s.mu.RLock()
-	t, ok := s.nicks[casefold(nick)]
-	if ok && t.registered {
+	if u := s.nicks[casefold(nick)]; u != nil {
 		defer s.mu.RUnlock()
-		return t.historyName()
+		return u.first().historyName()
 	}
 	s.mu.RUnlock()
 	if name := s.accountOwning(nick); name != "" {

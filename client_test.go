@@ -304,14 +304,20 @@ func TestConnectFollowJSON(t *testing.T) {
 	}
 }
 
-func TestConnectSecondLoginEndsTheFirstWithExit5(t *testing.T) {
-	bob, _, addr, data := followRoom(t)
-	res := runCLI(t, clientTestTimeout, "", clientEnv(data, "bobpw123"), "connect", addr, "--user", "bob", "--to", "bob")
+func TestConnectSecondLoginKeepsTheFirst(t *testing.T) {
+	bob, alice, addr, data := followRoom(t)
+	res := runCLI(t, clientTestTimeout, "sent from a script\n", clientEnv(data, "bobpw123"), "connect", addr, "--user", "bob", "--to", "alice")
 	if res.code != exitOK {
 		t.Fatalf("second login: exit %d; stderr %s", res.code, res.stderr)
 	}
-	if code := bob.wait(t); code != exitProtocol || !strings.Contains(bob.stderr.String(), "Logged in from") {
-		t.Errorf("first session: exit %d, stderr %q; want %d and the server's reason", code, bob.stderr.String(), exitProtocol)
+	alice.expect(`:bob!\S+ PRIVMSG alice :sent from a script`)
+	// The first client is still connected and following #lab.
+	alice.send("PRIVMSG #lab :still here?")
+	for line := bob.nextLine(t); !strings.Contains(line, "still here?"); line = bob.nextLine(t) {
+	}
+	bob.stdin.Close()
+	if code := bob.wait(t); code != exitOK {
+		t.Errorf("first client: exit %d, stderr %q; want 0", code, bob.stderr.String())
 	}
 }
 

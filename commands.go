@@ -262,31 +262,36 @@ func (s *Server) validNick(nick string) error {
 	return nil
 }
 
-// claimNick gives nick to an unregistered session if nobody else holds it. A nick held by a
-// session of the account that shares its name stays with it for now: if this client logs in
-// to that account, it takes over at registration.
+// claimNick gives nick to an unregistered session if nobody else holds it. Two kinds of nick
+// are not claimed but left provisional, decided at registration: one an account's user is
+// online with (this connection may turn out to be one more of it), and one registered to an
+// account, which only its owner gets. So a connection that sends NICK alice and never logs in
+// cannot keep alice out.
 func (s *Server) claimNick(c *Session, nick string) (code, text string) {
 	key := casefold(nick)
+	reserved := s.accountOwning(nick) != ""
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if holder, ok := s.nicks[key]; ok && holder != c {
-		if holder.account == "" || casefold(holder.account) != key {
+	if u := s.nicks[key]; u != nil && u.account == "" {
+		return ERR_NICKNAMEINUSE, "Nickname is already in use"
+	} else if u == nil && !reserved {
+		if holder := s.claims[key]; holder != nil && holder != c {
 			return ERR_NICKNAMEINUSE, "Nickname is already in use"
 		}
 		c.releaseNickLocked()
-		c.nick, c.nickProvisional = nick, true
+		s.claims[key] = c
+		c.nick, c.nickProvisional = nick, false
 		return "", ""
 	}
 	c.releaseNickLocked()
-	s.nicks[key] = c
-	c.nick, c.nickProvisional = nick, false
+	c.nick, c.nickProvisional = nick, true
 	return "", ""
 }
 
-// releaseNickLocked frees the session's current nick; s.mu must be held.
+// releaseNickLocked frees the nick an unregistered session claimed; s.mu must be held.
 func (c *Session) releaseNickLocked() {
-	if c.nick != "" && !c.nickProvisional && c.s.nicks[casefold(c.nick)] == c {
-		delete(c.s.nicks, casefold(c.nick))
+	if c.nick != "" && !c.nickProvisional && c.s.claims[casefold(c.nick)] == c {
+		delete(c.s.claims, casefold(c.nick))
 	}
 }
 
@@ -299,7 +304,7 @@ func (c *Session) changeNick(nick string) {
 		return
 	}
 	s.mu.Lock()
-	if holder, ok := s.nicks[key]; ok && holder != c {
+	if u, holder := s.nicks[key], s.claims[key]; u != nil && u != c.u || holder != nil {
 		s.mu.Unlock()
 		c.reply(ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
 		return
@@ -308,16 +313,23 @@ func (c *Session) changeNick(nick string) {
 		s.mu.Unlock()
 		return
 	}
+	// The nick is the user's: every connection of it is renamed and told.
 	ev := newOutMsg(Message{Source: c.prefix(), Command: "NICK", Params: []string{nick}})
 	for peer := range c.peersLocked() {
 		peer.send(ev.bytesFor(peer.caps))
 	}
-	c.sendOwn(ev.bytesFor(c.caps))
+	c.sendToOwnLocked(ev)
 	delete(s.nicks, casefold(c.nick))
-	s.nicks[key] = c
+	s.nicks[key] = c.u
 	old := c.nick
 	c.rememberLocked()
+	c.u.nick = nick
 	c.nick = nick
+	for _, own := range c.u.sessions {
+		if own != c {
+			own.renameLocked(nick)
+		}
+	}
 	c.nickChangedLocked(old)
 	s.mu.Unlock()
 }
@@ -330,13 +342,16 @@ func (s *Server) accountOwning(nick string) string {
 	return ""
 }
 
-// peersLocked is every other session sharing a room with c; s.mu must be held.
+// peersLocked is every session of another user sharing a room with any connection of c's
+// user: who sees the nick. s.mu must be held.
 func (c *Session) peersLocked() map[*Session]struct{} {
 	peers := make(map[*Session]struct{})
-	for r := range c.rooms {
-		for m := range r.members {
-			if m != c {
-				peers[m] = struct{}{}
+	for _, own := range c.ownSessionsLocked() {
+		for r := range own.rooms {
+			for m := range r.members {
+				if !m.sameUser(c) {
+					peers[m] = struct{}{}
+				}
 			}
 		}
 	}
@@ -375,7 +390,6 @@ func (c *Session) tryRegister() {
 		return
 	}
 	c.s.mu.Lock()
-	c.registered = true
 	c.s.countPeakLocked()
 	c.registeredLocked()
 	c.s.mu.Unlock()
@@ -395,51 +409,39 @@ func (c *Session) askForLogin() {
 	c.sendLine(":" + c.s.cfg.Name + " NOTICE " + c.nickOrStar() + " :*** " + text)
 }
 
-// settleNick makes sure the nick is ours and not an account's we did not log in to. A nick
-// held by an older session of our own account is taken over.
+// settleNick completes registration in the registry: a connection logged in to an account
+// that is online already becomes one more connection of that user (with its nick, whatever
+// NICK it sent); otherwise the nick must be free and not an account's it did not log in to.
+// It reports false, with a 433, when the client must send another NICK.
 func (c *Session) settleNick() bool {
 	s := c.s
 	key := casefold(c.nick)
-	if owner := s.accountOwning(c.nick); owner != "" && (c.account == "" || casefold(c.account) != key) {
-		nick := c.nick
-		s.mu.Lock()
-		c.releaseNickLocked()
-		c.nick, c.nickProvisional = "", false
-		s.mu.Unlock()
-		c.reply(ERR_NICKNAMEINUSE, nick, "Nickname is registered to an account; log in to use it, or choose another nick")
-		return false
-	}
-	if !c.nickProvisional {
-		return true
-	}
-	s.mu.Lock()
-	holder := s.nicks[key]
-	s.mu.Unlock()
-	if holder != nil && holder != c {
-		if holder.account == "" || c.account == "" || casefold(holder.account) != casefold(c.account) {
-			c.reply(ERR_NICKNAMEINUSE, c.nick, "Nickname is already in use")
-			s.mu.Lock()
-			c.nick, c.nickProvisional = "", false
-			s.mu.Unlock()
-			return false
-		}
-		holder.takenOver(c.ip)
-	}
+	owner := s.accountOwning(c.nick)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if h, ok := s.nicks[key]; ok && h != c {
-		c.reply(ERR_NICKNAMEINUSE, c.nick, "Nickname is already in use")
+	if u := s.accountUsers[casefold(c.account)]; c.account != "" && u != nil {
+		c.releaseNickLocked()
+		s.attachLocked(c, u)
+		return true
+	}
+	text := ""
+	switch {
+	case owner != "" && casefold(c.account) != casefold(owner):
+		text = "Nickname is registered to an account; log in to use it, or choose another nick"
+	case s.nicks[key] != nil || s.claims[key] != nil && s.claims[key] != c:
+		text = "Nickname is already in use"
+	}
+	if text != "" {
+		nick := c.nick
+		c.releaseNickLocked()
 		c.nick, c.nickProvisional = "", false
+		c.reply(ERR_NICKNAMEINUSE, nick, text)
 		return false
 	}
-	s.nicks[key] = c
+	c.releaseNickLocked()
 	c.nickProvisional = false
+	s.attachLocked(c, nil)
 	return true
-}
-
-// takenOver ends a session whose account logged in elsewhere.
-func (c *Session) takenOver(addr string) {
-	c.end("Logged in from " + addr)
 }
 
 func (c *Session) welcome() {
@@ -457,6 +459,9 @@ func (c *Session) welcome() {
 		c.deliverOffline()
 	}
 	c.operAccount()
+	if away := c.awayMessage(); away != "" {
+		c.reply(RPL_NOWAWAY, "You have been marked as being away (set on another connection: "+away+")")
+	}
 }
 
 // ---- login ----
@@ -477,8 +482,8 @@ func (c *Session) loginWithPass() bool {
 	return true
 }
 
-// login checks a password, marks the session logged in and takes over older sessions of the
-// account. Failures count against the account from the client's address, and against the
+// login checks a password and marks the session logged in (its user is settled at
+// registration, or here when it logs in after the welcome). Failures count against the account from the client's address, and against the
 // address (loginThrottle); the token is taken before the hash.
 func (c *Session) login(name, password string) error {
 	s := c.s
@@ -496,12 +501,17 @@ func (c *Session) login(name, password string) error {
 		return err
 	}
 	att.Succeeded()
-	for _, old := range s.sessionsOf(prev.Name) {
-		if old != c {
-			old.takenOver(c.ip)
-		}
-	}
 	s.mu.Lock()
+	if c.registered {
+		// Logging in after the welcome: this connection's user becomes the account's, unless
+		// the account is online already (a guest's nick cannot join another user's).
+		if s.accountUsers[casefold(prev.Name)] != nil {
+			s.mu.Unlock()
+			return errOnlineElsewhere
+		}
+		c.u.account = prev.Name
+		s.accountUsers[casefold(prev.Name)] = c.u
+	}
 	c.account = prev.Name
 	c.accountChangedLocked()
 	s.mu.Unlock()
@@ -513,7 +523,10 @@ func (c *Session) login(name, password string) error {
 	return nil
 }
 
-var errThrottled = errors.New("too many failed logins")
+var (
+	errThrottled       = errors.New("too many failed logins")
+	errOnlineElsewhere = errors.New("is online from another connection")
+)
 
 // retryIn is a wait rounded up to whole seconds, as "42s".
 func retryIn(wait time.Duration) string {
@@ -530,29 +543,26 @@ func loginErrorText(name string, err error) string {
 		return err.Error()
 	case errors.Is(err, ErrAccountLocked):
 		return "account " + name + " is locked by the administrator"
+	case errors.Is(err, errOnlineElsewhere):
+		return "account " + name + " is online from another connection; to add this one, log in while connecting (SASL before CAP END, or PASS)"
 	}
 	return "login unavailable: " + err.Error()
 }
 
-// sessionsOf lists the sessions logged in to an account.
-func (s *Server) sessionsOf(account string) []*Session {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	var out []*Session
-	for c := range s.sessions {
-		if c.account != "" && casefold(c.account) == casefold(account) {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
+// sendPreviousLogin tells the account's owner about the login before this one (which may be
+// another connection still open), and which other connections are open now.
 func (c *Session) sendPreviousLogin() {
 	text := "First login to this account"
 	if !c.prevLogin.IsZero() {
 		text = "Previous login: " + c.prevLogin.UTC().Format(time.RFC3339) + " from " + c.prevAddr
 	}
 	c.sendLine(":" + c.s.cfg.Name + " NOTICE " + c.nick + " :" + text)
+	c.s.mu.RLock()
+	others := c.otherConnectionsText()
+	c.s.mu.RUnlock()
+	if others != "" {
+		c.sendLine(":" + c.s.cfg.Name + " NOTICE " + c.nick + " :" + others)
+	}
 }
 
 func (c *Session) loggedIn() {
@@ -685,6 +695,10 @@ func nameOrStar(name string) string {
 
 func (c *Session) register(name, email, password string) {
 	if c.nickProvisional {
+		if c.s.accountOwning(name) == "" {
+			c.fail("REGISTER", "BAD_ACCOUNT_NAME", name, "The nick "+name+" is in use by someone online; an account needs a nick of its own")
+			return
+		}
 		c.fail("REGISTER", "ACCOUNT_EXISTS", name, "Account "+name+" already exists")
 		return
 	}
@@ -738,6 +752,10 @@ func (c *Session) register(name, email, password string) {
 	}
 	c.s.log.Info("registered", "account", name, "remote", c.ip)
 	c.s.mu.Lock()
+	if c.registered {
+		c.u.account = name
+		c.s.accountUsers[casefold(name)] = c.u
+	}
 	c.account = name
 	c.accountChangedLocked()
 	c.s.mu.Unlock()
@@ -789,18 +807,19 @@ func (c *Session) handleLusers(m *Message) {
 	}
 	s := c.s
 	s.mu.RLock()
-	users, invisible, unknown, rooms, peak := 0, 0, 0, len(s.rooms), s.peak
-	for sess := range s.sessions {
-		switch {
-		case !sess.registered:
-			unknown++
-		case sess.invisible:
-			users++
+	// Users are nicks online; an account on three devices is one user and three clients.
+	users, invisible, clients, rooms, peak := len(s.nicks), 0, 0, len(s.rooms), s.peak
+	for _, u := range s.nicks {
+		if u.first().invisible {
 			invisible++
-		default:
-			users++
 		}
 	}
+	for sess := range s.sessions {
+		if sess.registered {
+			clients++
+		}
+	}
+	unknown := len(s.sessions) - clients
 	s.mu.RUnlock()
 	n, max := strconv.Itoa(users), strconv.Itoa(peak)
 	c.reply(RPL_LUSERCLIENT, "There are "+strconv.Itoa(users-invisible)+" users and "+strconv.Itoa(invisible)+" invisible on 1 servers")
@@ -808,28 +827,22 @@ func (c *Session) handleLusers(m *Message) {
 		c.reply(RPL_LUSERUNKNOWN, strconv.Itoa(unknown), "unknown connection(s)")
 	}
 	c.reply(RPL_LUSERCHANNELS, strconv.Itoa(rooms), "channels formed")
-	c.reply(RPL_LUSERME, "I have "+n+" clients and 0 servers")
+	c.reply(RPL_LUSERME, "I have "+strconv.Itoa(clients)+" clients and 0 servers")
 	c.reply(RPL_LOCALUSERS, n, max, "Current local users "+n+", max "+max)
 	c.reply(RPL_GLOBALUSERS, n, max, "Current global users "+n+", max "+max)
 }
 
 // countPeakLocked updates the LUSERS peak after a registration; s.mu must be write-locked.
 func (s *Server) countPeakLocked() {
-	n := 0
-	for sess := range s.sessions {
-		if sess.registered {
-			n++
-		}
-	}
-	s.peak = max(s.peak, n)
+	s.peak = max(s.peak, len(s.nicks))
 }
 
-// findUser returns the registered session using nick, under s.mu read lock.
+// findUser returns the first connection of the user online with nick, under s.mu read lock.
 func (s *Server) findUser(nick string) *Session {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if c, ok := s.nicks[casefold(nick)]; ok && c.registered {
-		return c
+	if u := s.nicks[casefold(nick)]; u != nil {
+		return u.first()
 	}
 	return nil
 }
@@ -839,21 +852,29 @@ func (c *Session) handleWhois(m *Message) {
 	nick, _, _ = strings.Cut(nick, ",")
 	s := c.s
 	s.mu.RLock()
-	t, ok := s.nicks[casefold(nick)]
-	if !ok || !t.registered {
+	u := s.nicks[casefold(nick)]
+	if u == nil {
 		s.mu.RUnlock()
 		c.reply(ERR_NOSUCHNICK, nick, "No such nick")
 		c.reply(RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
 		return
 	}
-	tnick, user, ip, real, account, away, oper, bot := t.nick, t.userOrNick(), t.ip, t.realname, t.account, t.presence.away, t.isOper(), t.bot
+	t := u.first()
+	tnick, user, ip, real, account, away, oper, bot := u.nick, t.userOrNick(), t.ip, t.realname, t.account, t.presence.away, t.isOper(), t.bot
+	// The user's rooms are those of all its connections; idle is the least of theirs, signon
+	// the oldest's.
 	var rooms []string
-	for r := range t.rooms {
-		if r.visibleLocked(t, c) {
-			rooms = append(rooms, r.memberPrefix(t, c)+r.name)
-		}
-	}
+	seen := make(map[*Room]struct{})
 	idle, signon := time.Since(t.lastActiveSeen()), t.connectedAt
+	for _, own := range u.sessions {
+		for r := range own.rooms {
+			if _, dup := seen[r]; !dup && r.visibleLocked(own, c) {
+				seen[r] = struct{}{}
+				rooms = append(rooms, r.memberPrefix(own, c)+r.name)
+			}
+		}
+		idle, signon = min(idle, time.Since(own.lastActiveSeen())), minTime(signon, own.connectedAt)
+	}
 	s.mu.RUnlock()
 	c.reply(RPL_WHOISUSER, tnick, user, ip, "*", real)
 	if len(rooms) > 0 {
@@ -893,7 +914,8 @@ func (c *Session) handleUserhost(m *Message) {
 	s := c.s
 	for _, nick := range m.Params[:min(len(m.Params), 5)] {
 		s.mu.RLock()
-		if t, ok := s.nicks[casefold(nick)]; ok && t.registered {
+		if u := s.nicks[casefold(nick)]; u != nil {
+			t := u.first()
 			here := "+"
 			if t.presence.away != "" {
 				here = "-" // RPL_USERHOST: - marks an away user

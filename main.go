@@ -217,6 +217,7 @@ type ServerConfig struct {
 	MaxClientsPerIP           int              `toml:"max_clients_per_ip"`
 	MaxUnregistered           int              `toml:"max_unregistered"`
 	MaxUnregisteredPerIP      int              `toml:"max_unregistered_per_ip"`
+	MaxConnectionsPerAccount  int              `toml:"max_connections_per_account"`
 	SendQBytes                int              `toml:"sendq_bytes"`
 	WriteTimeout              Duration         `toml:"write_timeout"`
 	FloodBurst                int              `toml:"flood_burst"`

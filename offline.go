@@ -12,6 +12,11 @@ package main
 // windows: the bytes reached the socket but the file was not yet trimmed, or the client's
 // machine lost what its kernel had received.
 //
+// With several connections to one account, the queue is delivered to the first that logs in
+// (no message is queued while one is connected). A connection logging in while another's
+// delivery waits for its write gets nothing from the queue; if that other one closes before
+// its write, the next login delivers the queue again.
+//
 // Appends fsync the queue: it may be the only copy of the message. The queue cap is
 // offline_queue_max messages; past it the sender gets FAIL PRIVMSG QUEUE_FULL.
 
@@ -36,15 +41,21 @@ type offlineQueues struct {
 	// login or sees that login's session and is relayed instead. It guards the files,
 	// pending and nextToken.
 	mu        sync.Mutex
-	pending   map[string]uint64 // queue path → token of the delivery whose trim is awaited
+	pending   map[string]pendingTrim // queue path → the delivery whose trim is awaited
 	nextToken uint64
+}
+
+// pendingTrim is a delivery whose lines are not yet written: its token and its connection.
+type pendingTrim struct {
+	token uint64
+	to    *Session
 }
 
 // errQueueFull is an append to a queue that holds its maximum.
 var errQueueFull = errors.New("offline queue full")
 
 func newOfflineQueues(dir string, max int) *offlineQueues {
-	return &offlineQueues{dir: dir, max: max, openFn: osLogOpener, pending: make(map[string]uint64)}
+	return &offlineQueues{dir: dir, max: max, openFn: osLogOpener, pending: make(map[string]pendingTrim)}
 }
 
 func (q *offlineQueues) path(account string) string {
@@ -104,7 +115,7 @@ func (q *offlineQueues) trim(account string, n int64, token uint64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	path := q.path(account)
-	if q.pending[path] != token {
+	if q.pending[path].token != token {
 		return nil
 	}
 	delete(q.pending, path)
@@ -164,6 +175,9 @@ func (c *Session) storeOffline(target string, ev Message) bool {
 	if c.caps&capEchoMessage != 0 {
 		c.sendOwn(o.bytesFor(c.caps))
 	}
+	s.mu.RLock()
+	c.copyToOwnLocked(o)
+	s.mu.RUnlock()
 	c.sendLine(":" + s.cfg.Name + " NOTICE " + c.nick + " :" + account + " is offline; message stored for delivery at next login")
 	if logErr != nil {
 		c.noteNotSaved(account, logErr)
@@ -173,15 +187,9 @@ func (c *Session) storeOffline(target string, ev Message) bool {
 
 // accountConnected reports whether a registered session is logged in to account.
 func (s *Server) accountConnected(account string) bool {
-	for _, c := range s.sessionsOf(account) {
-		s.mu.RLock()
-		registered := c.registered && !c.gone
-		s.mu.RUnlock()
-		if registered {
-			return true
-		}
-	}
-	return false
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.accountUsers[casefold(account)] != nil
 }
 
 // deliverOffline replays the account's queue to its client after login (registered is set
@@ -193,6 +201,14 @@ func (c *Session) deliverOffline() {
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if p, ok := q.pending[q.path(c.account)]; ok && p.to != c {
+		c.s.mu.RLock()
+		delivering := !p.to.gone
+		c.s.mu.RUnlock()
+		if delivering {
+			return // another connection of the account is being given these: once is enough
+		}
+	}
 	// Straight to the send queue, never held back as a labeled reply: afterWrite below must
 	// come after these bytes.
 	entries, size, err := q.read(c.account)
@@ -208,7 +224,7 @@ func (c *Session) deliverOffline() {
 	}
 	q.nextToken++
 	token, account, log := q.nextToken, c.account, c.s.log
-	q.pending[q.path(account)] = token
+	q.pending[q.path(account)] = pendingTrim{token, c}
 	c.afterWrite(func() {
 		if err := q.trim(account, size, token); err != nil {
 			log.Error("trim offline queue; its messages will be delivered again", "account", account, "err", err)

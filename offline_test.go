@@ -178,7 +178,7 @@ func TestOfflineQueueTrimKeepsLaterMessages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q.pending[q.path("bob")] = 1
+	q.pending[q.path("bob")] = pendingTrim{token: 1}
 	add("c") // arrives after the delivery read
 
 	if err := q.trim("bob", size, 2); err != nil { // a stale delivery must not trim

@@ -8,6 +8,7 @@ package main
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -143,17 +144,21 @@ func (c *Session) handleKill(m *Message) {
 		reason = "no reason given"
 	}
 	reason = truncateUTF8(reason, maxTopicLen)
-	t := c.s.findUser(nick)
-	if t == nil {
+	c.s.mu.RLock()
+	u := c.s.nicks[casefold(nick)]
+	if u == nil {
+		c.s.mu.RUnlock()
 		c.reply(ERR_NOSUCHNICK, nick, "No such nick")
 		return
 	}
-	c.s.mu.RLock()
-	tnick, tprefix := t.nick, t.prefix()
+	targets := slices.Clone(u.sessions) // the user goes, with every connection of it
+	tnick, tprefix := u.nick, u.first().prefix()
 	c.s.mu.RUnlock()
 	c.s.log.Warn("kill", "oper", c.nick, "target", tprefix, "reason", reason)
-	t.send([]byte(":" + c.prefix() + " KILL " + tnick + " :" + reason + "\r\n"))
-	t.end("Killed by " + c.nick + " (" + reason + ")")
+	for _, t := range targets {
+		t.send([]byte(":" + c.prefix() + " KILL " + tnick + " :" + reason + "\r\n"))
+		t.end("Killed by " + c.nick + " (" + reason + ")")
+	}
 	c.notice("Killed " + tnick + " (" + reason + ")")
 }
 

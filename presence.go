@@ -46,18 +46,28 @@ func validatePresenceConfig(cfg *ServerConfig) error {
 func (c *Session) handleAway(m *Message) {
 	msg := truncateUTF8(m.Param(0), maxAwayLen)
 	s := c.s
+	code, text := RPL_NOWAWAY, "You have been marked as being away"
+	if msg == "" {
+		code, text = RPL_UNAWAY, "You are no longer marked as being away"
+	}
 	s.mu.Lock()
 	changed := c.presence.away != msg
-	c.presence.away = msg
+	// AWAY is the user's: its other connections are marked too, and told as if they had
+	// sent it (send, not reply: their processors may be holding labeled replies).
+	for _, own := range c.ownSessionsLocked() {
+		own.presence.away = msg
+		if own != c {
+			m := Message{Source: s.cfg.Name, Command: code, Params: []string{own.nick, text}}
+			if b, err := m.AppendTo(nil); err == nil {
+				own.send(b)
+			}
+		}
+	}
 	if changed && !c.gone {
 		s.pushPresenceLocked(c, awayEvent(c), capAwayNotify)
 	}
 	s.mu.Unlock()
-	if msg == "" {
-		c.reply(RPL_UNAWAY, "You are no longer marked as being away")
-	} else {
-		c.reply(RPL_NOWAWAY, "You have been marked as being away")
-	}
+	c.reply(code, text)
 }
 
 // awayEvent is ":nick!user@host AWAY :message", or "AWAY" alone when back; s.mu held.
@@ -92,7 +102,7 @@ func (s *Server) pushPresenceLocked(c *Session, ev *outMsg, cap capSet) {
 		}
 	}
 	for w := range s.watchers[casefold(c.nick)] {
-		if _, done := sent[w]; !done && w != c && w.caps&(cap|capExtendedMonitor) == cap|capExtendedMonitor {
+		if _, done := sent[w]; !done && !w.sameUser(c) && w.caps&(cap|capExtendedMonitor) == cap|capExtendedMonitor {
 			w.send(ev.bytesFor(w.caps))
 		}
 	}
@@ -181,7 +191,8 @@ func (c *Session) monitorAdd(targets string) {
 			continue
 		}
 		c.watchLocked(key, nick)
-		if t, ok := s.nicks[key]; ok && t.registered {
+		if u := s.nicks[key]; u != nil {
+			t := u.first()
 			online = append(online, t.prefix())
 			if t.presence.away != "" && c.caps&(capExtendedMonitor|capAwayNotify) == capExtendedMonitor|capAwayNotify {
 				awayEvents = append(awayEvents, awayEvent(t))
@@ -264,8 +275,8 @@ func (c *Session) monitorStatus() {
 	var online, offline []string
 	s.mu.RLock()
 	for key, nick := range c.presence.monitors {
-		if t, ok := s.nicks[key]; ok && t.registered {
-			online = append(online, t.prefix())
+		if u := s.nicks[key]; u != nil {
+			online = append(online, u.first().prefix())
 		} else {
 			offline = append(offline, nick)
 		}
@@ -304,7 +315,7 @@ func (s *Server) monitorNotifyLocked(c *Session, nick string, online bool) {
 		code, who = RPL_MONONLINE, c.prefix()
 	}
 	for w := range watchers {
-		if w != c {
+		if !w.sameUser(c) {
 			// send, not sendMsg: w's own processor may be holding a labeled reply.
 			m := Message{Source: s.cfg.Name, Command: code, Params: []string{w.nickOrStar(), who}}
 			if b, err := m.AppendTo(nil); err == nil {
@@ -325,10 +336,10 @@ func (c *Session) nickChangedLocked(old string) {
 	c.s.monitorNotifyLocked(c, c.nick, true)
 }
 
-// wentOfflineLocked is unregister's part: watchers hear of it and c's own list is dropped.
-// s.mu must be held.
+// wentOfflineLocked is unregister's part: watchers hear of it when c was its user's last
+// connection, and c's own list is dropped. s.mu must be held.
 func (c *Session) wentOfflineLocked() {
-	if c.registered {
+	if c.registered && c.lastConnectionLocked() && c.u.announced {
 		c.s.monitorNotifyLocked(c, c.nick, false)
 	}
 	c.unwatchAllLocked()
@@ -336,13 +347,15 @@ func (c *Session) wentOfflineLocked() {
 
 // ---- login completion ----
 
-// cameOnline runs after the welcome: watchers hear of the new user, then it joins the
-// default room. A session taken over meanwhile (gone) stays offline.
+// cameOnline runs after the welcome: watchers hear of the new user (once, whichever of its
+// connections gets here first), then it joins the default room. A session that ended
+// meanwhile (gone) stays offline.
 func (c *Session) cameOnline() {
 	s := c.s
 	s.mu.Lock()
 	gone := c.gone
-	if !gone {
+	if !gone && !c.u.announced {
+		c.u.announced = true
 		s.monitorNotifyLocked(c, c.nick, true)
 	}
 	s.mu.Unlock()

@@ -179,8 +179,8 @@ func (c *Session) handlePrivmsg(m *Message) {
 func (c *Session) relayToUser(target string, ev Message, notice bool) {
 	s := c.s
 	s.mu.RLock()
-	t, ok := s.nicks[casefold(target)]
-	if !ok || !t.registered {
+	u := s.nicks[casefold(target)]
+	if u == nil {
 		s.mu.RUnlock()
 		if ev.Command == "PRIVMSG" && c.storeOffline(target, ev) {
 			return
@@ -190,8 +190,9 @@ func (c *Session) relayToUser(target string, ev Message, notice bool) {
 		}
 		return
 	}
+	t := u.first()
 	ev.Source = c.prefix()
-	ev.Params[0] = t.nick
+	ev.Params[0] = u.nick
 	o := c.eventFrom(ev)
 	if o.body == nil {
 		s.mu.RUnlock()
@@ -200,7 +201,13 @@ func (c *Session) relayToUser(target string, ev Message, notice bool) {
 	}
 	o.tagOnly = ev.Command == "TAGMSG"
 	logErr := s.logMessage(dmConversation(c.historyName(), t.historyName()), o, c.nick)
-	t.send(o.bytesFor(t.caps))
+	// Every connection of the recipient, then the sender's other connections (see user.go).
+	for _, own := range u.sessions {
+		own.send(o.bytesFor(own.caps)) // a delivery, even to oneself: not a labeled reply
+	}
+	if u != c.u {
+		c.copyToOwnLocked(o)
+	}
 	s.relayed.Add(1)
 	if c.caps&capEchoMessage != 0 {
 		c.sendOwn(o.bytesFor(c.caps)) // to oneself too: the echo, apart from the delivery
@@ -291,18 +298,22 @@ func (s *Server) unregister(c *Session, reason string) {
 		return
 	}
 	c.gone = true
-	if c.registered {
-		c.rememberLocked()
+	switch {
+	case c.registered && c.lastConnectionLocked():
+		c.rememberLocked() // WHOWAS: the user, not a connection, is gone
 		ev := newOutMsg(Message{Source: c.prefix(), Command: "QUIT", Params: []string{reason}})
 		for peer := range c.quitWitnessesLocked() {
 			peer.send(ev.bytesFor(peer.caps))
 		}
+	case c.registered:
+		c.leftRoomsLocked(reason) // the user stays online on its other connections
 	}
 	c.wentOfflineLocked()
 	for r := range c.rooms {
 		r.removeLocked(c)
 	}
 	c.releaseNickLocked()
+	s.detachLocked(c)
 	delete(s.sessions, c)
 	s.uncountLocked(c)
 	if c.account != "" {

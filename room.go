@@ -288,7 +288,9 @@ func (c *Session) join(name, key string) {
 		s.mu.Unlock()
 		return
 	}
-	if exists {
+	// A connection of a user already in the room joins it as the user is: no refusal.
+	modes, shown := r.userModesLocked(c)
+	if exists && !shown {
 		if code, text := r.joinRefusalLocked(c, key); code != "" {
 			s.mu.Unlock()
 			c.reply(code, r.name, text)
@@ -296,13 +298,16 @@ func (c *Session) join(name, key string) {
 		}
 		delete(c.invitedTo, r) // an invitation is good for one JOIN
 	}
-	var modes memberModes
 	if !exists && !lobby {
 		modes = memberOp // the founder runs the room; the lobby is run by server operators
 	}
 	r.addLocked(c, modes)
-	r.broadcastJoinLocked(c)
-	r.awayOnJoinLocked(c)
+	if shown {
+		r.ownJoinLocked(c) // the room shows the nick already: news to c alone
+	} else {
+		r.broadcastJoinLocked(c)
+		r.awayOnJoinLocked(c)
+	}
 	s.mu.Unlock()
 	c.sendTopic(r, false)
 	c.sendNames(r)
@@ -343,7 +348,12 @@ func (c *Session) part(name, reason string) {
 	if reason != "" {
 		params = append(params, reason)
 	}
-	r.broadcastPresenceLocked(newOutMsg(Message{Source: c.prefix(), Command: "PART", Params: params}), c)
+	ev := newOutMsg(Message{Source: c.prefix(), Command: "PART", Params: params})
+	if _, stays := r.userModesLocked(c); stays {
+		c.sendOwn(ev.bytesFor(c.caps)) // another connection of the user is still in: news to c alone
+	} else {
+		r.broadcastPresenceLocked(ev, c)
+	}
 	r.removeLocked(c)
 }
 
@@ -396,11 +406,13 @@ func (c *Session) sendNames(r *Room) {
 // namesLocked is the NAMES entries asker may see, formatted for its caps; s.mu must be held.
 func (r *Room) namesLocked(asker *Session) []string {
 	names := make([]string, 0, len(r.members))
+	seen := make(map[*User]struct{}, len(r.members))
 	for m, modes := range r.members {
-		if !r.visibleLocked(m, asker) {
-			continue
+		if _, dup := seen[m.u]; dup || !r.visibleLocked(m, asker) {
+			continue // a user with several connections in the room is listed once
 		}
-		n := modes.prefixes(asker.caps&capMultiPrefix != 0) + m.nick
+		seen[m.u] = struct{}{}
+		n := modes.prefixes(asker.caps&capMultiPrefix != 0) + m.u.nick
 		if asker.caps&capUserhostInNames != 0 {
 			n = modes.prefixes(asker.caps&capMultiPrefix != 0) + m.prefix()
 		}
@@ -478,8 +490,8 @@ func (c *Session) handleList(m *Message) {
 		if _, member := r.members[c]; r.modeS && !member {
 			continue // a secret room is not listed to outsiders
 		}
-		if filter.match(key, len(r.members)) {
-			entries = append(entries, entry{r.name, r.topic, len(r.members)})
+		if n := r.userCountLocked(); filter.match(key, n) {
+			entries = append(entries, entry{r.name, r.topic, n})
 		}
 	}
 	s.mu.RUnlock()
@@ -569,18 +581,21 @@ func (c *Session) kick(room, nick, reason string) {
 	if !c.roomOpLocked(r, "KICK", modes) {
 		return
 	}
-	t, ok := s.nicks[casefold(nick)]
-	if !ok || !t.registered {
+	u := s.nicks[casefold(nick)]
+	if u == nil {
 		c.reply(ERR_NOSUCHNICK, nick, "No such nick")
 		return
 	}
-	if _, in := r.members[t]; !in {
-		c.reply(ERR_USERNOTINCHANNEL, t.nick, r.name, "They aren't on that channel")
+	in := r.sessionsOfLocked(u) // a user is kicked with all its connections in the room
+	if len(in) == 0 {
+		c.reply(ERR_USERNOTINCHANNEL, u.nick, r.name, "They aren't on that channel")
 		return
 	}
-	s.log.Info("kick", "by", c.nick, "room", r.name, "target", t.prefix(), "reason", reason)
-	r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "KICK", Params: []string{r.name, t.nick, reason}}), c)
-	r.removeLocked(t)
+	s.log.Info("kick", "by", c.nick, "room", r.name, "target", u.first().prefix(), "reason", reason)
+	r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "KICK", Params: []string{r.name, u.nick, reason}}), c)
+	for _, t := range in {
+		r.removeLocked(t)
+	}
 }
 
 func (c *Session) handleMode(m *Message) {
@@ -719,21 +734,24 @@ func (c *Session) roomMode(r *Room, modes string, args []string) {
 // setMemberMode gives or takes a prefix mode and returns the member's nick, or "" when
 // nick is not in the room (told to c). s.mu must be write-locked.
 func (c *Session) setMemberMode(r *Room, adding bool, bit memberModes, nick string) string {
-	t, ok := c.s.nicks[casefold(nick)]
-	if !ok || !t.registered {
+	u := c.s.nicks[casefold(nick)]
+	if u == nil {
 		c.reply(ERR_NOSUCHNICK, nick, "No such nick")
 		return ""
 	}
-	if _, in := r.members[t]; !in {
-		c.reply(ERR_USERNOTINCHANNEL, t.nick, r.name, "They aren't on that channel")
+	in := r.sessionsOfLocked(u) // the modes are the user's, on all its connections in the room
+	if len(in) == 0 {
+		c.reply(ERR_USERNOTINCHANNEL, u.nick, r.name, "They aren't on that channel")
 		return ""
 	}
-	if adding {
-		r.members[t] |= bit
-	} else {
-		r.members[t] &^= bit
+	for _, t := range in {
+		if adding {
+			r.members[t] |= bit
+		} else {
+			r.members[t] &^= bit
+		}
 	}
-	return t.nick
+	return u.nick
 }
 
 // roomOpLocked reports whether c may act as operator of r: a room operator, or a server
@@ -801,12 +819,17 @@ func (c *Session) userMode(m *Message) {
 			case 'B':
 				flag = &c.bot
 			}
+			c.s.mu.Lock() // before reading: another connection of the user may set +i
 			if *flag != adding {
-				c.s.mu.Lock()
 				*flag = adding
-				c.s.mu.Unlock()
+				if mode == 'i' {
+					for _, own := range c.ownSessionsLocked() {
+						own.invisible = adding // +i is the user's
+					}
+				}
 				change.add(adding, mode, "")
 			}
+			c.s.mu.Unlock()
 		case mode == 'o':
 			// +o comes only from OPER or an operator account; -o gives it up.
 			if !adding && c.isOper() {
@@ -826,6 +849,8 @@ func (c *Session) userMode(m *Message) {
 }
 
 func (c *Session) userModeString() string {
+	c.s.mu.RLock()
+	defer c.s.mu.RUnlock()
 	m := "+"
 	if c.bot {
 		m += "B"
@@ -923,8 +948,10 @@ func (s *Server) whoRows(asker *Session, mask string) []whoRow {
 	var rows []whoRow
 	if strings.HasPrefix(mask, "#") {
 		if r, ok := s.rooms[casefold(mask)]; ok {
+			seen := make(map[*User]struct{}, len(r.members))
 			for t := range r.members {
-				if r.visibleLocked(t, asker) {
+				if _, dup := seen[t.u]; !dup && r.visibleLocked(t, asker) {
+					seen[t.u] = struct{}{} // one row per user, not per connection
 					rows = append(rows, newWhoRow(t, r, asker))
 				}
 			}
@@ -933,8 +960,8 @@ func (s *Server) whoRows(asker *Session, mask string) []whoRow {
 	}
 	folded := casefold(mask)
 	exact := !strings.ContainsAny(mask, "*?")
-	for t := range s.sessions {
-		if t.registered && wildcardMatch(folded, casefold(t.nick)) && (exact || s.seesLocked(asker, t)) {
+	for key, u := range s.nicks {
+		if t := u.first(); wildcardMatch(folded, key) && (exact || s.seesLocked(asker, t)) {
 			rows = append(rows, newWhoRow(t, nil, asker))
 		}
 	}
@@ -943,7 +970,7 @@ func (s *Server) whoRows(asker *Session, mask string) []whoRow {
 
 // newWhoRow describes t, in room r if not nil, for asker; s.mu must be held.
 func newWhoRow(t *Session, r *Room, asker *Session) whoRow {
-	w := whoRow{room: "*", user: t.userOrNick(), host: t.ip, nick: t.nick, flags: t.hereFlag(), realname: t.realname, account: t.account, idle: time.Since(t.lastActiveSeen())}
+	w := whoRow{room: "*", user: t.userOrNick(), host: t.ip, nick: t.u.nick, flags: t.hereFlag(), realname: t.realname, account: t.account, idle: time.Since(t.lastActiveSeen())}
 	if t.isOper() {
 		w.flags += "*"
 	}
@@ -958,12 +985,14 @@ func newWhoRow(t *Session, r *Room, asker *Session) whoRow {
 // seesLocked reports whether asker may find t by a mask: t is itself, visible, or shares a
 // room with asker. s.mu must be held.
 func (s *Server) seesLocked(asker, t *Session) bool {
-	if t == asker || !t.invisible {
+	if t.sameUser(asker) || !t.invisible {
 		return true
 	}
-	for r := range t.rooms {
-		if _, in := r.members[asker]; in {
-			return true
+	for _, own := range t.ownSessionsLocked() {
+		for r := range own.rooms {
+			if _, in := r.members[asker]; in {
+				return true
+			}
 		}
 	}
 	return false

@@ -111,7 +111,7 @@ func (r *Room) joinRefusalLocked(c *Session, key string) (code, text string) {
 		code, text = ERR_INVITEONLYCHAN, "Cannot join channel (+i): "+r.name+" is invite-only; ask one of its operators for an INVITE"
 	case r.key != "" && key != r.key:
 		code, text = ERR_BADCHANNELKEY, "Cannot join channel (+k): wrong or missing key (JOIN "+r.name+" <key>)"
-	case r.limit > 0 && len(r.members) >= r.limit:
+	case r.limit > 0 && r.userCountLocked() >= r.limit: // users, not their connections
 		code, text = ERR_CHANNELISFULL, "Cannot join channel (+l): "+r.name+" is full ("+strconv.Itoa(r.limit)+" members)"
 	default:
 		return "", ""
@@ -206,11 +206,12 @@ func (c *Session) handleInvite(m *Message) {
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t, ok := s.nicks[casefold(nick)]
-	if !ok || !t.registered {
+	u := s.nicks[casefold(nick)]
+	if u == nil {
 		c.reply(ERR_NOSUCHNICK, nick, "No such nick")
 		return
 	}
+	t := u.first()
 	r, ok := s.rooms[casefold(room)]
 	if !ok {
 		c.reply(ERR_NOSUCHCHANNEL, room, "No such channel")
@@ -224,24 +225,26 @@ func (c *Session) handleInvite(m *Message) {
 	if r.modeI && !c.roomOpLocked(r, "INVITE", modes) {
 		return
 	}
-	if _, in := r.members[t]; in {
-		c.reply(ERR_USERONCHANNEL, t.nick, r.name, "is already on channel")
+	if len(r.sessionsOfLocked(u)) > 0 {
+		c.reply(ERR_USERONCHANNEL, u.nick, r.name, "is already on channel")
 		return
 	}
-	if len(t.invitedTo) >= maxInvites {
-		for old := range t.invitedTo { // drop one: the list must stay bounded
-			delete(t.invitedTo, old)
-			break
+	ev := c.eventFrom(Message{Source: c.prefix(), Command: "INVITE", Params: []string{u.nick, r.name}})
+	for _, t := range u.sessions { // the invitation is the user's: any of its connections may use it
+		if len(t.invitedTo) >= maxInvites {
+			for old := range t.invitedTo { // drop one: the list must stay bounded
+				delete(t.invitedTo, old)
+				break
+			}
 		}
+		t.invitedTo[r] = struct{}{}
+		t.send(ev.bytesFor(t.caps))
 	}
-	t.invitedTo[r] = struct{}{}
-	c.reply(RPL_INVITING, t.nick, r.name)
+	c.reply(RPL_INVITING, u.nick, r.name)
 	c.replyAwayLocked(t)
-	ev := c.eventFrom(Message{Source: c.prefix(), Command: "INVITE", Params: []string{t.nick, r.name}})
-	t.send(ev.bytesFor(t.caps))
 	// invite-notify: members who could have invited hear of it (all members unless +i).
 	for mbr, mm := range r.members {
-		if mbr != c && mbr != t && mbr.caps&capInviteNotify != 0 && (!r.modeI || mm&memberOp != 0) {
+		if mbr != c && mbr.u != u && mbr.caps&capInviteNotify != 0 && (!r.modeI || mm&memberOp != 0) {
 			mbr.send(ev.bytesFor(mbr.caps))
 		}
 	}

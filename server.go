@@ -3,7 +3,8 @@ package main
 // The chat server: listener, accept loop, the registry of nicks and rooms, and shutdown.
 //
 // Lock order (take them in this order, never the reverse):
-//  1. Server.mu       — the registry: nicks, rooms, room membership, session identity fields
+//  1. Server.mu       — the registry: users (nicks and their connections, user.go), rooms,
+//                       room membership, session identity fields
 //  2. Room.relayMu    — one relay at a time per room, so every member sees one order
 //  3. Session.qmu     — a session's send queue; held only to append bytes, never during I/O
 // offlineQueues.mu ranks above all three (taken before Server.mu, never under it).
@@ -62,9 +63,9 @@ type Server struct {
 	shutdown chan struct{} // closed by Shutdown
 	sessWG   sync.WaitGroup
 
-	mu       sync.RWMutex        // tier 1; guards the fields below and every Session's identity fields
-	nicks    map[string]*Session // casefolded nick → holder (registered or not yet)
-	rooms    map[string]*Room    // casefolded name → room
+	mu       sync.RWMutex     // tier 1; guards the fields below, every User and every Session's identity fields
+	nicks    map[string]*User // casefolded nick → the user online with it (user.go)
+	rooms    map[string]*Room // casefolded name → room
 	sessions map[*Session]struct{}
 	perIP    map[string]int
 	watchers map[string]map[*Session]struct{} // casefolded nick → sessions MONITORing it
@@ -76,6 +77,9 @@ type Server struct {
 	live    int            // connections counted against max_clients
 	unreg   int            // of those, not yet registered (max_unregistered)
 	unregIP map[string]int // the same by address (max_unregistered_per_ip)
+
+	accountUsers map[string]*User    // casefolded account → its user, while online
+	claims       map[string]*Session // casefolded nick → the unregistered connection that asked for it
 }
 
 // NewServer opens the data directory (taking its lock) and loads the accounts.
@@ -119,11 +123,14 @@ func NewServer(cfg ServerConfig, dataDir string, log *slog.Logger) (*Server, err
 		created:  time.Now(),
 		startSeq: msgSeqNow(),
 		shutdown: make(chan struct{}),
-		nicks:    make(map[string]*Session),
+		nicks:    make(map[string]*User),
 		rooms:    make(map[string]*Room),
 		sessions: make(map[*Session]struct{}),
 		perIP:    make(map[string]int),
 		watchers: make(map[string]map[*Session]struct{}),
+
+		accountUsers: make(map[string]*User),
+		claims:       make(map[string]*Session),
 	}
 	s.regThrottle = newRegisterThrottle(cfg.RegisterPerIPBurst, cfg.RegisterPerIPPerMinute)
 	s.evictGrace = evictGrace
@@ -164,6 +171,8 @@ func validateServerConfig(cfg *ServerConfig) error {
 		return usageErrorf("config server timeouts must be positive")
 	case cfg.ChathistoryMax < 1:
 		return usageErrorf("config server.chathistory_max = %d: must be at least 1", cfg.ChathistoryMax)
+	case cfg.MaxConnectionsPerAccount < 1:
+		return usageErrorf("config server.max_connections_per_account = %d: must be at least 1", cfg.MaxConnectionsPerAccount)
 	case cfg.OfflineQueueMax < 0:
 		return usageErrorf("config server.offline_queue_max = %d: must be 0 (off) or more", cfg.OfflineQueueMax)
 	case cfg.Name == "" || strings.ContainsAny(cfg.Name, " :!@"):

@@ -101,6 +101,8 @@ type Session struct {
 	bot        bool   // user mode +B (IRCv3 bot-mode): marked in WHOIS, WHO and a bot tag
 	rooms      map[*Room]struct{}
 	invitedTo  map[*Room]struct{} // INVITEs not yet used; a room re-created is another Room
+	u          *User              // the user this connection is one of; set at registration (user.go)
+	renamed    string             // the user's new nick, chosen on another connection; see adoptNick
 	gone       bool               // removed from the registry; nothing may add it back
 	presence   presence           // AWAY and MONITOR state (presence.go)
 
@@ -115,7 +117,7 @@ type Session struct {
 	serverPassOK      bool
 	saslBuf           strings.Builder
 	saslActive        bool
-	nickProvisional   bool // nick held by our own account's older session; decided at registration
+	nickProvisional   bool // nick not claimed (held by an account's user, or reserved for an account); decided at registration
 	toldLoginRequired bool
 	pingSent          bool
 	prevLogin         time.Time // the account's login before this one, told at welcome
@@ -136,6 +138,8 @@ type Session struct {
 	overflow bool       // the send queue passed sendq_bytes
 	wake     chan struct{}
 
+	nickChanged chan struct{} // another connection of the user renamed it (renameLocked)
+
 	killOnce   sync.Once
 	killReason string        // written once before killed is closed
 	killed     chan struct{} // closed when the session must end
@@ -155,6 +159,7 @@ func newSession(s *Server, conn transport, ip string) *Session {
 		floodTokens: float64(s.cfg.FloodBurst),
 		floodStamp:  now,
 		wake:        make(chan struct{}, 1),
+		nickChanged: make(chan struct{}, 1),
 		killed:      make(chan struct{}),
 		writerDone:  make(chan struct{}),
 	}
@@ -207,6 +212,8 @@ func (c *Session) run() {
 			c.pingSent = true
 			c.sendLine("PING :" + c.s.cfg.Name)
 			idle.Reset(c.s.cfg.PingTimeout.Duration)
+		case <-c.nickChanged:
+			c.adoptNick()
 		case <-c.killed:
 			c.end(c.killReason)
 			return
