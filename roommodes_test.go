@@ -173,7 +173,11 @@ func TestBansExceptionsAndAccountBans(t *testing.T) {
 	op.expect(" 696 op #lab b \\$x:what ")
 
 	// $a:account follows the account across nicks.
-	registerAccount(t, ts.addr, "mallory", "mallory-pw")
+	// (After the account's first connection is gone: another would join it as mallory.)
+	mal := registerAccount(t, ts.addr, "mallory", "mallory-pw")
+	mal.send("QUIT")
+	mal.expectClosed()
+	waitConnections(t, ts.Server, "mallory", 0)
 	op.send("MODE #lab +b $a:mallory")
 	op.expect(`MODE #lab \+b \$a:mallory$`)
 	m := dialIRC(t, ts.addr, "m2")

@@ -26,10 +26,12 @@ func passLogin(t *testing.T, addr, nick, password, caps string) *ircClient {
 	return c
 }
 
-// lobbyConfig requires logins and puts everyone in #lobby, as a lab server does.
+// lobbyConfig requires logins and puts everyone in #lobby, as a lab server does. The lobby
+// is not quiet (+u) here, so that any JOIN, PART or QUIT noise would show.
 func lobbyConfig(t *testing.T) ServerConfig {
 	cfg := loginRequiredConfig(t)
 	cfg.DefaultRoom = "#lobby"
+	cfg.DefaultRoomQuiet = false
 	return cfg
 }
 
@@ -449,4 +451,56 @@ func TestLoginAfterWelcomeToAnAccountOnline(t *testing.T) {
 	if n := connections(ts.Server, "alice"); n != 1 {
 		t.Errorf("alice has %d connections; want 1", n)
 	}
+}
+
+func TestKillInviteAndLimitTreatTheUserAsOne(t *testing.T) {
+	ts := startServer(t, operConfig(t), "")
+	op := guest(t, ts.addr, "op")
+	operUp(op)
+	pc := registerAccount(t, ts.addr, "alice", "alicepw1")
+	laptop := passLogin(t, ts.addr, "alice", "alicepw1", "")
+	laptop.sync()
+	bob := guest(t, ts.addr, "bob")
+
+	// +l counts users: alice on two connections is one member of three.
+	bob.send("JOIN #lab")
+	bob.expect(" 366 bob #lab ")
+	bob.send("MODE #lab +il 3")
+	bob.expect(`MODE #lab \+il 3`)
+	bob.send("INVITE alice #lab")
+	bob.expect(` 341 bob alice :?#lab`)
+	pc.expect(`:bob!\S+ INVITE alice #lab`)
+	laptop.expect(`:bob!\S+ INVITE alice #lab`)
+	pc.send("JOIN #lab")
+	pc.expect(` 366 alice #lab `)
+	laptop.send("JOIN #lab") // the user is in: no refusal, and still room for a third user
+	laptop.expect(` 366 alice #lab `)
+	bob.send("INVITE op #lab")
+	op.send("JOIN #lab")
+	op.expect(` 366 op #lab `)
+
+	op.send("KILL alice :testing")
+	for _, c := range []*ircClient{pc, laptop} {
+		if e := c.expectClosed(); !strings.Contains(e, "Killed by op (testing)") {
+			t.Errorf("%s closed with %q; want the KILL reason", c.name, e)
+		}
+	}
+	bob.expect(`^:alice!\S+ QUIT :Killed by op \(testing\)`)
+	waitConnections(t, ts.Server, "alice", 0)
+}
+
+func TestQuietRoomStaysQuietWithSeveralConnections(t *testing.T) {
+	cfg := lobbyConfig(t)
+	cfg.DefaultRoomQuiet = true
+	ts := startServer(t, cfg, "")
+	alice := registerAccount(t, ts.addr, "alice", "alicepw1")
+	bob := registerAccount(t, ts.addr, "bob", "bobpw123")
+	bob.sync()
+	alice.sync()
+	laptop := passLogin(t, ts.addr, "alice", "alicepw1", "")
+	laptop.expect(` 366 alice #lobby `)
+	laptop.send("QUIT")
+	laptop.expectClosed()
+	waitConnections(t, ts.Server, "alice", 1)
+	noLine(t, "bob", bob.sync(), `alice\S* (JOIN|PART|QUIT)`)
 }
