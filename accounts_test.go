@@ -144,7 +144,8 @@ func TestAccountsCLIWithRunningServer(t *testing.T) {
 	opc.send("PASS alice:second-pw")
 	opc.send("NICK aliceop")
 	opc.send("USER a 0 * :a")
-	opc.expect(` 381 aliceop :You are now an IRC operator`)
+	// (alice is online already: this connection joins her user, nick alice)
+	opc.expect(` 381 alice :You are now an IRC operator`)
 
 	// lock: connections close with the reason, logins are refused; unlock lets them in.
 	if r := accountsCLI(t, conf, "", "lock", "alice"); r.code != 0 {
