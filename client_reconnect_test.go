@@ -8,6 +8,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -214,4 +215,28 @@ func TestInteractiveLoginForgives(t *testing.T) {
 		t.Errorf("registering says 'already authenticated':\n%s", strings.Join(screen, "\n"))
 	}
 	rawLogin(t, addr, "dora", "dorapw12") // the account exists with the password typed twice
+}
+
+// A pipeline sending to --to goes on after a server restart: the line written while the
+// server was down is sent once the client is back.
+func TestConnectPipelineSendsAcrossARestart(t *testing.T) {
+	ts := startServer(t, loginRequiredConfig(t), "")
+	data := t.TempDir()
+	registerViaCLI(t, ts.addr, data, "alice", "alicepw1")
+	registerViaCLI(t, ts.addr, data, "bob", "bobpw123")
+	bob := rawLogin(t, ts.addr, "bob", "bobpw123")
+	alice := startClient(t, clientEnv(data, "alicepw1"), "connect", ts.addr, "--user", "alice", "--to", "bob")
+	io.WriteString(alice.stdin, "before the restart\n")
+	bob.expect(`:alice!\S+ PRIVMSG bob :before the restart$`)
+
+	ts2 := restartServer(t, ts)
+	io.WriteString(alice.stdin, "written while the server was down\n")
+	bob = rawLogin(t, ts2.addr, "bob", "bobpw123")
+	bob.expect(`:alice!\S+ PRIVMSG bob :written while the server was down$`)
+	io.WriteString(alice.stdin, "after\n")
+	alice.stdin.Close()
+	bob.expect(`:alice!\S+ PRIVMSG bob :after$`)
+	if code := alice.wait(t); code != exitOK {
+		t.Errorf("exit %d; want 0; stderr: %s", code, alice.stderr.String())
+	}
 }
