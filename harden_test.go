@@ -5,6 +5,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -594,5 +595,47 @@ func TestLogLinesAreUTF8AndRoundTrip(t *testing.T) {
 		if err != nil || got.Text != text {
 			t.Errorf("round trip of %q: %q, %v", text, got.Text, err)
 		}
+	}
+}
+
+// Sockets that open the TLS port and never start TLS are bounded like unregistered ones.
+func TestPendingTLSHandshakesAreBounded(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MaxUnregisteredPerIP = 2
+	ts := startTLSServer(t, cfg, "")
+	addr := ts.TLSAddr().String()
+	var held []net.Conn
+	for range 2 {
+		c, err := net.DialTimeout("tcp", addr, ioTimeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		held = append(held, c)
+	}
+	// The two are sessions-to-be in their handshake; the server has them once it closes a third.
+	third, err := net.DialTimeout("tcp", addr, ioTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	third.SetReadDeadline(time.Now().Add(ioTimeout / 2)) // well before the handshake timeout
+	if _, err := third.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("a third silent connection to the TLS port: read %v, want it closed at once", err)
+	}
+	held[0].SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+	if _, err := held[0].Read(make([]byte, 1)); !os.IsTimeout(err) {
+		t.Errorf("the first silent connection: read %v, want it still waiting for its handshake", err)
+	}
+	// Another address is not affected.
+	raw, err := (&net.Dialer{Timeout: ioTimeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.2")}}).Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := tls.Client(raw, &tls.Config{InsecureSkipVerify: true})
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(ioTimeout))
+	if err := conn.Handshake(); err != nil {
+		t.Fatalf("TLS from another address: %v", err)
 	}
 }

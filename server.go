@@ -77,6 +77,8 @@ type Server struct {
 	live    int            // connections counted against max_clients
 	unreg   int            // of those, not yet registered (max_unregistered)
 	unregIP map[string]int // the same by address (max_unregistered_per_ip)
+	shakes  int            // TLS handshakes in progress (not sessions yet), held to the same limits
+	shakeIP map[string]int
 
 	accountUsers map[string]*User    // casefolded account → its user, while online
 	claims       map[string]*Session // casefolded nick → the unregistered connection that asked for it
@@ -135,6 +137,7 @@ func NewServer(cfg ServerConfig, dataDir string, log *slog.Logger) (*Server, err
 	s.regThrottle = newRegisterThrottle(cfg.RegisterPerIPBurst, cfg.RegisterPerIPPerMinute)
 	s.evictGrace = evictGrace
 	s.unregIP = make(map[string]int)
+	s.shakeIP = make(map[string]int)
 	if cfg.History {
 		s.history = newChatLog(filepath.Join(dataDir, "logs"))
 		s.history.indexMax = msgidIndexMax
@@ -366,6 +369,33 @@ func (s *Server) uncountLocked(c *Session) {
 	s.live--
 	if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
 		delete(s.perIP, c.ip)
+	}
+}
+
+// beginHandshake counts a TLS handshake in progress, or says why there is no room for one.
+// A handshake is not yet a session that could be pushed out, so past max_unregistered (or
+// max_unregistered_per_ip) handshakes at once the new connection is simply closed: sockets
+// that never start TLS cost the server a goroutine each for tlsHandshakeTimeout, no more.
+func (s *Server) beginHandshake(ip string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.shakeIP[ip] >= s.cfg.MaxUnregisteredPerIP:
+		return "Too many TLS handshakes in progress from your address (max_unregistered_per_ip)"
+	case s.shakes >= s.cfg.MaxUnregistered:
+		return "Too many TLS handshakes in progress (max_unregistered)"
+	}
+	s.shakes++
+	s.shakeIP[ip]++
+	return ""
+}
+
+func (s *Server) endHandshake(ip string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.shakes--
+	if s.shakeIP[ip]--; s.shakeIP[ip] <= 0 {
+		delete(s.shakeIP, ip)
 	}
 }
 

@@ -141,6 +141,13 @@ func (p *tlsPort) close() {
 
 // acceptTLS runs the handshake, off the accept loop, then admits the connection as a session.
 func (s *Server) acceptTLS(conn net.Conn, conf *tls.Config) {
+	ip := remoteIP(conn)
+	if reason := s.beginHandshake(ip); reason != "" {
+		conn.Close() // nothing can be said in the clear on a TLS port
+		s.log.Info("refused", "remote", conn.RemoteAddr().String(), "reason", reason)
+		return
+	}
+	defer s.endHandshake(ip)
 	markOpaque(conn, "TLS records")
 	tc := tls.Server(conn, conf)
 	began := time.Now()
@@ -159,7 +166,7 @@ func (s *Server) acceptTLS(conn net.Conn, conf *tls.Config) {
 			unmapped(addrPortOf(conn.LocalAddr())), unmapped(addrPortOf(conn.RemoteAddr())),
 			time.Since(began).Round(time.Microsecond), tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
 	}
-	s.accept(newTCPTransport(tc), remoteIP(conn))
+	s.accept(newTCPTransport(tc), ip)
 }
 
 // loadOrCreateSelfSigned loads the certificate in path, or makes one (P-256, ten years) and
