@@ -339,6 +339,19 @@ func (t *clientTLS) handshake(ctx context.Context, conn net.Conn) (net.Conn, err
 	if _, err := netip.ParseAddr(t.host); err != nil {
 		conf.ServerName = t.host
 	}
+	if path := os.Getenv("SSLKEYLOGFILE"); path != "" {
+		// The packet lab's way to let Wireshark decrypt the capture, as browsers and curl
+		// offer: the file gets this connection's session secrets (never the password, but
+		// whoever has the file reads the session).
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			conn.Close()
+			return nil, withExit(exitFailure, fmt.Errorf("open SSLKEYLOGFILE %s: %w", path, err))
+		}
+		defer f.Close() // the secrets are written during the handshake
+		conf.KeyLogWriter = f
+		fmt.Fprintf(t.notices, "labchat: writing this TLS session's secrets to %s (SSLKEYLOGFILE): whoever has that file can decrypt the capture\n", path)
+	}
 	tc := tls.Client(conn, conf)
 	began := time.Now()
 	hctx, cancel := context.WithTimeout(ctx, dialTimeout)

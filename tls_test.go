@@ -192,6 +192,18 @@ func TestConnectTLSTrustOnFirstUse(t *testing.T) {
 		t.Errorf("--trace of a TLS connection: want the handshake and records, no plain text:\n%s", res.stderr)
 	}
 
+	// SSLKEYLOGFILE (for Wireshark in the lab) gets the session's secrets, 0600.
+	keylog := filepath.Join(t.TempDir(), "keys.txt")
+	res = runCLI(t, clientTestTimeout, "hi\n", append(clientEnv(data, "alicepw1"), "SSLKEYLOGFILE="+keylog),
+		"connect", "--tls", addr, "--user", "alice", "--to", "alice")
+	b, _ = os.ReadFile(keylog)
+	if res.code != exitOK || !strings.Contains(string(b), "CLIENT_TRAFFIC_SECRET_0 ") || !strings.Contains(res.stderr, "SSLKEYLOGFILE") {
+		t.Errorf("SSLKEYLOGFILE: exit %d, file %q, stderr:\n%s", res.code, b, res.stderr)
+	}
+	if fi, err := os.Stat(keylog); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("SSLKEYLOGFILE mode: %v %v, want 0600", fi, err)
+	}
+
 	// A changed certificate: the pin for this address names another one.
 	const other = "00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF"
 	os.WriteFile(pins, []byte(addr+" "+other+"\n"), 0o600)

@@ -561,15 +561,15 @@ func (t *wsTransport) WriteLines(lines [][]byte) (int64, error) {
 	}
 	n, err := t.conn.Write(out)
 	t.out = out[:0]
-	if cap(out) > maxIdleWSBatch {
+	if cap(out) > maxIdleWriteBuf {
 		t.out = nil // a burst is over: give its memory back
 	}
 	return int64(n), err
 }
 
-// maxIdleWSBatch is the most frame bytes a writer keeps between bursts. Copying a batch
+// maxIdleWriteBuf is the most bytes a WebSocket or TLS writer keeps between bursts. Copying a batch
 // into one buffer costs less than a writev of two pieces (header, line) per line.
-const maxIdleWSBatch = 64 << 10
+const maxIdleWriteBuf = 64 << 10
 
 // appendFrameHeader appends the header of a final, unmasked frame of n payload bytes.
 func appendFrameHeader(b []byte, opcode byte, n int) []byte {
