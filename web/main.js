@@ -63,7 +63,7 @@ class App {
       window.addEventListener(ev, () => this.onActivity(), { passive: true, capture: true });
     }
     window.addEventListener('mousemove', () => { if (Date.now() - this.lastActivity > 5000) this.onActivity(); }, { passive: true });
-    setInterval(() => this.checkIdle(), 5000);
+    setInterval(() => this.checkIdle(), Math.min(5000, Math.max(250, this.idleMinutes * 30000)));
     document.addEventListener('keydown', (e) => {
       if (e.key !== 'Escape') return;
       closeMenu();
@@ -328,6 +328,7 @@ class App {
   }
 
   playThrottled(name) {
+    if (!this.sounds.enabled) return;
     const now = Date.now();
     if (now - (this.lastSound || 0) < 1200) return;
     this.lastSound = now;
@@ -343,6 +344,7 @@ class App {
   onJoined(key) {
     const c = this.state.convs.get(key);
     c.wasJoined = true;
+    c.namesAt = Date.now();
     this.saveRooms();
     this.client.send('WHO', c.name);
     if (!this.state.active || this.state.active === SERVER || this.pendingOpen === key) {
@@ -502,6 +504,12 @@ class App {
       this.syncMonitor();
     }
     if (c && c.kind === 'room' && !c.joined && this.client) this.pendingOpen = c.key;
+    // A quiet room (+u, the lobby) sends no JOIN or PART lines: refresh who is there.
+    if (c && c.kind === 'room' && c.joined && this.client?.connected && Date.now() - (c.namesAt || 0) > 30000) {
+      c.namesAt = Date.now();
+      this.client.send('NAMES', c.name);
+      this.client.send('WHO', c.name);
+    }
     this.render();
     if (window.matchMedia('(pointer: fine)').matches) $('input').focus();
   }

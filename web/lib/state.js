@@ -12,7 +12,7 @@ export const SERVER = '*server';
 // Quiet numerics end lists, carry machine data or were already turned into state.
 const quietNumerics = new Set([
   '001', '002', '003', '004', '005', '250', '251', '252', '253', '254', '255', '265', '266',
-  '321', '322', '323', '329', '333', '352', '353', '366', '315', '372', '375', '376', '422',
+  '321', '322', '323', '329', '333', '352', '353', '315', '372', '375', '376', '422',
   '730', '731', '732', '733', '900', '903', '305', '306', '332', '331', '301',
 ]);
 
@@ -237,6 +237,7 @@ export class ChatState {
     const offline = !history && !room && !self && this.offlineWindow;
     const m = this.addMessage(c, { msgid: msg.tags.msgid, time, from: nick, text, kind, self, offline, history }, { history, at });
     if (!m || self || history) return [];
+    if (room && c.joined && !c.members.has(casefold(nick))) c.members.set(casefold(nick), { nick, prefix: '' }); // a quiet room hides joins
     if (!room) this.setStatus(nick, this.status(nick) === 'away' ? 'away' : 'online', this.user(nick).away);
     this.countUnread(c, m);
     const mention = room && mentions(text, this.me.nick);
@@ -501,8 +502,12 @@ const handlers = {
     return [];
   },
 
-  '353'(msg) { // RPL_NAMREPLY
+  '353'(msg) { // RPL_NAMREPLY: a reply (at a join, or a refresh) replaces the list
     const c = this.conv(msg.params[2], 'room');
+    if (!c.namesLoading) {
+      c.namesLoading = true;
+      c.members.clear();
+    }
     for (const entry of (msg.params[3] || '').split(' ')) {
       if (!entry) continue;
       const m = /^([~&@%+]*)(.+)$/.exec(entry);
@@ -510,6 +515,12 @@ const handlers = {
       c.members.set(casefold(nick), { nick, prefix: m[1] });
       if (!this.isMe(nick) && this.status(nick) === 'offline') this.setStatus(nick, 'online');
     }
+    return [];
+  },
+
+  '366'(msg) { // RPL_ENDOFNAMES
+    const c = this.find(msg.params[1]);
+    if (c) c.namesLoading = false;
     return [];
   },
 

@@ -97,7 +97,7 @@ export function renderSidebar(app) {
   $('conv-list').replaceChildren(...convs.map((c) => {
     const room = c.kind === 'room';
     const last = c.last ? lastLine(app, c) : '';
-    const icon = room ? h('span', { class: 'c-icon', 'aria-hidden': 'true' }, '#')
+    const avatar = room ? h('span', { class: 'c-icon', 'aria-hidden': 'true' }, '#')
       : h('span', { class: 'c-icon' }, c.name.slice(0, 1).toUpperCase(), dot(st.status(c.name), statusLabel(app, c.name)));
     const badge = c.unread ? h('span', { class: 'badge' + (c.mention || c.kind === 'dm' ? ' mention' : ''), 'data-unread': c.unread, 'aria-label': t('unread', c.unread) }, String(c.unread))
       : c.muted ? h('span', { class: 'muted-mark' }, icon('bellOff', t('unmute'))) : h('span');
@@ -108,7 +108,7 @@ export function renderSidebar(app) {
         onclick: () => app.open(c.name),
         oncontextmenu: (e) => { if (c.kind === 'dm') { e.preventDefault(); app.personMenu(c.name, e.currentTarget); } },
       },
-      icon,
+      avatar,
       h('span', { class: 'c-name' }, room ? c.name.slice(1) : c.name),
       badge,
       h('span', { class: 'c-last' }, last)));

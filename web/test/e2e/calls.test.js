@@ -20,8 +20,8 @@ before(async () => {
 });
 
 after(async () => {
-  for (const u of [alice, bob]) assert.deepEqual(u.page.errors.map(String), []);
   await browser?.close();
+  for (const u of [alice, bob]) assert.deepEqual(u.page.errors.map(String), [], 'no script errors in the page');
 });
 
 async function ring() {

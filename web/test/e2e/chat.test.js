@@ -21,8 +21,8 @@ before(async () => {
 });
 
 after(async () => {
-  for (const u of [alice, bob]) assert.deepEqual(u.page.errors.map(String), [], 'no script errors in the page');
   await browser?.close();
+  for (const u of [alice, bob]) assert.deepEqual(u.page.errors.map(String), [], 'no script errors in the page');
 });
 
 test('a direct chat both ways, with a clickable link, own messages apart', async () => {

@@ -215,3 +215,15 @@ test('an older page goes in front even when its times equal the shown ones', () 
   s.applyHistory('#lab', [1, 2].map((i) => parseLine(`@msgid=m${i};time=${t} :bob!b@h PRIVMSG #lab :${i}`)), { older: true });
   assert.deepEqual(s.find('#lab').messages.map((m) => m.text), ['1', '2', '3', '4']);
 });
+
+test('a NAMES reply replaces the member list; a speaker in a quiet room is a member', () => {
+  const { s, feed } = setup();
+  feed(':alice!a@h JOIN #lobby');
+  feed(':srv 353 alice = #lobby :alice bob');
+  feed(':srv 366 alice #lobby :End of /NAMES list');
+  feed(':srv 353 alice = #lobby :alice carol');
+  feed(':srv 366 alice #lobby :End of /NAMES list');
+  assert.deepEqual([...s.find('#lobby').members.keys()], ['alice', 'carol']);
+  feed('@msgid=q1 :dave!d@h PRIVMSG #lobby :hi');
+  assert.ok(s.find('#lobby').members.has('dave'));
+});
