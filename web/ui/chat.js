@@ -58,11 +58,15 @@ function wire(app) {
       autoGrow(input);
     }
   });
-  $('messages').addEventListener('scroll', () => {
-    const el = $('messages');
+  const list = $('messages');
+  app.atBottom = true;
+  list.addEventListener('scroll', () => {
     const c = app.activeConv();
-    if (c && el.scrollTop < 60) app.loadOlder(c);
+    app.atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    if (c && list.scrollTop < 60) app.loadOlder(c);
   }, { passive: true });
+  // A narrower window (a phone turned, the keyboard shown) keeps the newest line in view.
+  new ResizeObserver(() => { if (app.atBottom) list.scrollTop = list.scrollHeight; }).observe(list);
 }
 
 function dot(status, label) {
@@ -282,6 +286,7 @@ export function renderMessages(app) {
   }
   app.keepBottomOffset = false;
   app.stickIfAtBottom = false;
+  app.atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
   app.renderedConv = c.key;
   // A page that does not fill the view gives no scroll to load the next one: ask now.
   if (c.kind !== 'server' && !c.historyDone && el.scrollHeight <= el.clientHeight + 10 && app.fetched.has(c.key) && c.messages.length) {
