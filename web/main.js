@@ -308,6 +308,7 @@ class App {
         case 'notify': this.onNotify(e); break;
         case 'presence': this.onPresence(e); break;
         case 'call': this.onCallChange(e.call); break;
+        case 'callStored': this.callWire({ command: 'PRIVMSG', target: e.call.peer, verb: 'CANCEL', call: e.call }); break;
         case 'joined': this.onJoined(e.conv); break;
         case 'parted': case 'kicked': this.onParted(e.conv); break;
       }

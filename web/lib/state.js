@@ -250,6 +250,13 @@ export class ChatState {
     if (stored) {
       const c = this.conv(stored[1]);
       this.setStatus(stored[1], 'offline');
+      // A ring stored for later is a missed call for them, as the terminal client does:
+      // the UI sends the CANCEL that goes with it.
+      for (const k of this.calls.values()) {
+        if (k.outgoing && k.state === 'calling' && casefold(k.peer) === casefold(stored[1])) {
+          return [...this.endCall(k, 'stored'), { type: 'callStored', call: k }];
+        }
+      }
       this.system(c, text, { i18n: 'storedOffline', args: [stored[1]] });
       return [];
     }

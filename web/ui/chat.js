@@ -227,6 +227,7 @@ export function callText(app, m, c) {
     case 'cancelled': return t('callCancelled', peer);
     case 'hungup': return t('callHungUp', peer);
     case 'failed': return t('callFailed', peer);
+    case 'stored': return t('callStored', peer);
     case 'elsewhere': return t('callElsewhere', peer);
   }
   return m.call.state;

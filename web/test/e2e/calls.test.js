@@ -2,7 +2,7 @@
 // (a missed call for the callee), and rung out (no answer / missed).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, user, register, openDM, run, shot } from './harness.js';
+import { launch, user, register, openDM, run, shot, terminal } from './harness.js';
 
 let browser;
 let alice;
@@ -65,4 +65,20 @@ test('a call nobody answers rings out: no answer for the caller, missed for the 
   await alice.page.locator('#messages .call-entry[data-call="no-answer"]').waitFor({ timeout: 10000 });
   await bob.page.waitForFunction(() => !document.getElementById('ring-dialog').open, null, { timeout: 10000 });
   assert.ok((await bob.page.locator('#messages .call-entry[data-call="missed"]').count()) >= 2);
+});
+
+test('the terminal client (labchat connect) understands the browser calls', async () => {
+  const carol = terminal('callc' + run, { to: A });
+  try {
+    await alice.page.waitForFunction(() => window.labchat.client.connected);
+    await openDM(alice.page, 'callc' + run);
+    await alice.page.locator('#conv-name .dot[data-status="online"]').waitFor({ timeout: 15000 });
+    await alice.page.click('#call-btn');
+    const ring = await carol.waitFor((ev) => ev.type === 'call' && ev.state === 'ringing');
+    assert.equal(ring.from, A);
+    await alice.page.click('#hangup');
+    await carol.waitFor((ev) => ev.type === 'call' && ev.state === 'missed' && ev.id === ring.id);
+  } finally {
+    await carol.close();
+  }
 });

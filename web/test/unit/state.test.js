@@ -227,3 +227,12 @@ test('a NAMES reply replaces the member list; a speaker in a quiet room is a mem
   feed('@msgid=q1 :dave!d@h PRIVMSG #lobby :hi');
   assert.ok(s.find('#lobby').members.has('dave'));
 });
+
+test('a ring stored for an offline account ends the call and asks for the CANCEL', () => {
+  const { s, feed } = setup();
+  s.startCall('dave', 'c9');
+  const fx = feed(':labchat.local NOTICE alice :dave is offline; message stored for delivery at next login');
+  assert.ok(fx.some((e) => e.type === 'callStored' && e.call.id === 'c9'));
+  assert.equal(s.currentCall(), null);
+  assert.equal(s.find('dave').messages.at(-1).call.state, 'stored');
+});
