@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -229,6 +230,10 @@ func TestBrowserE2E(t *testing.T) {
 		t.Fatalf("no scenarios in web/test/e2e (%v)", err)
 	}
 	for _, file := range scenarios {
+		// LABCHAT_E2E=calls,chat runs only those files (while working on them).
+		if only := os.Getenv("LABCHAT_E2E"); only != "" && !slices.Contains(strings.Split(only, ","), strings.TrimSuffix(filepath.Base(file), ".test.js")) {
+			continue
+		}
 		t.Run(strings.TrimSuffix(filepath.Base(file), ".test.js"), func(t *testing.T) {
 			runNode(t, node, env, file)
 		})

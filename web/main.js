@@ -182,6 +182,7 @@ class App {
     this.monitored.clear();
     this.fetched.clear();
     this.mode = 'login';
+    this.loginMode = 'login';
     $('chat-screen').hidden = true;
     $('login-screen').hidden = false;
     this.title.update(0, false, 'labchat');

@@ -26,7 +26,7 @@ export const wantedCaps = [
 
 // LoginError is a refused login or registration; code is one of: wrong-password,
 // no-account, name-taken, password-short, bad-name, throttled, registration-off,
-// nick-in-use, server-down, closed, timeout, failed. text is the server's words.
+// nick-in-use, locked, server-down, closed, timeout, failed. text is the server's words.
 export class LoginError extends Error {
   constructor(code, text = '', extra = {}) {
     super(text || code);
@@ -41,6 +41,7 @@ export function classifySASL(text) {
   const wait = /try again in (\d+)\s*s/i.exec(text);
   if (/too many|throttl/i.test(text)) return new LoginError('throttled', text, { wait: wait ? Number(wait[1]) : 60 });
   if (/no account/i.test(text)) return new LoginError('no-account', text);
+  if (/is locked/i.test(text)) return new LoginError('locked', text);
   if (/wrong password|password incorrect|invalid credentials/i.test(text)) return new LoginError('wrong-password', text);
   return new LoginError('failed', text);
 }

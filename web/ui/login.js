@@ -69,6 +69,7 @@ export function loginErrorView(app, err, { account = '', password = '' } = {}) {
       }, t('haveAccount'))];
     case 'password-short': return [p(err.min ? t('errPasswordShort', err.min) : t('errPasswordShortAny', err.text))];
     case 'bad-name': return [p(t('errBadName'))];
+    case 'locked': return [p(t('errLocked', who))];
     case 'throttled': return [p(t('errThrottled', err.wait || 60))];
     case 'server-down': return [p(t('errServerDown'))];
     case 'closed': return [p(t('errClosed', err.text))];

@@ -95,3 +95,20 @@ test('the Chinese UI follows the browser language and has a switch', async () =>
   assert.equal(await page.textContent('.small-head.with-btn span'), 'Contacts');
   await page.context().close();
 });
+
+test('too many wrong passwords for one account are throttled, and the form says for how long', async () => {
+  const victim = 'thr' + run;
+  const { page } = await user(browser);
+  await register(page, victim);
+  await page.click('#logout-btn');
+  await page.fill('#login-account', victim);
+  let text = '';
+  for (let i = 0; i < 15 && !/Too many failed logins/.test(text); i++) {
+    await page.fill('#login-password', 'wrong-' + i);
+    await page.click('#login-submit');
+    await page.waitForFunction(() => !document.getElementById('login-submit').disabled);
+    text = await errorText(page);
+  }
+  assert.match(text, /Too many failed logins from this computer\. Try again in \d+ s\./);
+  await page.context().close();
+});

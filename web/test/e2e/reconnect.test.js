@@ -2,7 +2,7 @@
 // a second tab of the same account never breaking the first silently.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, user, register, login, say, joinRoom, messageText, restartServer, run, controlURL } from './harness.js';
+import { launch, user, register, login, say, joinRoom, openDM, openConv, messageText, restartServer, run, controlURL } from './harness.js';
 
 let browser;
 const A = 'reca' + run;
@@ -71,8 +71,24 @@ test('a second tab of the same account does not break the first silently', async
     await first.click('#use-here');
     await first.waitForFunction(() => window.labchat.client.state === 'registered');
   } else {
+    // Several connections per account: what one tab sends shows in the other, and a call
+    // answered in one stops ringing in the other.
+    const peer = await user(browser, { settings: { callTimeout: 20000 } });
+    await register(peer.page, 'tabpeer' + run);
+    await openDM(first, 'tabpeer' + run);
     await say(first, 'from the first tab');
-    await messageText(first, 'from the first tab').waitFor();
+    await peer.page.locator(`#conv-list [data-conv="${name}"]`).waitFor();
+    await openConv(peer.page, name);
+    await messageText(peer.page, 'from the first tab').waitFor();
+    await second.locator(`#conv-list [data-conv="tabpeer${run}"]`).waitFor();
+    await peer.page.click('#call-btn');
+    await first.locator('#ring-dialog[open]').waitFor();
+    await second.locator('#ring-dialog[open]').waitFor();
+    await second.click('#ring-answer');
+    await peer.page.locator('#call-bar [data-call-state="active"]').waitFor();
+    await first.waitForFunction(() => !document.getElementById('ring-dialog').open);
+    await first.locator('#messages .call-entry[data-call="elsewhere"]').waitFor();
+    await peer.ctx.close();
   }
   await ctx.close();
 });

@@ -49,6 +49,8 @@ test('login errors are specific', async () => {
     assert.ok(server.last.closed, 'a refused login closes its connection');
   }
   assert.equal(classifySASL('too many failed logins from your address: try again in 42s').wait, 42);
+  assert.equal(classifySASL('too many failed logins for account alice from your address: try again in 7s').wait, 7);
+  assert.equal(classifySASL('account alice is locked by the administrator').code, 'locked');
 });
 
 test('server down is told apart from a refusal', async () => {
