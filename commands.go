@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -808,10 +809,13 @@ func (c *Session) handleLusers(m *Message) {
 	s := c.s
 	s.mu.RLock()
 	// Users are nicks online; an account on three devices is one user and three clients.
-	users, invisible, clients, rooms, peak := len(s.nicks), 0, 0, len(s.rooms), s.peak
+	users, invisible, clients, rooms, peak, opers := len(s.nicks), 0, 0, len(s.rooms), s.peak, 0
 	for _, u := range s.nicks {
 		if u.first().invisible {
 			invisible++
+		}
+		if slices.ContainsFunc(u.sessions, (*Session).isOper) {
+			opers++
 		}
 	}
 	for sess := range s.sessions {
@@ -823,6 +827,9 @@ func (c *Session) handleLusers(m *Message) {
 	s.mu.RUnlock()
 	n, max := strconv.Itoa(users), strconv.Itoa(peak)
 	c.reply(RPL_LUSERCLIENT, "There are "+strconv.Itoa(users-invisible)+" users and "+strconv.Itoa(invisible)+" invisible on 1 servers")
+	if opers > 0 {
+		c.reply(RPL_LUSEROP, strconv.Itoa(opers), "operator(s) online")
+	}
 	if unknown > 0 {
 		c.reply(RPL_LUSERUNKNOWN, strconv.Itoa(unknown), "unknown connection(s)")
 	}

@@ -91,8 +91,14 @@ func TestOperRefusalsThenSuccess(t *testing.T) {
 		t.Errorf("WHOIS of a non-operator shows 313: %q", lines)
 	}
 
+	b.send("LUSERS")
+	b.expect(" 252 bob 1 :operator\\(s\\) online")
 	a.send("MODE alice -o")
 	a.expect(`MODE alice :?-o`)
+	b.send("LUSERS")
+	if lines := b.sync(); strings.Contains(strings.Join(lines, "\n"), " 252 ") {
+		t.Errorf("LUSERS counts an operator after -o: %q", lines)
+	}
 	a.send("STATS")
 	a.expect(" 481 alice ")
 	out := log.String()
@@ -286,4 +292,29 @@ func TestOperatorConfigFromFileThroughBinary(t *testing.T) {
 	c := guest(t, srv.addr, "teach")
 	c.send("OPER instructor opw-secret")
 	c.expect(" 381 teach ")
+}
+
+// TestIrctestTemplateParses fills testdata/irctest.toml as irctest does and loads it: a
+// duplicate or misspelt key there makes every irctest server exit at start.
+func TestIrctestTemplateParses(t *testing.T) {
+	data, err := os.ReadFile("testdata/irctest.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.NewReplacer("{directory}", t.TempDir(), "{hostname}", "127.0.0.1", "{port}", "0", "{password}", "",
+		"{account_registration_before_connect}", "true", "{account_registration_requires_email}", "false", "{chathistory}", "true").Replace(string(data))
+	var cfg Config
+	if err := decodeConfig(&cfg, defaultConfigTOML, "(built-in)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := decodeConfig(&cfg, []byte(text), "irctest.toml"); err != nil {
+		t.Fatal(err)
+	}
+	if err := validateServerConfig(&cfg.Server); err != nil {
+		t.Fatal(err)
+	}
+	ops := cfg.Server.Operators
+	if len(ops) != 1 || ops[0].Name != "operuser" || bcrypt.CompareHashAndPassword([]byte(ops[0].PasswordHash), []byte("operpassword")) != nil {
+		t.Errorf("operators = %+v, want operuser with the hash of operpassword", ops)
+	}
 }
