@@ -495,22 +495,23 @@ type clientSession struct {
 	redraw    func()       // asks the prompt to redraw itself (set by runPrompt); guarded by mu
 	shown     atomic.Value // the prompt text being shown (string)
 
-	mu           sync.Mutex // guards the fields below (dispatch and the input side share them)
-	nick         string
-	target       string            // where plain text goes
-	askedRoom    string            // clientFold of the room a /join asked for: it becomes the target
-	rooms        map[string]string // joined rooms, casefolded → as the server spells it
-	nicks        map[string]string // nicks seen, for completion, casefolded → spelling
-	pongs        map[string]chan struct{}
-	pingSeq      int
-	rawWatch     int             // outstanding /raw round trips: replies are shown raw meanwhile
-	offline      bool            // reconnecting: the prompt says so
-	online       chan struct{}   // closed while connected; a fresh one while reconnecting
-	lastTime     time.Time       // the newest server time seen: history after it was missed
-	rejoining    map[string]bool // rooms being rejoined: their JOIN echo and NAMES are not shown
-	catchUp      map[string]bool // targets whose next chathistory batch is a catch-up
-	historyWant  map[string]int  // /history N asked for a target: its batch shows N lines
-	catchUpSince time.Time       // the newest server time seen before the drop; zero: no catch-up
+	mu            sync.Mutex // guards the fields below (dispatch and the input side share them)
+	nick          string
+	target        string            // where plain text goes
+	askedRoom     string            // clientFold of the room a /join asked for: it becomes the target
+	rooms         map[string]string // joined rooms, casefolded → as the server spells it
+	nicks         map[string]string // nicks seen, for completion, casefolded → spelling
+	pongs         map[string]chan struct{}
+	pingSeq       int
+	rawWatch      int             // outstanding /raw round trips: replies are shown raw meanwhile
+	offline       bool            // reconnecting: the prompt says so
+	online        chan struct{}   // closed while connected; a fresh one while reconnecting
+	lastTime      time.Time       // the newest server time seen: history after it was missed
+	rejoining     map[string]bool // rooms being rejoined: their JOIN echo and NAMES are not shown
+	catchUp       map[string]bool // targets whose next chathistory batch is a catch-up
+	historyWant   map[string]int  // /history N asked for a target: its batch shows N lines
+	catchUpSince  time.Time       // the newest server time seen before the drop; zero: no catch-up
+	skipLastLogin bool            // the next "last login" notice follows a reconnect: not shown
 
 	historyBatches  map[string]*historyReplay    // open chathistory batches; dispatch goroutine only
 	whowas          bool                         // inside a WHOWAS reply (its 312 reads differently); dispatch only
@@ -626,8 +627,21 @@ func (lg *loginState) handle(in inbound) {
 				return
 			}
 		}
+		if lg.cs.isReconnecting() && welcomeOnly(&in.msg) {
+			lg.cs.noteTime(&in.msg)
+			return // seen at the first login: a reconnect shows only "reconnected"
+		}
 	}
 	lg.cs.handle(in)
+}
+
+// welcomeOnly reports the lines of a login that say nothing new after a reconnect: the
+// welcome numerics, LUSERS, the MOTD and the server's "Previous login" notice.
+func welcomeOnly(m *Message) bool {
+	if isNumeric(m.Command) {
+		return m.Command[0] != '4' && m.Command[0] != '5'
+	}
+	return m.Command == "NOTICE" && nickOf(m.Source) == "" && (strings.HasPrefix(m.Param(1), "Previous login: ") || m.Param(1) == "First login to this account")
 }
 
 func (lg *loginState) closedError() error {

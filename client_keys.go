@@ -40,11 +40,11 @@ type lineState struct {
 }
 
 type keyFilter struct {
-	out       io.Writer // liner's end of the pipe; written only by run
-	chat      atomic.Bool
-	unanswerd atomic.Int32   // query Tabs liner has not read yet: the completer swallows them
-	answers   chan lineState // the completer's answers
-	redraws   chan struct{}  // asks run to redraw the prompt
+	out        io.Writer // liner's end of the pipe; written only by run
+	chat       atomic.Bool
+	unanswered atomic.Int32   // query Tabs liner has not read yet: the completer swallows them
+	answers    chan lineState // the completer's answers
+	redraws    chan struct{}  // asks run to redraw the prompt
 
 	mu         sync.Mutex
 	redrawing  bool      // the next io.EOF of Prompt is a redraw, not Ctrl-D
@@ -118,7 +118,7 @@ func (kf *keyFilter) query() (lineState, bool) {
 	case <-kf.answers: // a late answer to an earlier question
 	default:
 	}
-	kf.unanswerd.Add(1)
+	kf.unanswered.Add(1)
 	kf.out.Write([]byte{keyTab})
 	t := time.NewTimer(keyQueryTimeout)
 	defer t.Stop()
@@ -136,11 +136,11 @@ func (kf *keyFilter) answer(line string, pos int) bool {
 		return false
 	}
 	for {
-		n := kf.unanswerd.Load()
+		n := kf.unanswered.Load()
 		if n <= 0 {
 			return false
 		}
-		if kf.unanswerd.CompareAndSwap(n, n-1) {
+		if kf.unanswered.CompareAndSwap(n, n-1) {
 			break
 		}
 	}

@@ -150,6 +150,10 @@ func (cs *clientSession) goOffline() {
 		cs.resume.rooms = append(cs.resume.rooms, r)
 	}
 	clear(cs.rooms)
+	// Set now, as the server's default room may be joined again before resumeSession runs.
+	for _, r := range cs.resume.rooms {
+		cs.rejoining[clientFold(r)] = true
+	}
 	cs.mu.Unlock()
 	cs.presence.mu.Lock()
 	clear(cs.presence.watched) // the new connection's MONITOR list starts empty
@@ -185,6 +189,9 @@ func (cs *clientSession) reconnect(cause error) *clientConn {
 		}
 		cc, err := cs.connect()
 		if err == nil {
+			cs.mu.Lock()
+			cs.skipLastLogin = true
+			cs.mu.Unlock()
 			cs.goOnline(cc)
 			cs.sink.event(chatEvent{Time: time.Now(), Kind: kindInfo, Text: "reconnected to " + cs.opts.addr})
 			return cc
@@ -197,6 +204,21 @@ func (cs *clientSession) reconnect(cause error) *clientConn {
 		cs.sink.event(chatEvent{Time: time.Now(), Kind: kindError, Text: err.Error()})
 		delay = min(2*delay, reconnectMax)
 	}
+}
+
+func (cs *clientSession) takeSkipLastLogin() bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	skip := cs.skipLastLogin
+	cs.skipLastLogin = false
+	return skip
+}
+
+// isReconnecting: a login now is a reconnect (the prompt says "reconnecting ...").
+func (cs *clientSession) isReconnecting() bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.offline
 }
 
 func (cs *clientSession) isQuitting() bool {
@@ -226,9 +248,6 @@ func (cs *clientSession) resumeSession() {
 	cs.mu.Lock()
 	rooms := append([]string(nil), cs.resume.rooms...)
 	since := cs.resume.since
-	for _, r := range rooms {
-		cs.rejoining[clientFold(r)] = true
-	}
 	cs.mu.Unlock()
 	for _, r := range rooms {
 		if err := cs.sendCmd("JOIN", r); err != nil {

@@ -53,9 +53,7 @@ func init() {
 		RPL_LUSEROP: func(_ *clientSession, p []string) (string, bool) {
 			return say("%s server operator(s) online", arg(p, 0))
 		},
-		RPL_LUSERUNKNOWN: func(_ *clientSession, p []string) (string, bool) {
-			return say("%s connection(s) not logged in yet", arg(p, 0))
-		},
+		RPL_LUSERUNKNOWN:  quiet, // connections still logging in: nothing a user acts on
 		RPL_LUSERCHANNELS: func(_ *clientSession, p []string) (string, bool) { return say("%s room(s) open", arg(p, 0)) },
 		RPL_LOCALUSERS: func(_ *clientSession, p []string) (string, bool) {
 			if len(p) < 3 {

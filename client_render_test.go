@@ -143,7 +143,6 @@ var numericShown = map[string]string{
 	"221": "your user modes: invisible, receives wallops",
 	"249": "stats: connections 12, messages relayed 3400",
 	"252": "1 server operator(s) online",
-	"253": "2 connection(s) not logged in yet",
 	"254": "4 room(s) open",
 	"256": "about labchat.local:",
 	"257": "Networking lab, room 101",

@@ -287,6 +287,9 @@ func (cs *clientSession) onServerNotice(m *Message, raw bool) {
 	} else if text == "First login to this account" {
 		ev.Kind, ev.Text = kindLastLogin, "first login to this account"
 	}
+	if ev.Kind == kindLastLogin && cs.takeSkipLastLogin() {
+		return // after a reconnect it names the login just before: ours
+	}
 	cs.show(raw, ev)
 }
 
