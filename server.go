@@ -8,8 +8,8 @@ package main
 //  2. Room.relayMu    — one relay at a time per room, so every member sees one order
 //  3. Session.qmu     — a session's send queue; held only to append bytes, never during I/O
 // offlineQueues.mu ranks above all three (taken before Server.mu, never under it).
-// accountStore.mu, loginThrottle.mu, registerThrottle.mu and chatLog.mu are leaves: nothing
-// is taken under them. users/.lock (an flock shared with `labchat accounts`) is taken before
+// accountStore.mu, loginThrottle.mu, registerThrottle.mu, hashPool.mu and chatLog.mu are
+// leaves: nothing is taken under them. users/.lock (an flock shared with `labchat accounts`) is taken before
 // accountStore.mu and never under Server.mu or offlineQueues.mu; the store reports changes
 // after letting it go.
 

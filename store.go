@@ -64,8 +64,8 @@ type accountStore struct {
 	// Slow hashes run only with a token of one of these, so a burst of them cannot take
 	// every core; logins and registrations have their own, so a REGISTER storm never makes
 	// a login wait (see newHashSlots).
-	loginSlots    chan struct{}
-	registerSlots chan struct{}
+	loginSlots    *hashPool
+	registerSlots *hashPool
 	hashes        atomic.Int64 // bcrypt runs so far (tests count what reached the hash)
 
 	skipped      []skippedFile // account files that did not load, for the server to log
@@ -89,27 +89,82 @@ var ErrBusy = errors.New("server busy hashing passwords; try again in a few seco
 // ErrAccountDamaged is a login to or registration of an account whose file did not load.
 var ErrAccountDamaged = errors.New("account file damaged (the server log names it)")
 
-// newHashSlots sizes the semaphores: logins get every core, registrations half of them, so
-// with registrations saturating theirs a login still finds a core and a slot.
-func newHashSlots() (login, register chan struct{}) {
+// newHashSlots sizes the pools: logins get every core, registrations half of them, so with
+// registrations saturating theirs a login still finds a core and a slot. And a registration
+// waits for the logins in flight before it starts: on a PC whose cores are busy anyway a
+// login then shares the CPU with at most the one registration hash already running.
+func newHashSlots() (login, register *hashPool) {
 	n := runtime.GOMAXPROCS(0)
-	return make(chan struct{}, max(2, n)), make(chan struct{}, max(1, n/2))
+	login = newHashPool(max(2, n), nil)
+	return login, newHashPool(max(1, n/2), login)
 }
 
-// withSlot runs fn holding a token of slots, or returns ErrBusy after hashWait.
-func withSlot(slots chan struct{}, fn func()) error {
+// hashPool bounds the slow hashes of one kind running at once.
+type hashPool struct {
+	slots   chan struct{}
+	yieldTo *hashPool // a pool whose hashes go first (registrations yield to logins)
+
+	mu     sync.Mutex    // leaf lock; guards active and idle
+	active int           // hashes waiting for a slot or running
+	idle   chan struct{} // closed while active == 0
+}
+
+// yieldWait bounds how long a hash waits for the pool it yields to: a steady stream of
+// logins delays registrations, it does not stop them.
+const yieldWait = 2 * time.Second
+
+func newHashPool(n int, yieldTo *hashPool) *hashPool {
+	idle := make(chan struct{})
+	close(idle)
+	return &hashPool{slots: make(chan struct{}, n), yieldTo: yieldTo, idle: idle}
+}
+
+func (p *hashPool) enter() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.active++; p.active == 1 {
+		p.idle = make(chan struct{})
+	}
+}
+
+func (p *hashPool) leave() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.active--; p.active == 0 {
+		close(p.idle)
+	}
+}
+
+func (p *hashPool) idleChan() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.idle
+}
+
+// withSlot runs fn holding a slot of p, or returns ErrBusy after hashWait.
+func withSlot(p *hashPool, fn func()) error {
+	p.enter()
+	defer p.leave()
 	select {
-	case slots <- struct{}{}:
+	case p.slots <- struct{}{}:
 	default:
 		t := time.NewTimer(hashWait)
 		defer t.Stop()
 		select {
-		case slots <- struct{}{}:
+		case p.slots <- struct{}{}:
 		case <-t.C:
 			return ErrBusy
 		}
 	}
-	defer func() { <-slots }()
+	defer func() { <-p.slots }()
+	if p.yieldTo != nil {
+		t := time.NewTimer(yieldWait)
+		select {
+		case <-p.yieldTo.idleChan():
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	fn()
 	return nil
 }
