@@ -271,11 +271,18 @@ func TestHistorySkipsTornAndDamagedLines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.WriteString("garbage without tabs\n" + strings.Repeat("x", 3<<20) + "\n2026-11-24T09:00:01.000Z\tb\tPRIVMSG\tx\t#lab\tafter\n2026-11-24T09:00:02.000Z\tc\tPRIVMSG\tx\t#la")
+	// A line torn by a full disk and sealed (histlog.go's tornLineEnd) before the next append.
+	sealed := "2026-11-24T09:00:00.500Z\td\tPRIVMSG\tx\t#lab\tto" + string(tornLineEnd)
+	f.WriteString("garbage without tabs\n" + strings.Repeat("x", 3<<20) + "\n" + sealed + "2026-11-24T09:00:01.000Z\tb\tPRIVMSG\tx\t#lab\tafter\n2026-11-24T09:00:02.000Z\tc\tPRIVMSG\tx\t#la")
 	f.Close()
 	res := runCLI(t, historyTestTimeout, "", nil, "history", "--dir", dir, "--json")
-	if res.code != exitOK || strings.Count(res.stdout, "\n") != 2 || !strings.Contains(res.stdout, `"after"`) || !strings.Contains(res.stderr, "skipped 3 lines") {
-		t.Errorf("exit %d, stdout %q, stderr %q; want the 2 good lines and 3 skipped", res.code, res.stdout, res.stderr)
+	if res.code != exitOK || strings.Count(res.stdout, "\n") != 2 || !strings.Contains(res.stdout, `"after"`) || !strings.Contains(res.stderr, "skipped 4 lines") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want the 2 good lines and 4 skipped", res.code, res.stdout, res.stderr)
+	}
+	// --grep parses only lines holding its literal ("to" is in the sealed line's text too).
+	res = runCLI(t, historyTestTimeout, "", nil, "history", "--dir", dir, "--json", "--grep", "to|e")
+	if res.code != exitOK || strings.Count(res.stdout, "\n") != 2 || !strings.Contains(res.stdout, `"before"`) || !strings.Contains(res.stdout, `"after"`) {
+		t.Errorf("--grep: exit %d, stdout %q; want the 2 good lines", res.code, res.stdout)
 	}
 }
 
