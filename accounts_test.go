@@ -146,6 +146,8 @@ func TestAccountsCLIWithRunningServer(t *testing.T) {
 	opc.send("USER a 0 * :a")
 	// (alice is online already: this connection joins her user, nick alice)
 	opc.expect(` 381 alice :You are now an IRC operator`)
+	opc.send("LUSERS")
+	opc.expect(` 252 alice 1 :operator\(s\) online`)
 
 	// lock: connections close with the reason, logins are refused; unlock lets them in.
 	if r := accountsCLI(t, conf, "", "lock", "alice"); r.code != 0 {

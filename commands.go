@@ -70,6 +70,7 @@ func init() {
 		"INVITE":       {run: (*Session).handleInvite},
 		"NICKSERV":     {run: (*Session).handleNickServCommand, minParams: 1},
 		"NS":           {run: (*Session).handleNickServCommand, minParams: 1},
+		"CHGHOST":      {run: (*Session).handleChghost, minParams: 2},
 	}
 }
 
@@ -571,7 +572,7 @@ func (c *Session) loggedIn() {
 	if user == "" {
 		user = "*" // irssi authenticates before it sends NICK and USER
 	}
-	c.reply(RPL_LOGGEDIN, c.nickOrStar()+"!"+user+"@"+c.ip, c.account, "You are now logged in as "+c.account)
+	c.reply(RPL_LOGGEDIN, c.nickOrStar()+"!"+user+"@"+c.hostname(), c.account, "You are now logged in as "+c.account)
 }
 
 // saslChunkLen is the AUTHENTICATE payload size; a shorter chunk (or "+") ends a response.
@@ -867,7 +868,7 @@ func (c *Session) handleWhois(m *Message) {
 		return
 	}
 	t := u.first()
-	tnick, user, ip, real, account, away, oper, bot := u.nick, t.userOrNick(), t.ip, t.realname, t.account, t.presence.away, t.isOper(), t.bot
+	tnick, user, ip, real, account, away, oper, bot := u.nick, t.userOrNick(), t.hostname(), t.realname, t.account, t.presence.away, t.isOper(), t.bot
 	// The user's rooms are those of all its connections; idle is the least of theirs, signon
 	// the oldest's.
 	var rooms []string
@@ -927,7 +928,7 @@ func (c *Session) handleUserhost(m *Message) {
 			if t.presence.away != "" {
 				here = "-" // RPL_USERHOST: - marks an away user
 			}
-			out = append(out, t.nick+"="+here+t.userOrNick()+"@"+t.ip)
+			out = append(out, t.nick+"="+here+t.userOrNick()+"@"+t.hostname())
 		}
 		s.mu.RUnlock()
 	}

@@ -970,7 +970,7 @@ func (s *Server) whoRows(asker *Session, mask string) []whoRow {
 
 // newWhoRow describes t, in room r if not nil, for asker; s.mu must be held.
 func newWhoRow(t *Session, r *Room, asker *Session) whoRow {
-	w := whoRow{room: "*", user: t.userOrNick(), host: t.ip, nick: t.u.nick, flags: t.hereFlag(), realname: t.realname, account: t.account, idle: time.Since(t.lastActiveSeen())}
+	w := whoRow{room: "*", user: t.userOrNick(), host: t.hostname(), nick: t.u.nick, flags: t.hereFlag(), realname: t.realname, account: t.account, idle: time.Since(t.lastActiveSeen())}
 	if t.isOper() {
 		w.flags += "*"
 	}

@@ -46,6 +46,7 @@ const (
 	capAccountTag
 	capSetname
 	capInviteNotify
+	capChghost
 )
 
 // capNames is the order CAP LS lists them in; values are added by capValue.
@@ -58,6 +59,7 @@ var capNames = []struct {
 	{"account-tag", capAccountTag},
 	{"away-notify", capAwayNotify},
 	{"cap-notify", capCapNotify},
+	{"chghost", capChghost},
 	{"draft/account-registration", capAccountRegistration},
 	{"draft/chathistory", capChathistory},
 	{"echo-message", capEchoMessage},
@@ -99,6 +101,7 @@ type Session struct {
 	wallops    bool   // user mode +w: receives WALLOPS
 	oper       string // how c became a server operator (user mode +o), "" if it is none
 	bot        bool   // user mode +B (IRCv3 bot-mode): marked in WHOIS, WHO and a bot tag
+	host       string // shown instead of the address once an operator set one (CHGHOST)
 	rooms      map[*Room]struct{}
 	invitedTo  map[*Room]struct{} // INVITEs not yet used; a room re-created is another Room
 	u          *User              // the user this connection is one of; set at registration (user.go)
@@ -475,7 +478,7 @@ func (c *Session) nickOrStar() string {
 // prefix is nick!user@host, the source of the client's messages. Callers hold s.mu or are
 // the processor.
 func (c *Session) prefix() string {
-	return c.nick + "!" + c.userOrNick() + "@" + c.ip
+	return c.nick + "!" + c.userOrNick() + "@" + c.hostname()
 }
 
 func (c *Session) userOrNick() string {

@@ -54,7 +54,7 @@ func (c *Session) rememberLocked() {
 	if !c.registered || c.nick == "" {
 		return
 	}
-	c.s.whowas.add(whowasEntry{nick: c.nick, user: c.userOrNick(), host: c.ip, realname: c.realname, account: c.account, at: time.Now()})
+	c.s.whowas.add(whowasEntry{nick: c.nick, user: c.userOrNick(), host: c.hostname(), realname: c.realname, account: c.account, at: time.Now()})
 }
 
 // handleWhowas answers WHOWAS <nick>[,<nick>...] [count [server]]: 314 and 312 per entry,
@@ -268,6 +268,7 @@ var helpTopics = map[string][]string{
 	"OPER":         {"OPER <name> <password>", "Become a server operator with an operator block's name and password", "(an operator account is one as soon as it logs in)."},
 	"KILL":         {"KILL <nick> [:reason]", "Operators: disconnects a user; the reason is shown to them and their rooms."},
 	"WALLOPS":      {"WALLOPS :<text>", "Operators: a message to every user with user mode +w."},
+	"CHGHOST":      {"CHGHOST <nick> <host>", "Operators: shows <host> instead of the user's address (to hide a student's IP, say).", "Clients with the chghost cap are told at once."},
 	"STATS":        {"STATS [u]", "Operators: connections, rooms, uptime, memory and messages relayed."},
 	"PART":         {"PART <#room>[,<#room>...] [:reason]", "Leaves a room."},
 	"PASS":         {"PASS <password> | PASS <account>:<password>", "The server password, or a login, sent before NICK and USER."},
@@ -430,4 +431,69 @@ func (r *Room) broadcastJoinLocked(c *Session) {
 			m.sendFrom(c, b)
 		}
 	}
+}
+
+// ---- CHGHOST (operators) and the IRCv3 chghost cap ----
+
+// hostname is the host part of c's prefix: its address, unless an operator set another.
+// Callers hold s.mu or are c's processor.
+func (c *Session) hostname() string {
+	if c.host != "" {
+		return c.host
+	}
+	return c.ip
+}
+
+// validHost accepts what fits a prefix's host: letters, digits, '.', '-', ':' and '/',
+// at most 63 bytes, not starting with ':' or '-'.
+func validHost(h string) bool {
+	if h == "" || len(h) > 63 || h[0] == ':' || h[0] == '-' {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		b := h[i]
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || isDigit(b) || strings.IndexByte(".-:/", b) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// handleChghost is CHGHOST <nick> <host>, for operators: the user is shown with that host
+// from now on, and its peers with the chghost cap get ":nick!user@old CHGHOST user host".
+func (c *Session) handleChghost(m *Message) {
+	if !c.requireOper("CHGHOST") {
+		return
+	}
+	nick, host := m.Params[0], m.Params[1]
+	if !validHost(host) {
+		c.fail("CHGHOST", "INVALID_HOST", host, "A host is 1 to 63 letters, digits, '.', '-', ':' or '/'")
+		return
+	}
+	s := c.s
+	s.mu.Lock()
+	u := s.nicks[casefold(nick)]
+	if u == nil {
+		s.mu.Unlock()
+		c.reply(ERR_NOSUCHNICK, nick, "No such nick")
+		return
+	}
+	// Every connection of the user gets the host; the event is the one its peers know it by.
+	t := u.first()
+	old := t.hostname()
+	ev := t.eventFrom(Message{Source: t.prefix(), Command: "CHGHOST", Params: []string{t.userOrNick(), host}})
+	for _, own := range u.sessions {
+		own.host = host
+		if host == own.ip {
+			own.host = ""
+		}
+		if own.caps&capChghost != 0 {
+			own.sendFrom(c, ev.bytesFor(own.caps))
+		}
+	}
+	s.pushPresenceLocked(t, ev, capChghost) // room peers, and MONITOR watchers with extended-monitor
+	tnick := u.nick
+	s.mu.Unlock()
+	s.log.Info("chghost", "oper", c.nick, "nick", tnick, "from", old, "to", host)
+	c.sendLine(":" + s.cfg.Name + " NOTICE " + c.nick + " :" + tnick + " is now shown as " + tnick + "@" + host)
 }

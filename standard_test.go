@@ -414,3 +414,39 @@ func TestStandardCommandsThroughBinary(t *testing.T) {
 		c.expect(tc.want)
 	}
 }
+
+func TestChghost(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Operators = []OperatorConfig{{Account: "teach"}}
+	ts := startServer(t, cfg, "")
+	teach := registerAccount(t, ts.addr, "teach", "teach-pw")
+	stu := welcomed(t, ts.addr, "stu", "", "chghost")
+	peer := welcomed(t, ts.addr, "peer", "", "chghost")
+	plain := guest(t, ts.addr, "plain")
+	for _, c := range []*ircClient{stu, peer, plain} {
+		c.send("JOIN #lab")
+		c.expect(" 366 ")
+	}
+	peer.sync()
+	plain.sync()
+
+	plain.send("CHGHOST stu hidden.lab")
+	plain.expect(` 481 plain :Permission Denied`)
+	teach.send("CHGHOST stu bad!host")
+	teach.expect(`FAIL CHGHOST INVALID_HOST `)
+	teach.send("CHGHOST nobody x.lab")
+	teach.expect(` 401 teach nobody `)
+	teach.send("CHGHOST stu student-7.lab")
+	teach.expect(`NOTICE teach :stu is now shown as stu@student-7\.lab`)
+	stu.expect(`^:stu!~stu@127\.0\.0\.1 CHGHOST ~stu student-7\.lab$`)
+	peer.expect(`^:stu!~stu@127\.0\.0\.1 CHGHOST ~stu student-7\.lab$`)
+	if got := plain.sync(); len(got) != 0 {
+		t.Errorf("a client without chghost got %q", got)
+	}
+	stu.send("PRIVMSG #lab :hi")
+	plain.expect(`^:stu!~stu@student-7\.lab PRIVMSG #lab :hi$`)
+	plain.send("WHOIS stu")
+	plain.expect(` 311 plain stu ~stu student-7\.lab \* :`)
+	plain.send("USERHOST stu")
+	plain.expect(` 302 plain :stu=\+~stu@student-7\.lab`)
+}
