@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,7 +25,7 @@ func accountsConfig(t *testing.T) (conf, dir string) {
 	t.Helper()
 	dir = t.TempDir()
 	conf = filepath.Join(dir, "labchat.toml")
-	body := "data_dir = \"" + filepath.ToSlash(filepath.Join(dir, "data")) + "\"\n[server]\nlisten = \"127.0.0.1:0\"\nrequire_login = false\nbcrypt_cost = 4\ndefault_room = \"\"\nflood_rate = 0.0\n"
+	body := "data_dir = \"" + filepath.ToSlash(filepath.Join(dir, "data")) + "\"\n[server]\nlisten = \"127.0.0.1:0\"\nrequire_login = false\nbcrypt_cost = 4\ndefault_room = \"\"\nflood_rate = 0.0\nweb_listen = \"\"\ntls_listen = \"\"\n"
 	if err := os.WriteFile(conf, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -265,5 +266,49 @@ func TestNickServ(t *testing.T) {
 	n.expect(` 432 NickServ2 NickServ `)
 	if err := ts.accounts.Register("NickServ", "", "whatever-pw", time.Now()); err == nil {
 		t.Errorf("an account named NickServ was registered")
+	}
+}
+
+// The password prompt on a terminal: asked twice, never echoed, and two different answers
+// change nothing.
+func TestAccountsPasswordPrompt(t *testing.T) {
+	needTmux(t)
+	conf, dataDir := accountsConfig(t)
+	var tp *tmuxPane
+	run := func(name string) {
+		tp = &tmuxPane{t: t, sock: filepath.Join(t.TempDir(), "tmux.sock")}
+		cmd := "env LABCHAT_PASSWORD= LABCHAT_CONFIG= LABCHAT_DATA= TERM=xterm " + labchatBinary(t) + " accounts add " + name + " --config " + conf + "; echo exit=$?; sleep 30"
+		tp.tmux("new-session", "-d", "-s", "lc", "-x", "100", "-y", "20", cmd)
+		sock := tp.sock
+		t.Cleanup(func() { exec.Command("tmux", "-S", sock, "kill-server").Run() })
+	}
+	has := func(s string) func([]string) bool {
+		return func(lines []string) bool { return strings.Contains(strings.Join(lines, "\n"), s) }
+	}
+	run("carol")
+	tp.waitScreen("the prompt", has("Password for carol:"))
+	tp.tmux("send-keys", "-t", "lc", "-l", "typed-secret-1")
+	tp.tmux("send-keys", "-t", "lc", "Enter")
+	tp.waitScreen("the second prompt", has("Same password again:"))
+	tp.tmux("send-keys", "-t", "lc", "-l", "typed-secret-1")
+	tp.tmux("send-keys", "-t", "lc", "Enter")
+	screen := tp.waitScreen("the result", has("exit="))
+	text := strings.Join(screen, "\n")
+	if strings.Contains(text, "typed-secret") || !strings.Contains(text, "account carol created") || !strings.Contains(text, "exit=0") {
+		t.Fatalf("screen:\n%s", text)
+	}
+	run("dave")
+	tp.waitScreen("the prompt", has("Password for dave:"))
+	tp.tmux("send-keys", "-t", "lc", "-l", "one-password")
+	tp.tmux("send-keys", "-t", "lc", "Enter")
+	tp.waitScreen("the second prompt", has("Same password again:"))
+	tp.tmux("send-keys", "-t", "lc", "-l", "another-one")
+	tp.tmux("send-keys", "-t", "lc", "Enter")
+	text = strings.Join(tp.waitScreen("the result", has("exit=")), "\n")
+	if !strings.Contains(text, "the two passwords differ") || !strings.Contains(text, "exit=2") {
+		t.Errorf("screen:\n%s", text)
+	}
+	if _, err := os.Stat(filepath.Join(dataDir, "users", "dave.toml")); !os.IsNotExist(err) {
+		t.Errorf("dave was created after two different passwords (%v)", err)
 	}
 }

@@ -719,7 +719,7 @@ var listenLine = regexp.MustCompile(`listening on (\S+) \(IRC\), data in (\S+)`)
 func startBinaryServer(t testing.TB, args ...string) *binaryServer {
 	t.Helper()
 	cmd := exec.Command(labchatBinary(t), args...)
-	cmd.Env = append(os.Environ(), "LABCHAT_CONFIG=", "LABCHAT_DATA=", "LABCHAT_LISTEN=")
+	cmd.Env = append(os.Environ(), "LABCHAT_CONFIG=", "LABCHAT_DATA=", "LABCHAT_LISTEN=", "LABCHAT_WEB_LISTEN=", "LABCHAT_TLS_LISTEN=") // no fixed :8080 or :6697 per test server
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -268,11 +268,13 @@ func (c *Session) relayToRoom(target string, ev Message, notice bool) {
 
 // replyTooLongToRelay refuses a message that fits 512 bytes as sent but not once the
 // server puts the sender's nick!user@host in front: cutting it would lose text silently.
-// It is a FAIL, not 417: the client's line was within the limit, the relayed one is not.
-// NOTICE gets it too: a standard reply cannot start a loop between bots as a numeric could.
+// It is a 417 alone, whose text says why and by how much: irctest's buffering and
+// message-tags length tests accept only 417 (or delivery) here, and a FAIL after the 417 is
+// taken for the reply to the client's next line. NOTICE gets it too: its sender must learn
+// the text was not sent.
 func (c *Session) replyTooLongToRelay(command, target string, line int) {
 	over := strconv.Itoa(line - maxBodyLen)
-	c.fail(command, "MESSAGE_TOO_LONG", target, "Not sent: with your nick!user@host in front the line would be "+over+" bytes over the 512-byte limit; split the text into shorter messages")
+	c.reply(ERR_INPUTTOOLONG, command+" to "+target+" not sent: with your nick!user@host in front the line would be "+over+" bytes over the 512-byte limit; split the text into shorter messages")
 }
 
 // cannotSendLocked says why c may not speak in r, or "" if it may; s.mu must be held.

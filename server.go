@@ -99,7 +99,6 @@ func NewServer(cfg ServerConfig, dataDir string, log *slog.Logger) (*Server, err
 		return nil, err
 	}
 	accounts.minPassword = cfg.MinPasswordLen
-	accounts.gen = readGeneration(accounts.dir)
 	for _, sk := range accounts.skipped {
 		log.Error("account file skipped; the name stays taken until the file is repaired or removed", "file", sk.path, "err", sk.err)
 	}

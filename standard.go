@@ -226,11 +226,7 @@ func (c *Session) handleSetname(m *Message) {
 	c.realname = name
 	ev := newOutMsg(Message{Source: c.prefix(), Command: "SETNAME", Params: []string{name}})
 	ev.account, ev.bot = c.account, c.bot
-	for peer := range c.peersLocked() {
-		if peer.caps&capSetname != 0 {
-			peer.send(ev.bytesFor(peer.caps))
-		}
-	}
+	s.pushPresenceLocked(c, ev, capSetname) // room peers, and MONITOR watchers with extended-monitor
 	s.mu.Unlock()
 	if c.caps&capSetname != 0 {
 		c.sendOwn(ev.bytesFor(c.caps))

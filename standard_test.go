@@ -248,12 +248,16 @@ func TestSetname(t *testing.T) {
 		c.send("JOIN #chan")
 		c.expect(" 366 ")
 	}
+	watcher := welcomed(t, ts.addr, "watcher", "", "setname extended-monitor")
+	watcher.send("MONITOR + foo")
+	watcher.expect(` 730 watcher :foo!`)
 	foo.sync()
 	bar.sync()
 	baz.sync()
 	foo.send("SETNAME :New Name")
 	foo.expect(`^:foo!~foo@127\.0\.0\.1 SETNAME :New Name$`)
 	bar.expect(`^:foo!~foo@127\.0\.0\.1 SETNAME :New Name$`)
+	watcher.expect(`^:foo!~foo@127\.0\.0\.1 SETNAME :New Name$`) // shares no room: MONITOR
 	if got := baz.sync(); len(got) != 0 {
 		t.Errorf("baz without setname got %q", got)
 	}
@@ -365,23 +369,26 @@ func TestStatusmsg(t *testing.T) {
 	out.expect(` 404 outsider #chan `)
 }
 
-// A line that is itself too long stays 417; one that only outgrows 512 bytes once the
-// server adds the sender's prefix is refused with a FAIL that says so.
-func TestRelayOverflowIsAFail(t *testing.T) {
+// A line that is itself too long gets "417 Input line was too long"; one that only outgrows
+// 512 bytes once the server adds the sender's prefix gets a 417 that says why and by how much.
+func TestRelayOverflowIs417WithTheReason(t *testing.T) {
 	ts := startServer(t, testConfig(t), "")
 	a := guest(t, ts.addr, "alice")
 	b := guest(t, ts.addr, "bob")
 	fits := strings.Repeat("x", maxBodyLen-len("PRIVMSG bob :\r\n"))
 	a.send("PRIVMSG bob :%s", fits)
-	a.expect(`^:\S+ FAIL PRIVMSG MESSAGE_TOO_LONG bob :Not sent: with your nick!user@host in front the line would be \d+ bytes over`)
+	a.expect(`^:\S+ 417 alice :PRIVMSG to bob not sent: with your nick!user@host in front the line would be 24 bytes over the 512-byte limit; split`)
 	a.send("NOTICE bob :%s", fits)
-	a.expect(`FAIL NOTICE MESSAGE_TOO_LONG bob :`)
+	a.expect(` 417 alice :NOTICE to bob not sent: `)
 	a.send("JOIN #r")
 	a.expect(" 366 ")
 	a.send("PRIVMSG #r :%s", fits[:len(fits)-1])
-	a.expect(`FAIL PRIVMSG MESSAGE_TOO_LONG #r :`)
+	a.expect(` 417 alice :PRIVMSG to #r not sent: .* 22 bytes over`)
 	a.send("PRIVMSG bob :%s", fits+"yy")
 	a.expect(` 417 alice :Input line was too long`)
+	if got := a.sync(); len(got) != 0 {
+		t.Errorf("a line too long as sent got more than 417: %q", got)
+	}
 	if got := b.sync(); len(got) != 0 {
 		t.Errorf("bob got %q", got)
 	}
@@ -391,7 +398,7 @@ func TestRelayOverflowIsAFail(t *testing.T) {
 func TestStandardCommandsThroughBinary(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "guests.toml")
-	if err := os.WriteFile(conf, []byte("[server]\nrequire_login = false\ndefault_room = \"\"\n"), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte("[server]\nrequire_login = false\ndefault_room = \"\"\nweb_listen = \"\"\ntls_listen = \"\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	srv := startBinaryServer(t, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--config", conf)
@@ -409,6 +416,12 @@ func TestStandardCommandsThroughBinary(t *testing.T) {
 		{"SETNAME :Stu Dent", `NOTICE student :Your realname is now: Stu Dent`},
 		{"MODE student +B", `MODE student :?\+B`},
 		{"WHOIS student", ` 335 student student :is a bot`},
+		{"PRIVMSG NickServ :REGISTER first-pw", `NickServ!\S+ NOTICE student :Account student registered`},
+		{"PRIVMSG NickServ :PASSWD first-pw second-pw", `NickServ!\S+ NOTICE student :Password changed`},
+		{"PRIVMSG NickServ :PASSWD first-pw third-pw", `NickServ!\S+ NOTICE student :Password not changed: wrong password`},
+		{"NS INFO", `NickServ!\S+ NOTICE student :Account: student`},
+		{"PRIVMSG NickServ :GHOST x", `NickServ!\S+ NOTICE student :Unknown command GHOST`},
+		{"NICK NickServ", ` 432 student NickServ :`},
 	} {
 		c.send("%s", tc.send)
 		c.expect(tc.want)

@@ -38,8 +38,10 @@ var (
 const (
 	// minPasswordLen is the default of server.min_password_len.
 	minPasswordLen = 4
-	// maxPasswordLen follows the account-registration spec's advice (passwords must fit a line).
-	maxPasswordLen = 300
+	// maxPasswordLen is what a SASL PLAIN login carries with room to spare (AUTHENTICATE takes
+	// 1200 base64 bytes, about 900 raw, names included). REGISTER's 512-byte line bounds what
+	// it can set; `labchat accounts add` and NickServ PASSWD can set up to this.
+	maxPasswordLen = 600
 )
 
 // Account is one user's file, users/<casefolded name>.toml.
@@ -177,6 +179,14 @@ func openAccountStore(dir string, cost int) (*accountStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create accounts dir: %w", err)
 	}
+	// Under users/.lock: `labchat accounts` may be writing (its temp file is no stale one),
+	// and the generation read before the files makes a change made meanwhile a reload later.
+	unlock, err := lockAccountsDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	gen := readGeneration(dir)
 	removed, err := removeStaleTemps(dir)
 	if err != nil {
 		return nil, err
@@ -186,7 +196,7 @@ func openAccountStore(dir string, cost int) (*accountStore, error) {
 		return nil, fmt.Errorf("read accounts dir: %w", err)
 	}
 	st := &accountStore{dir: dir, cost: cost, minPassword: minPasswordLen, accounts: make(map[string]*Account),
-		damaged: make(map[string]bool), pending: make(map[string]bool), removedTemps: removed}
+		damaged: make(map[string]bool), pending: make(map[string]bool), removedTemps: removed, gen: gen}
 	st.loginSlots, st.registerSlots = newHashSlots()
 	for _, e := range entries {
 		name, ok := strings.CutSuffix(e.Name(), ".toml")

@@ -23,6 +23,10 @@ fi
 out=${1:-$(mktemp -d)}
 mkdir -p "$out"
 per_file_timeout=${IRCTEST_FILE_TIMEOUT:-900}
+# irctest keeps its port bookkeeping in $TMPDIR/irctest_ports.json: a private TMPDIR keeps
+# another run on this machine (another checkout's) from clobbering it mid-run.
+export TMPDIR="$out/tmp"
+mkdir -p "$TMPDIR"
 
 bindir=$(mktemp -d)
 bin="$bindir/labchat"
