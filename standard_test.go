@@ -398,7 +398,7 @@ func TestRelayOverflowIs417WithTheReason(t *testing.T) {
 func TestStandardCommandsThroughBinary(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "guests.toml")
-	if err := os.WriteFile(conf, []byte("[server]\nrequire_login = false\ndefault_room = \"\"\nweb_listen = \"\"\ntls_listen = \"\"\n"), 0o600); err != nil {
+	if err := os.WriteFile(conf, []byte("[server]\nrequire_login = false\nbcrypt_cost = 4\ndefault_room = \"\"\nweb_listen = \"\"\ntls_listen = \"\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	srv := startBinaryServer(t, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--config", conf)
