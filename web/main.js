@@ -181,6 +181,8 @@ class App {
     this.newState();
     this.monitored.clear();
     this.fetched.clear();
+    this.renderedConv = null;
+    this.renderedKeys = null;
     this.mode = 'login';
     this.loginMode = 'login';
     $('chat-screen').hidden = true;
@@ -323,8 +325,9 @@ class App {
     const seen = c.key === this.state.active && !this.hidden();
     if (c.muted) return;
     if (!seen || e.kind === 'missed') this.playThrottled(e.kind === 'mention' ? 'mention' : 'message');
-    if (this.hidden() && (e.kind === 'dm' || e.kind === 'mention' || e.kind === 'missed')) {
-      const title = e.kind === 'dm' ? this.t('notifDM', e.from) : e.kind === 'mention' ? this.t('notifMention', e.from, c.name) : this.t('notifMissed', e.from);
+    if (this.hidden() && (e.kind === 'dm' || e.kind === 'mention' || e.kind === 'missed' || e.kind === 'invite')) {
+      const title = e.kind === 'dm' ? this.t('notifDM', e.from) : e.kind === 'mention' ? this.t('notifMention', e.from, c.name)
+        : e.kind === 'invite' ? this.t('invited', e.from, e.text) : this.t('notifMissed', e.from);
       notify(title, e.text || '', 'conv:' + c.key, () => this.open(c.name));
     }
   }
@@ -348,6 +351,7 @@ class App {
     c.wasJoined = true;
     c.namesAt = Date.now();
     this.saveRooms();
+    this.client.send('MODE', c.name);
     this.client.send('WHO', c.name);
     if (!this.state.active || this.state.active === SERVER || this.pendingOpen === key) {
       this.pendingOpen = null;
@@ -610,7 +614,7 @@ class App {
     if (nick) this.addContact(nick.trim());
   }
 
-  personMenu(nick, anchor) {
+  personMenu(nick, anchor, room = null) {
     if (this.state.isMe(nick)) return;
     const items = [
       { label: this.t('sendMessage'), run: () => this.open(nick) },
@@ -619,7 +623,52 @@ class App {
         ? { label: this.t('removeContact'), run: () => this.removeContact(nick) }
         : { label: this.t('addToContacts'), run: () => this.addContact(nick) },
     ];
+    if (room && room.kind === 'room' && this.state.amOp(room)) items.push(...this.operatorItems(room, nick));
     openMenu(anchor, nick, items);
+  }
+
+  // operatorItems are what a room operator may do to a member (KICK, MODE +b/+o/+v).
+  operatorItems(room, nick) {
+    const m = room.members.get(casefold(nick));
+    const prefix = m ? m.prefix : '';
+    const act = (fn) => () => { try { fn(); } catch (err) { this.composerError(err.message); } };
+    return [
+      { label: this.t('kick'), run: act(async () => {
+        const reason = await promptDialog(this, this.t('kickReason'), () => '');
+        if (reason !== null) this.send('KICK', room.name, nick, ...(reason.trim() ? [reason.trim()] : []));
+      }) },
+      { label: this.t('ban'), run: act(() => { this.send('MODE', room.name, '+b', nick + '!*@*'); this.send('KICK', room.name, nick); }) },
+      prefix.includes('@')
+        ? { label: this.t('deop'), run: act(() => this.send('MODE', room.name, '-o', nick)) }
+        : { label: this.t('op'), run: act(() => this.send('MODE', room.name, '+o', nick)) },
+      prefix.includes('+')
+        ? { label: this.t('devoice'), run: act(() => this.send('MODE', room.name, '-v', nick)) }
+        : { label: this.t('voice'), run: act(() => this.send('MODE', room.name, '+v', nick)) },
+    ];
+  }
+
+  // roomMenu is the room operator's menu: invite, topic, moderation, invite-only.
+  roomMenu(anchor) {
+    const c = this.activeConv();
+    if (!c || c.kind !== 'room') return;
+    const modes = c.modes || new Set();
+    const act = (fn) => () => { try { fn(); } catch (err) { this.composerError(err.message); } };
+    openMenu(anchor, c.name, [
+      { label: this.t('inviteSomeone'), run: act(async () => {
+        const nick = await promptDialog(this, this.t('inviteWho'), (v) => (/^[^\s#&,:*?!@]+$/.test(v.trim()) ? '' : this.t('inviteWho')));
+        if (nick) this.send('INVITE', nick.trim(), c.name);
+      }) },
+      { label: this.t('setTopic'), run: act(async () => {
+        const topic = await promptDialog(this, this.t('topicText'), () => '', c.topic);
+        if (topic !== null) this.send('TOPIC', c.name, topic);
+      }) },
+      modes.has('m')
+        ? { label: this.t('moderatedOff'), run: act(() => this.send('MODE', c.name, '-m')) }
+        : { label: this.t('moderatedOn'), run: act(() => this.send('MODE', c.name, '+m')) },
+      modes.has('i')
+        ? { label: this.t('inviteOnlyOff'), run: act(() => this.send('MODE', c.name, '-i')) }
+        : { label: this.t('inviteOnlyOn'), run: act(() => this.send('MODE', c.name, '+i')) },
+    ]);
   }
 
   // ---- rendering ----

@@ -18,6 +18,20 @@ function oneWord(args, usage) {
   return a;
 }
 
+function needRoom(ctx, usage) {
+  const room = ctx.activeName();
+  if (!isRoom(room)) throw new CommandError(usage + ' (in a room)');
+  return room;
+}
+
+// modeCommand makes /op, /deop, /voice, /devoice: MODE <room> ±o|v NICK.
+function modeCommand(name, change) {
+  return {
+    usage: '/' + name + ' NICK',
+    run(args, ctx) { ctx.send('MODE', needRoom(ctx, this.usage), change, oneWord(args, this.usage)); },
+  };
+}
+
 export const commands = {
   join: {
     usage: '/join #room [key]',
@@ -86,6 +100,39 @@ export const commands = {
     },
   },
   list: { usage: '/list', run(args, ctx) { ctx.ui.showRoomList(); } },
+  kick: {
+    usage: '/kick NICK [reason]',
+    run(args, ctx) {
+      const room = needRoom(ctx, this.usage);
+      const m = /^(\S+)(?:\s+(.+))?$/s.exec(args.trim());
+      if (!m) throw new CommandError(this.usage);
+      ctx.send('KICK', room, m[1], ...(m[2] ? [m[2]] : []));
+    },
+  },
+  ban: {
+    usage: '/ban NICK|MASK',
+    run(args, ctx) {
+      const room = needRoom(ctx, this.usage);
+      const who = oneWord(args, this.usage);
+      ctx.send('MODE', room, '+b', /[!@*$]/.test(who) ? who : who + '!*@*');
+    },
+  },
+  unban: {
+    usage: '/unban NICK|MASK',
+    run(args, ctx) {
+      const room = needRoom(ctx, this.usage);
+      const who = oneWord(args, this.usage);
+      ctx.send('MODE', room, '-b', /[!@*$]/.test(who) ? who : who + '!*@*');
+    },
+  },
+  invite: {
+    usage: '/invite NICK [#room]',
+    run(args, ctx) {
+      const [nick, room] = need(args, this.usage).split(/\s+/);
+      const target = room || needRoom(ctx, this.usage);
+      ctx.send('INVITE', nick, target);
+    },
+  },
   contact: {
     usage: '/contact add|remove NICK',
     run(args, ctx) {
@@ -94,6 +141,10 @@ export const commands = {
       if (op === 'add') ctx.ui.addContact(nick); else ctx.ui.removeContact(nick);
     },
   },
+  op: modeCommand('op', '+o'),
+  deop: modeCommand('deop', '-o'),
+  voice: modeCommand('voice', '+v'),
+  devoice: modeCommand('devoice', '-v'),
   mute: { usage: '/mute', run(args, ctx) { ctx.ui.toggleMute(); } },
   quit: { usage: '/quit', run(args, ctx) { ctx.ui.logout(); } },
   help: {

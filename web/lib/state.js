@@ -13,7 +13,7 @@ export const SERVER = '*server';
 const quietNumerics = new Set([
   '001', '002', '003', '004', '005', '250', '251', '252', '253', '254', '255', '265', '266',
   '321', '322', '323', '329', '333', '352', '353', '315', '372', '375', '376', '422',
-  '730', '731', '732', '733', '900', '903', '305', '306', '332', '331', '301',
+  '730', '731', '732', '733', '900', '903', '305', '306', '332', '331', '301', '341',
 ]);
 
 const groupGap = 5 * 60 * 1000; // messages closer than this from one sender form a group
@@ -390,6 +390,12 @@ export class ChatState {
     return [...this.calls.values()].filter((k) => k.state === 'ringing');
   }
 
+  // amOp reports whether the user runs room c (@, or ~ & of other servers).
+  amOp(c) {
+    const me = c && c.members.get(casefold(this.me.nick));
+    return !!me && /[~&@%]/.test(me.prefix);
+  }
+
   // ---- the rest of the protocol ----
 
   onNumeric(msg) {
@@ -599,6 +605,50 @@ const handlers = {
     const c = (target && this.find(target)) || (this.active && this.convs.get(this.active)) || this.conv(SERVER);
     this.system(c, text, { fail: msg.params[1] });
     return [];
+  },
+
+  '324'(msg) { // RPL_CHANNELMODEIS: me room +modes [args]
+    const c = this.find(msg.params[1]);
+    if (c) c.modes = new Set((msg.params[2] || '').replace(/^\+/, '').split(''));
+    return [];
+  },
+
+  MODE(msg) {
+    const target = msg.params[0] || '';
+    const c = this.find(target);
+    if (!isRoom(target) || !c) return [];
+    const { nick: by } = parseSource(msg.source);
+    c.modes ||= new Set();
+    const args = msg.params.slice(2);
+    let add = true;
+    for (const ch of msg.params[1] || '') {
+      if (ch === '+' || ch === '-') { add = ch === '+'; continue; }
+      const takesArg = 'ovbeIk'.includes(ch) || (ch === 'l' && add);
+      const arg = takesArg ? args.shift() || '' : '';
+      if (ch === 'o' || ch === 'v') {
+        const m = c.members.get(casefold(arg));
+        if (m) {
+          const sym = ch === 'o' ? '@' : '+';
+          m.prefix = add ? (m.prefix.includes(sym) ? m.prefix : (sym === '@' ? sym + m.prefix : m.prefix + sym)) : m.prefix.replace(sym, '');
+        }
+      } else if (!'beI'.includes(ch)) {
+        if (add) c.modes.add(ch); else c.modes.delete(ch);
+      }
+    }
+    this.system(c, '', { i18n: 'modeChange', args: [by, msg.params.slice(1).join(' ')] });
+    return [];
+  },
+
+  INVITE(msg) {
+    const { nick: by } = parseSource(msg.source);
+    const [who, room] = msg.params;
+    const c = (this.active && this.convs.get(this.active)) || this.conv(SERVER);
+    if (!this.isMe(who)) {
+      this.system(c, '', { i18n: 'inviteSeen', args: [by, who, room] }); // invite-notify
+      return [];
+    }
+    this.system(c, '', { i18n: 'invited', args: [by, room], invite: room });
+    return [{ type: 'notify', kind: 'invite', conv: c.key, from: by, text: room }];
   },
 
   ERROR(msg) {

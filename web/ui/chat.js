@@ -18,6 +18,7 @@ function wire(app) {
   $('sound-btn').onclick = () => app.toggleSound();
   $('logout-btn').onclick = () => app.logout();
   $('mute-btn').onclick = () => app.toggleMute();
+  $('room-menu-btn').onclick = (e) => app.roomMenu(e.currentTarget);
   $('call-btn').onclick = () => {
     const c = app.activeConv();
     try { if (c) app.call(c.name); } catch (err) { app.composerError(err.message); }
@@ -126,7 +127,7 @@ function rank(status) {
   return { online: 0, away: 1, offline: 2 }[status] ?? 3;
 }
 
-function personRow(app, nick, prefix = '') {
+function personRow(app, nick, prefix = '', room = null) {
   const st = app.state;
   const status = st.status(nick);
   const u = st.users.get(nick.toLowerCase());
@@ -134,7 +135,7 @@ function personRow(app, nick, prefix = '') {
     h('button', {
       type: 'button', class: 'person', 'data-nick': nick,
       'aria-label': nick + ', ' + statusLabel(app, nick),
-      onclick: (e) => (st.isMe(nick) ? null : app.personMenu(nick, e.currentTarget)),
+      onclick: (e) => (st.isMe(nick) ? null : app.personMenu(nick, e.currentTarget, room)),
     },
     dot(status, statusLabel(app, nick)),
     prefix ? h('span', { class: 'prefix' }, prefix) : null,
@@ -159,6 +160,7 @@ export function renderHeader(app) {
     name.replaceChildren(t('server'));
     $('conv-topic').textContent = st.previousLogin ? t('previousLogin', new Date(st.previousLogin).toLocaleString(app.lang === 'zh' ? 'zh-CN' : undefined)) : '';
     $('call-btn').hidden = true;
+    $('room-menu-btn').hidden = true;
     $('mute-btn').hidden = true;
     $('members-btn').hidden = true;
     return;
@@ -171,6 +173,7 @@ export function renderHeader(app) {
     $('conv-topic').textContent = c.topic || t('members', c.members.size);
   }
   $('call-btn').hidden = c.kind !== 'dm' || !!st.currentCall();
+  $('room-menu-btn').hidden = !(c.kind === 'room' && st.amOp(c));
   $('mute-btn').hidden = false;
   $('mute-btn').replaceChildren(icon(c.muted ? 'bellOff' : 'bell'));
   $('mute-btn').setAttribute('aria-label', c.muted ? t('unmute') : t('mute'));
@@ -256,24 +259,34 @@ export function renderMessages(app) {
   const st = app.state;
   const atBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
   const fromBottom = el.scrollHeight - el.scrollTop;
-  const sameConv = app.renderedConv === c.key;
-  const nodes = [];
+  const sameConv = app.renderedConv === c.key && app.renderedLang === app.lang;
+  // Items are keyed; when the new list only adds items at the end (a new message), only
+  // those are added to the page, so a screen reader hears the new line, not the whole log.
+  const items = [];
   if (c.kind !== 'server') {
-    if (c.historyDone) nodes.push(h('div', { class: 'history-note', 'data-history': 'done' }, app.t('beginning')));
-    else if (app.loadingOlder.has(c.key)) nodes.push(h('div', { class: 'history-note', 'data-history': 'loading' }, app.t('loadingOlder')));
-    else nodes.push(h('div', { class: 'history-note', 'data-history': 'more' }, ''));
+    const state = c.historyDone ? 'done' : app.loadingOlder.has(c.key) ? 'loading' : 'more';
+    const text = { done: app.t('beginning'), loading: app.t('loadingOlder'), more: '' }[state];
+    items.push({ key: 'note:' + state, make: () => h('div', { class: 'history-note', 'data-history': state }, text) });
   }
   let prevDay = '';
   c.messages.forEach((m, i) => {
     const day = new Date(m.time).toDateString();
     if (day !== prevDay) {
-      nodes.push(h('div', { class: 'day', role: 'separator' }, dayText(app, m.time)));
+      items.push({ key: 'day:' + day, make: () => h('div', { class: 'day', role: 'separator' }, dayText(app, m.time)) });
       prevDay = day;
     }
-    if (m.id === c.divider) nodes.push(h('div', { class: 'divider', role: 'separator', id: 'new-divider' }, app.t('newMessages')));
-    nodes.push(messageNode(app, c, m, st.groupedWithPrevious(c, i) && new Date(c.messages[i - 1].time).toDateString() === day));
+    if (m.id === c.divider) items.push({ key: 'divider', make: () => h('div', { class: 'divider', role: 'separator', id: 'new-divider' }, app.t('newMessages')) });
+    items.push({ key: 'm:' + m.id, make: () => messageNode(app, c, m, st.groupedWithPrevious(c, i) && new Date(c.messages[i - 1].time).toDateString() === day) });
   });
-  el.replaceChildren(...nodes);
+  const keys = items.map((it) => it.key);
+  const prev = sameConv ? app.renderedKeys || [] : null;
+  if (prev && keys.length >= prev.length && prev.every((k, i) => keys[i] === k)) {
+    el.append(...items.slice(prev.length).map((it) => it.make()));
+  } else {
+    el.replaceChildren(...items.map((it) => it.make()));
+  }
+  app.renderedKeys = keys;
+  app.renderedLang = app.lang;
   el.setAttribute('aria-label', c.kind === 'server' ? app.t('server') : c.name);
   if (!sameConv || app.stickBottom) {
     const div = $('new-divider');
@@ -299,7 +312,8 @@ function messageNode(app, c, m, grouped) {
   const st = app.state;
   if (m.kind === 'system') {
     const text = m.i18n ? app.t(m.i18n, ...(m.args || [])) : m.text;
-    return h('div', { class: 'sys' + (m.fail || m.numeric?.[0] === '4' ? ' error' : ''), 'data-kind': 'system' }, text);
+    const join = m.invite ? h('button', { type: 'button', class: 'small primary', 'data-invite': m.invite, onclick: () => { app.pendingOpen = m.invite.toLowerCase(); try { app.send('JOIN', m.invite); } catch (err) { app.composerError(err.message); } } }, app.t('join')) : null;
+    return h('div', { class: 'sys' + (m.fail || m.numeric?.[0] === '4' ? ' error' : '') + (join ? ' invite' : ''), 'data-kind': 'system' }, text, join ? ' ' : null, join);
   }
   if (m.kind === 'call') {
     return h('div', { class: 'call-entry ' + m.call.state, 'data-call': m.call.state, 'data-kind': 'call' },
@@ -332,7 +346,7 @@ export function renderMembers(app) {
   const members = [...c.members.values()].sort((a, b) => order(a.prefix) - order(b.prefix)
     || rank(app.state.status(a.nick)) - rank(app.state.status(b.nick)) || a.nick.localeCompare(b.nick));
   $('members-title').textContent = app.t('members', members.length);
-  $('member-list').replaceChildren(...members.map((m) => personRow(app, m.nick, m.prefix.slice(0, 1))));
+  $('member-list').replaceChildren(...members.map((m) => personRow(app, m.nick, m.prefix.slice(0, 1), c)));
 }
 
 export { isRoom };

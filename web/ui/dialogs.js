@@ -27,12 +27,12 @@ export function closeMenu() {
 
 // promptDialog asks for one value; validate returns an error text or ''. It resolves with
 // the value, or null when cancelled.
-export function promptDialog(app, label, validate) {
+export function promptDialog(app, label, validate, initial = '') {
   const dlg = $('prompt-dialog');
   const input = $('prompt-input');
   const err = $('prompt-error');
   $('prompt-label').textContent = label;
-  input.value = '';
+  input.value = initial;
   err.hidden = true;
   dlg.returnValue = '';
   return new Promise((resolve) => {

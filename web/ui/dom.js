@@ -45,6 +45,7 @@ const iconPaths = {
   list: 'M8 6h13M8 12h13M8 18h13M3 6h1M3 12h1M3 18h1',
   logout: 'M15 4h4v16h-4M10 8l-4 4 4 4M6 12h10',
   moon: 'M20 14A8 8 0 0 1 10 4a8 8 0 1 0 10 10z',
+  settings: 'M4 7h10M18 7h2M4 17h2M10 17h10M16 5v4M8 15v4',
 };
 
 export function icon(name, label = '') {

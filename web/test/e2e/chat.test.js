@@ -42,6 +42,10 @@ test('a direct chat both ways, with a clickable link, own messages apart', async
   assert.equal(await alice.page.locator('#messages .msg:not(.self)').count(), 1);
   await say(alice.page, '/me waves');
   await bob.page.locator('#messages .msg.action', { hasText: '* ' + A + ' waves' }).waitFor();
+  await bob.page.evaluate(() => { document.querySelector('#messages .msg').dataset.marker = 'kept'; });
+  await say(alice.page, 'one more');
+  await messageText(bob.page, 'one more').waitFor();
+  assert.equal(await bob.page.locator('#messages .msg[data-marker="kept"]').count(), 1, 'a new message is added; the lines shown stay as they are');
 });
 
 test('a room with two browsers and a terminal user', async () => {

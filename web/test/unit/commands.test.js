@@ -52,3 +52,16 @@ test('unknown commands pass through; usage errors are CommandErrors', () => {
 test('both languages have every string', () => {
   assert.deepEqual(keys('zh').sort(), keys('en').sort());
 });
+
+test('room operator commands', () => {
+  const c = ctx('#lab', 'room');
+  runInput('/kick bob too loud', c);
+  runInput('/ban bob', c);
+  runInput('/ban *!*@10.0.3.*', c);
+  runInput('/invite carol', c);
+  runInput('/op carol', c);
+  runInput('/devoice dave', c);
+  assert.deepEqual(c.sent, [['KICK', '#lab', 'bob', 'too loud'], ['MODE', '#lab', '+b', 'bob!*@*'], ['MODE', '#lab', '+b', '*!*@10.0.3.*'],
+    ['INVITE', 'carol', '#lab'], ['MODE', '#lab', '+o', 'carol'], ['MODE', '#lab', '-v', 'dave']]);
+  assert.throws(() => runInput('/kick bob', ctx('bob', 'dm')), CommandError);
+});

@@ -236,3 +236,24 @@ test('a ring stored for an offline account ends the call and asks for the CANCEL
   assert.equal(s.currentCall(), null);
   assert.equal(s.find('dave').messages.at(-1).call.state, 'stored');
 });
+
+test('MODE changes prefixes and room modes; INVITE offers the room', () => {
+  const { s, feed } = setup();
+  feed(':alice!a@h JOIN #lab');
+  feed(':srv 353 alice = #lab :@alice bob carol');
+  feed(':srv 366 alice #lab :End');
+  feed(':srv 324 alice #lab +nt');
+  assert.ok(s.amOp(s.find('#lab')));
+  feed(':alice!a@h MODE #lab +mv-t bob');
+  feed(':alice!a@h MODE #lab +ok carol secret');
+  const lab = s.find('#lab');
+  assert.equal(lab.members.get('bob').prefix, '+');
+  assert.equal(lab.members.get('carol').prefix, '@');
+  assert.deepEqual([...lab.modes].sort(), ['k', 'm', 'n']);
+  feed(':alice!a@h MODE #lab -o carol');
+  assert.equal(lab.members.get('carol').prefix, '');
+  s.setActive('#lab');
+  const fx = feed(':dave!d@h INVITE alice #secret');
+  assert.equal(fx[0].kind, 'invite');
+  assert.equal(lab.messages.at(-1).invite, '#secret');
+});
