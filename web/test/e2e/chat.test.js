@@ -3,7 +3,7 @@
 // screenshots of the main screens.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, user, register, say, joinRoom, openDM, openConv, messageText, setHidden, shot, terminal, run, bin } from './harness.js';
+import { launch, user, register, login, say, joinRoom, openDM, openConv, messageText, setHidden, shot, terminal, run, bin } from './harness.js';
 
 let browser;
 let alice;
@@ -74,7 +74,7 @@ test('Tab completes a name and Up brings back the last line', async () => {
   assert.equal(await alice.page.inputValue('#input'), B + ': ');
   await alice.page.fill('#input', '');
   await alice.page.press('#input', 'ArrowUp');
-  assert.equal(await alice.page.inputValue('#input'), '/me waves');
+  assert.equal(await alice.page.inputValue('#input'), 'one more');
   await alice.page.fill('#input', '');
 });
 
@@ -120,10 +120,13 @@ test('screenshots of the main screens', async () => {
   await alice.page.setViewportSize({ width: 1200, height: 780 });
 });
 
-test('quitting turns the dot offline for the contact', async () => {
+test('quitting turns the dot offline for the contact; coming back chimes', async () => {
   await alice.page.evaluate((n) => window.labchat.addContact(n), B);
   await alice.page.locator(`#contact-list [data-nick="${B}"] .dot[data-status="online"]`).waitFor();
   await bob.page.click('#logout-btn');
   await alice.page.locator(`#contact-list [data-nick="${B}"] .dot[data-status="offline"]`).waitFor();
   await alice.page.locator(`#member-list [data-nick="${B}"]`).waitFor({ state: 'detached' });
+  await login(bob.page, B);
+  await alice.page.locator(`#contact-list [data-nick="${B}"] .dot[data-status="online"]`).waitFor();
+  await alice.page.waitForFunction(() => window.labchat.sounds.log.some((s) => s.name === 'online'));
 });

@@ -43,7 +43,7 @@ export async function launch() {
 
 // user opens a browser context (one person) on the client. init runs before the page's
 // scripts: settings (short timeouts for tests) go into localStorage there.
-export async function user(browser, { locale = 'en-US', viewport = { width: 1200, height: 780 }, colorScheme = 'light', settings = {}, notifications = false } = {}) {
+export async function user(browser, { locale = 'en-US', viewport = { width: 1200, height: 780 }, colorScheme = 'light', settings = {}, notifications = false, init = null } = {}) {
   const ctx = await browser.newContext({ locale, viewport, colorScheme });
   if (notifications) await ctx.grantPermissions(['notifications'], { origin: new URL(webURL).origin });
   await ctx.addInitScript(({ settings }) => {
@@ -59,6 +59,7 @@ export async function user(browser, { locale = 'en-US', viewport = { width: 1200
       };
     }
   }, { settings });
+  if (init) await ctx.addInitScript(init);
   const page = await ctx.newPage();
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(e));

@@ -112,3 +112,33 @@ test('too many wrong passwords for one account are throttled, and the form says 
   assert.match(text, /Too many failed logins from this computer\. Try again in \d+ s\./);
   await page.context().close();
 });
+
+test('stay logged in hands the password to the credential store, never to localStorage', async () => {
+  // Headless Chromium keeps no passwords, so its credential store is played by this tab's
+  // sessionStorage (which survives a reload): the test checks what the client asks of it.
+  const init = () => {
+    const saved = () => JSON.parse(sessionStorage.getItem('__cred') || 'null');
+    navigator.credentials.store = async (c) => { sessionStorage.setItem('__cred', JSON.stringify({ id: c.id, password: c.password, type: c.type })); return c; };
+    navigator.credentials.get = async (opts) => { const c = saved(); return c && opts.password ? new PasswordCredential({ id: c.id, password: c.password }) : null; };
+    navigator.credentials.preventSilentAccess = async () => { sessionStorage.setItem('__cred', 'null'); };
+  };
+  const stay = 'stay' + run;
+  const { page } = await user(browser, { init });
+  await page.click('#tab-register');
+  await page.fill('#login-account', stay);
+  await page.fill('#login-password', 'secret-' + stay);
+  await page.check('#login-stay');
+  assert.match(await page.textContent('#stay-hint'), /password manager/);
+  await page.click('#login-submit');
+  await page.waitForSelector('#chat-screen:not([hidden])');
+  assert.deepEqual(await page.evaluate(() => JSON.parse(sessionStorage.getItem('__cred'))), { id: stay, password: 'secret-' + stay, type: 'password' });
+  assert.equal(await page.evaluate(() => JSON.stringify(localStorage).includes('secret-')), false);
+  await page.reload();
+  await page.waitForSelector('#chat-screen:not([hidden])');
+  assert.equal(await page.textContent('#me-name'), stay, 'logged in again without typing');
+  await page.click('#logout-btn');
+  await page.reload();
+  await page.waitForSelector('#login-screen:not([hidden])');
+  assert.equal(await page.isVisible('#chat-screen'), false, 'logging out ends staying logged in');
+  await page.context().close();
+});
