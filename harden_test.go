@@ -505,7 +505,8 @@ func TestLoginDoesNotWaitBehindARegisterStorm(t *testing.T) {
 	}
 	pending.Wait()
 	for i, r := range results {
-		if !strings.Contains(r, "REGISTER SUCCESS") {
+		// On a loaded machine the last ones may find no slot within hashWait: told, not hung.
+		if !strings.Contains(r, "REGISTER SUCCESS") && !strings.Contains(r, "TEMPORARILY_UNAVAILABLE") {
 			t.Errorf("registration %d: %q", i, r)
 		}
 	}

@@ -259,7 +259,7 @@ func (s *Server) acceptLoop(ln net.Listener, tlsConf *tls.Config) error {
 			conn = s.trace.accepted(conn)
 		}
 		if tlsConf != nil {
-			go s.acceptTLS(conn, tlsConf)
+			s.startTLS(conn, tlsConf)
 			continue
 		}
 		s.accept(newTCPTransport(conn), remoteIP(conn))

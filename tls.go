@@ -139,15 +139,23 @@ func (p *tlsPort) close() {
 	}
 }
 
-// acceptTLS runs the handshake, off the accept loop, then admits the connection as a session.
-func (s *Server) acceptTLS(conn net.Conn, conf *tls.Config) {
+// startTLS counts the handshake on the accept loop, so that the limit applies in the order
+// connections arrived, then runs it off the loop (acceptTLS).
+func (s *Server) startTLS(conn net.Conn, conf *tls.Config) {
 	ip := remoteIP(conn)
 	if reason := s.beginHandshake(ip); reason != "" {
 		conn.Close() // nothing can be said in the clear on a TLS port
 		s.log.Info("refused", "remote", conn.RemoteAddr().String(), "reason", reason)
 		return
 	}
-	defer s.endHandshake(ip)
+	go func() {
+		defer s.endHandshake(ip)
+		s.acceptTLS(conn, conf, ip)
+	}()
+}
+
+// acceptTLS runs the handshake, off the accept loop, then admits the connection as a session.
+func (s *Server) acceptTLS(conn net.Conn, conf *tls.Config, ip string) {
 	markOpaque(conn, "TLS records")
 	tc := tls.Server(conn, conf)
 	began := time.Now()
