@@ -501,7 +501,16 @@ class App {
 
   open(name) {
     closeMenu();
+    // Each conversation keeps its own half-typed line.
+    const input = $('input');
+    const before = this.activeConv();
+    if (before) before.draft = input.value;
     const c = this.state.setActive(name);
+    if (c !== before) {
+      input.value = (c && c.draft) || '';
+      this.historyPos = -1;
+      autoGrow(input);
+    }
     this.stickBottom = true;
     $('sidebar').classList.remove('open');
     $('scrim').classList.remove('open');

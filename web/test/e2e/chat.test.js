@@ -76,6 +76,14 @@ test('Tab completes a name and Up brings back the last line', async () => {
   await alice.page.press('#input', 'ArrowUp');
   assert.equal(await alice.page.inputValue('#input'), 'one more');
   await alice.page.fill('#input', '');
+  await openConv(alice.page, B);
+  await alice.page.fill('#input', 'half typed for the DM');
+  await openConv(alice.page, room);
+  assert.equal(await alice.page.inputValue('#input'), '', 'each conversation has its own draft');
+  await openConv(alice.page, B);
+  assert.equal(await alice.page.inputValue('#input'), 'half typed for the DM');
+  await alice.page.fill('#input', '');
+  await openConv(alice.page, room);
 });
 
 test('status dots follow away, back and quit', async () => {
