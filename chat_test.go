@@ -710,6 +710,7 @@ func TestServeCLIRunsAndStopsOnSignal(t *testing.T) {
 type binaryServer struct {
 	addr, dataDir string
 	stop          func() int // SIGTERM, wait, exit code
+	proc          *os.Process
 }
 
 var listenLine = regexp.MustCompile(`listening on (\S+) \(IRC\), data in (\S+)`)
@@ -756,7 +757,7 @@ func startBinaryServer(t testing.TB, args ...string) *binaryServer {
 			stop()
 			t.Fatalf("serve printed %q, want its address; stderr: %s", line, stderr.String())
 		}
-		return &binaryServer{addr: m[1], dataDir: m[2], stop: stop}
+		return &binaryServer{addr: m[1], dataDir: m[2], stop: stop, proc: cmd.Process}
 	case <-time.After(ioTimeout):
 		stop()
 		t.Fatalf("serve did not announce its address; stderr: %s", stderr.String())

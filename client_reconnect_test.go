@@ -9,6 +9,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -238,5 +239,46 @@ func TestConnectPipelineSendsAcrossARestart(t *testing.T) {
 	bob.expect(`:alice!\S+ PRIVMSG bob :after$`)
 	if code := alice.wait(t); code != exitOK {
 		t.Errorf("exit %d; want 0; stderr: %s", code, alice.stderr.String())
+	}
+}
+
+// The real server process killed (SIGKILL: no ERROR, no goodbye) and started again on the
+// same data dir and port: the client comes back and shows what was said meanwhile, once.
+func TestConnectFollowReconnectsAfterServerIsKilled(t *testing.T) {
+	dir := t.TempDir()
+	conf := filepath.Join(t.TempDir(), "server.toml")
+	os.WriteFile(conf, []byte("[server]\nbcrypt_cost = 4\ntls_listen = \"\"\nweb_listen = \"\"\n"), 0o600)
+	srv := startBinaryServer(t, "serve", "--config", conf, "--data-dir", dir, "--listen", "127.0.0.1:0")
+	data := t.TempDir()
+	registerViaCLI(t, srv.addr, data, "alice", "alicepw1")
+	registerViaCLI(t, srv.addr, data, "bob", "bobpw123")
+	alice := rawLogin(t, srv.addr, "alice", "alicepw1")
+	alice.send("JOIN #lab")
+	alice.expect(`JOIN #lab`)
+	bob := startClient(t, clientEnv(data, "bobpw123"), "connect", srv.addr, "--user", "bob", "--to", "#lab", "--follow")
+	alice.expect(`:bob!\S+ JOIN #lab`)
+
+	bob.cmd.Process.Signal(syscall.SIGSTOP)
+	srv.proc.Kill()
+	srv.stop() // waits for the killed process
+	srv = startBinaryServer(t, "serve", "--config", conf, "--data-dir", dir, "--listen", srv.addr)
+	alice = rawLogin(t, srv.addr, "alice", "alicepw1")
+	alice.send("JOIN #lab")
+	alice.expect(`JOIN #lab`)
+	alice.send("PRIVMSG #lab :said while bob was cut off")
+	alice.send("PING sync")
+	alice.expect(`PONG`)
+	bob.cmd.Process.Signal(syscall.SIGCONT)
+
+	alice.expect(`:bob!\S+ JOIN #lab`)
+	got := []string{bob.nextLine(t)}
+	alice.send("PRIVMSG #lab :live again")
+	got = append(got, bob.nextLine(t))
+	if !strings.HasSuffix(got[0], "#lab <alice> said while bob was cut off") || !strings.HasSuffix(got[1], "#lab <alice> live again") {
+		t.Errorf("printed:\n%s\nwant the missed message once, then the live one", strings.Join(got, "\n"))
+	}
+	bob.stdin.Close()
+	if code := bob.wait(t); code != exitOK {
+		t.Errorf("exit %d; stderr: %s", code, bob.stderr.String())
 	}
 }
