@@ -306,6 +306,7 @@ func (c *Session) changeNick(nick string) {
 		return
 	}
 	s.mu.Lock()
+	c.adoptNickLocked() // a rename on another connection, not yet taken: c.nick must be current
 	if u, holder := s.nicks[key], s.claims[key]; u != nil && u != c.u || holder != nil {
 		s.mu.Unlock()
 		c.reply(ERR_NICKNAMEINUSE, nick, "Nickname is already in use")
@@ -321,7 +322,7 @@ func (c *Session) changeNick(nick string) {
 		peer.send(ev.bytesFor(peer.caps))
 	}
 	c.sendToOwnLocked(ev)
-	delete(s.nicks, casefold(c.nick))
+	delete(s.nicks, casefold(c.u.nick))
 	s.nicks[key] = c.u
 	old := c.nick
 	c.rememberLocked()

@@ -133,10 +133,15 @@ func (c *Session) renameLocked(nick string) {
 // adoptNick runs on c's processor: it takes the nick another connection of its user chose.
 func (c *Session) adoptNick() {
 	c.s.mu.Lock()
+	c.adoptNickLocked()
+	c.s.mu.Unlock()
+}
+
+// adoptNickLocked is adoptNick with s.mu held, on c's processor.
+func (c *Session) adoptNickLocked() {
 	if c.renamed != "" {
 		c.nick, c.renamed = c.renamed, ""
 	}
-	c.s.mu.Unlock()
 }
 
 // awayMessage is the user's away message, "" when present.

@@ -382,6 +382,27 @@ func TestNickChangeRenamesEveryConnection(t *testing.T) {
 	bob.send("PRIVMSG alicia :both?")
 	alice1.expect(`PRIVMSG alicia :both\?`)
 	alice2.expect(`PRIVMSG alicia :both\?`)
+
+	// Renames from both connections at once leave one nick for the user, whichever won.
+	alice1.send("NICK ali1")
+	alice2.send("NICK ali2")
+	alice1.sync()
+	alice2.sync()
+	ts.mu.RLock()
+	u := ts.accountUsers["alice"]
+	var keys []string
+	for k, v := range ts.nicks {
+		if v == u {
+			keys = append(keys, k)
+		}
+	}
+	nick := u.nick
+	ts.mu.RUnlock()
+	if len(keys) != 1 || keys[0] != nick {
+		t.Errorf("after two renames at once the user is under %q, nick %q; want one key, its nick", keys, nick)
+	}
+	bob.send("WHOIS %s", nick)
+	bob.expect(" 311 bob " + nick + " ")
 }
 
 // Issue 9 item 2: a connection that sends only NICK alice must not keep alice out.
