@@ -571,7 +571,13 @@ func TestStalledReaderDoesNotDelayOthers(t *testing.T) {
 			for j := i; j < i+batch; j++ {
 				fmt.Fprintf(&b, "PRIVMSG #lab :%d %s\r\n", j, payload)
 			}
-			sender.conn.Write([]byte(b.String()))
+			// A fresh deadline per batch: the one JOIN set would expire mid-stream on a
+			// loaded machine, and the lost batch would leave the reader waiting.
+			sender.conn.SetWriteDeadline(time.Now().Add(ioTimeout))
+			if _, err := sender.conn.Write([]byte(b.String())); err != nil {
+				t.Errorf("sender: write batch at %d: %v", i, err)
+				return
+			}
 			if i >= batch {
 				<-received
 			}
