@@ -527,35 +527,33 @@ func (w *benchWS) readMessage(br *bufio.Reader) ([]byte, error) {
 	br.Discard(w.pending)
 	w.pending = 0
 	for {
-		h, err := br.Peek(2) // Peek and ReadByte: an array passed to io.ReadFull would escape
+		h, err := br.Peek(2)
 		if err != nil {
 			return nil, err
 		}
-		op, n := h[0]&0x0f, int(h[1]&0x7f)
-		br.Discard(2)
+		op, hdr, n := h[0]&0x0f, 2, int(h[1]&0x7f)
 		switch n {
 		case 126:
-			ext, err := br.Peek(2)
+			ext, err := br.Peek(4)
 			if err != nil {
 				return nil, err
 			}
-			n = int(ext[0])<<8 | int(ext[1])
-			br.Discard(2)
+			hdr, n = 4, int(ext[2])<<8|int(ext[3])
 		case 127:
 			return nil, errors.New("websocket: frame over 64 KiB from the server")
 		}
-		payload, err := br.Peek(n) // n < 64 KiB: the reader's buffer holds it
+		frame, err := br.Peek(hdr + n) // under 64 KiB: the reader's buffer holds it
 		if err != nil {
 			return nil, err
 		}
 		switch op {
 		case 0x1, 0x2:
-			w.pending = n
-			return payload, nil
+			w.pending = hdr + n
+			return frame[hdr:], nil
 		case 0x8:
-			return nil, fmt.Errorf("websocket closed by the server: %q", payload)
+			return nil, fmt.Errorf("websocket closed by the server: %q", frame[hdr:])
 		}
-		br.Discard(n)
+		br.Discard(hdr + n)
 	}
 }
 

@@ -526,7 +526,7 @@ func (t *wsTransport) ReadLine() ([]byte, error) {
 		t.closeWith(websocket.StatusInvalidFramePayloadData, "text message is not valid UTF-8 (use binary.ircv3.net for other encodings)")
 		return nil, errWSInvalidUTF8
 	}
-	line = bytes.TrimSuffix(bytes.TrimSuffix(line, []byte("\n")), []byte("\r"))
+	line = dropLineEnd(line)
 	if t.tr != nil {
 		t.traceRead(typ, n, append(line[:len(line):len(line)], '\n'))
 	}
@@ -546,11 +546,11 @@ func (t *wsTransport) WriteLines(lines [][]byte) (int64, error) {
 	}
 	out := t.out[:0]
 	for _, b := range lines {
-		msg := bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
+		msg := dropLineEnd(b)
 		if t.opcode == wsOpText && !utf8.Valid(msg) {
 			msg = bytes.ToValidUTF8(msg, []byte("\uFFFD"))
 		}
-		if bytes.HasPrefix(msg, []byte("ERROR :")) {
+		if len(msg) > 7 && msg[0] == 'E' && string(msg[:7]) == "ERROR :" { // relayed lines start with ':' or '@'; skip the compare
 			reason := string(msg[len("ERROR :"):])
 			t.closeReason.Store(&reason)
 		}
@@ -570,6 +570,18 @@ func (t *wsTransport) WriteLines(lines [][]byte) (int64, error) {
 // maxIdleWriteBuf is the most bytes a WebSocket or TLS writer keeps between bursts. Copying a batch
 // into one buffer costs less than a writev of two pieces (header, line) per line.
 const maxIdleWriteBuf = 64 << 10
+
+// dropLineEnd returns line without its CRLF (the session ends every line so) or LF.
+func dropLineEnd(line []byte) []byte {
+	n := len(line)
+	if n > 0 && line[n-1] == '\n' {
+		n--
+		if n > 0 && line[n-1] == '\r' {
+			n--
+		}
+	}
+	return line[:n]
+}
 
 // appendFrameHeader appends the header of a final, unmasked frame of n payload bytes.
 func appendFrameHeader(b []byte, opcode byte, n int) []byte {
