@@ -249,7 +249,7 @@ var helpTopics = map[string][]string{
 	"INFO":         {"INFO", "What this server is."},
 	"INVITE":       {"INVITE <nick> <#room> | INVITE", "Invites someone into a room you are in (into a +i room: operators only);", "the invitation lets them in once, past +i, +k, +l and bans. INVITE alone", "lists the rooms you are invited to."},
 	"ISON":         {"ISON <nick> [<nick> ...]", "Which of these nicks are online now."},
-	"JOIN":         {"JOIN <#room>[,<#room>...] [key]", "Enters a room (and creates it if nobody is in it: you become its operator).", "JOIN 0 leaves every room."},
+	"JOIN":         {"JOIN <#room>[,<#room>...] [key[,key...]]", "Enters a room (and creates it if nobody is in it: you become its operator,", "except in the lobby, which server operators run). A room may need a key (+k),", "an INVITE (+i) or room (+l); 471/473/474/475 say why not. JOIN 0 leaves every room."},
 	"KICK":         {"KICK <#room> <nick> [:reason]", "Removes someone from a room you are an operator (@) of."},
 	"LINKS":        {"LINKS", "Lists the servers of the network (here: one)."},
 	"LIST":         {"LIST [#room,...|>n|<n]", "Lists the rooms, with their member counts and topics."},
