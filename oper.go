@@ -208,6 +208,7 @@ func (c *Session) announce(target string, ev Message, notice bool) {
 	}
 	o.tagOnly = ev.Command == "TAGMSG"
 	n := 0
+	s.relayed.Add(1)
 	s.mu.RLock()
 	for t := range s.sessions {
 		if t != c && t.registered {
@@ -219,7 +220,6 @@ func (c *Session) announce(target string, ev Message, notice bool) {
 	if c.caps&capEchoMessage != 0 {
 		c.sendOwn(o.bytesFor(c.caps))
 	}
-	s.relayed.Add(1)
 	s.log.Info("announce", "oper", c.nick, "command", ev.Command, "recipients", n, "text", ev.Param(1))
 }
 

@@ -201,6 +201,7 @@ func (c *Session) relayToUser(target string, ev Message, notice bool) {
 	}
 	o.tagOnly = ev.Command == "TAGMSG"
 	logErr := s.logMessage(dmConversation(c.historyName(), t.historyName()), o, c.nick)
+	s.relayed.Add(1) // counted before delivery, so a STATS sent on receipt includes it
 	// Every connection of the recipient, then the sender's other connections (see user.go).
 	for _, own := range u.sessions {
 		own.send(o.bytesFor(own.caps)) // a delivery, even to oneself: not a labeled reply
@@ -208,7 +209,6 @@ func (c *Session) relayToUser(target string, ev Message, notice bool) {
 	if u != c.u {
 		c.copyToOwnLocked(o)
 	}
-	s.relayed.Add(1)
 	if c.caps&capEchoMessage != 0 {
 		c.sendOwn(o.bytesFor(c.caps)) // to oneself too: the echo, apart from the delivery
 	}
@@ -249,6 +249,7 @@ func (c *Session) relayToRoom(target string, ev Message, notice bool) {
 	echo := c.caps&capEchoMessage != 0
 	r.relayMu.Lock()
 	logErr := s.logMessage(r.logName, o, c.nick) // under relayMu: log order is relay order
+	s.relayed.Add(1)
 	for _, m := range r.memberList() {
 		if m != c || echo {
 			if b := o.bytesFor(m.caps); b != nil {
@@ -257,7 +258,6 @@ func (c *Session) relayToRoom(target string, ev Message, notice bool) {
 		}
 	}
 	r.relayMu.Unlock()
-	s.relayed.Add(1)
 	if _, member := r.members[c]; !member && echo {
 		c.sendOwn(o.bytesFor(c.caps))
 	}
