@@ -253,7 +253,12 @@ func TestNickServ(t *testing.T) {
 	g.send("NS")
 	g.expect(` 461 guest1 NS `)
 
-	// NickServ is nobody's nick or account.
+	// NickServ is always there, and nobody's nick or account.
+	g.send("WHOIS nickserv")
+	g.expect(` 311 guest1 NickServ NickServ \S+ \* :Account services`)
+	g.expect(` 318 guest1 NickServ `)
+	g.send("ISON NickServ bob")
+	g.expect(` 303 guest1 :NickServ$`)
 	g.send("NICK NickServ")
 	g.expect(` 432 guest1 NickServ :Nickname is reserved for a service`)
 	n := dialIRC(t, ts.addr, "n")

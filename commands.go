@@ -859,6 +859,10 @@ func (s *Server) findUser(nick string) *Session {
 func (c *Session) handleWhois(m *Message) {
 	nick := m.Params[len(m.Params)-1] // WHOIS [server] nick
 	nick, _, _ = strings.Cut(nick, ",")
+	if isServiceNick(nick) {
+		c.whoisService()
+		return
+	}
 	s := c.s
 	s.mu.RLock()
 	u := s.nicks[casefold(nick)]
@@ -910,7 +914,7 @@ func (c *Session) handleIson(m *Message) {
 	var on []string
 	for _, p := range m.Params {
 		for nick := range strings.FieldsSeq(p) {
-			if t := c.s.findUser(nick); t != nil {
+			if t := c.s.findUser(nick); t != nil || isServiceNick(nick) {
 				on = append(on, nick)
 			}
 		}

@@ -188,3 +188,11 @@ func (c *Session) nsInfo(args []string) {
 	c.nsNotice("Online: " + online)
 	c.nsNotice("End of INFO.")
 }
+
+// whoisService answers WHOIS NickServ: the service is always there, on this server.
+func (c *Session) whoisService() {
+	name := c.s.cfg.Name
+	c.reply(RPL_WHOISUSER, nickServ, nickServ, name, "*", "Account services: /msg NickServ HELP")
+	c.reply(RPL_WHOISSERVER, nickServ, name, "built into "+name)
+	c.reply(RPL_ENDOFWHOIS, nickServ, "End of /WHOIS list")
+}
