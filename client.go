@@ -389,10 +389,12 @@ type inbound struct {
 
 // clientConn is the socket: readLoop is its only reader, send its only writer.
 type clientConn struct {
-	conn    net.Conn
-	lines   chan inbound  // closed when readLoop ends; readErr says why
-	readErr error         // written by readLoop before it closes lines
-	gone    chan struct{} // closed when readLoop ends, for waits that do not read lines
+	conn     net.Conn
+	lines    chan inbound  // closed when readLoop ends; readErr says why
+	readErr  error         // written by readLoop before it closes lines
+	gone     chan struct{} // closed when readLoop ends, for waits that do not read lines
+	lastRead atomic.Int64  // UnixNano of the last line read (watch)
+	silent   atomic.Bool   // watch closed the connection: the server stopped answering
 
 	wmu sync.Mutex // guards wbuf and serializes writes to conn
 	buf []byte
@@ -400,7 +402,9 @@ type clientConn struct {
 
 func newClientConn(conn net.Conn) *clientConn {
 	cc := &clientConn{conn: conn, lines: make(chan inbound, 64), gone: make(chan struct{})}
+	cc.lastRead.Store(time.Now().UnixNano())
 	go cc.readLoop()
+	go cc.watch()
 	return cc
 }
 
@@ -416,8 +420,12 @@ func (cc *clientConn) readLoop() {
 		}
 		if err != nil {
 			cc.readErr = err
+			if cc.silent.Load() {
+				cc.readErr = fmt.Errorf("the server said nothing for %v, not even to a PING", keepaliveIdle+keepaliveWait)
+			}
 			return
 		}
+		cc.lastRead.Store(time.Now().UnixNano())
 		msg, err := ParseMessage(string(line))
 		if errors.Is(err, ErrLineEmpty) {
 			continue

@@ -31,6 +31,40 @@ const (
 	seenMax = 4096
 )
 
+// A connection can die without a word (a host that crashed, a cable pulled): no FIN, no RST,
+// just silence. After keepaliveIdle without a line the client sends a PING; after
+// keepaliveWait more it gives the connection up, and run reconnects. Variables for tests.
+var (
+	keepaliveIdle = 90 * time.Second
+	keepaliveWait = 60 * time.Second
+)
+
+// watch closes cc when the server has been silent too long; it ends with the connection.
+func (cc *clientConn) watch() {
+	t := time.NewTicker(keepaliveIdle / 6)
+	defer t.Stop()
+	pinged := false
+	for {
+		select {
+		case <-cc.gone:
+			return
+		case <-t.C:
+		}
+		silence := time.Since(time.Unix(0, cc.lastRead.Load()))
+		switch {
+		case silence >= keepaliveIdle+keepaliveWait:
+			cc.silent.Store(true)
+			cc.conn.Close()
+			return
+		case silence >= keepaliveIdle && !pinged:
+			cc.send("PING", "keepalive")
+			pinged = true
+		case silence < keepaliveIdle:
+			pinged = false
+		}
+	}
+}
+
 // errNotConnected is what sending says while the client is between connections.
 var errNotConnected = errors.New("not connected to the server")
 

@@ -9,6 +9,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // restartServer stops ts and starts a server on the same data dir and port.
@@ -280,5 +282,28 @@ func TestConnectFollowReconnectsAfterServerIsKilled(t *testing.T) {
 	bob.stdin.Close()
 	if code := bob.wait(t); code != exitOK {
 		t.Errorf("exit %d; stderr: %s", code, bob.stderr.String())
+	}
+}
+
+// A server that goes silent (no FIN, no RST) is asked with a PING, then given up.
+func TestSilentServerIsGivenUp(t *testing.T) {
+	idle, wait := keepaliveIdle, keepaliveWait
+	keepaliveIdle, keepaliveWait = 60*time.Millisecond, 60*time.Millisecond
+	defer func() { keepaliveIdle, keepaliveWait = idle, wait }()
+	client, server := net.Pipe()
+	defer server.Close()
+	cc := newClientConn(client)
+	lr := newLineReader(server, maxLineLen)
+	server.SetReadDeadline(time.Now().Add(clientTestTimeout))
+	if line, err := lr.ReadLine(); err != nil || string(line) != "PING keepalive" {
+		t.Fatalf("read %q, %v; want the keepalive PING", line, err)
+	}
+	select {
+	case <-cc.gone:
+	case <-time.After(clientTestTimeout):
+		t.Fatal("the silent connection was never given up")
+	}
+	if cc.readErr == nil || !strings.Contains(cc.readErr.Error(), "said nothing") {
+		t.Errorf("readErr = %v; want it to say the server went silent", cc.readErr)
 	}
 }
