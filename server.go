@@ -345,7 +345,7 @@ func (s *Server) evictionVictimLocked(ip string, sameIP bool, now time.Time) *Se
 	var victim *Session
 	var oldest time.Time
 	for c := range s.sessions {
-		if !c.countedUnreg || sameIP && c.ip != ip {
+		if !c.countedUnreg || c.registered || sameIP && c.ip != ip {
 			continue
 		}
 		if last := c.lastActiveSeen(); victim == nil || last.Before(oldest) {
