@@ -66,12 +66,19 @@ export class ChatState {
     return all.sort((a, b) => (a.kind === b.kind ? t(b) - t(a) || a.name.localeCompare(b.name) : a.kind === 'room' ? -1 : 1));
   }
 
+  showLoginNotice(c) {
+    const n = this.loginNotice;
+    this.loginNotice = null;
+    this.system(c, '', { ...n, login: true });
+  }
+
   setActive(name) {
     const prev = this.active && this.convs.get(this.active);
     if (prev && prev.key !== (name && casefold(name))) prev.divider = null;
     const c = name ? this.conv(name) : null;
     this.active = c ? c.key : null;
     if (c && this.visible) this.markRead(c);
+    if (c && c.kind !== 'server' && this.loginNotice) this.showLoginNotice(c);
     return c;
   }
 
@@ -263,6 +270,10 @@ export class ChatState {
     const prev = /^Previous login: (\S+) from (\S+)/.exec(text);
     if (prev) this.previousLogin = prev[1];
     this.system(this.conv(SERVER), text);
+    // The login notice is for the student's eyes: it goes to the first conversation shown.
+    if (prev) this.loginNotice = { i18n: 'previousLoginFrom', args: [prev[1], prev[2]] };
+    else if (/^First login to this account/.test(text)) this.loginNotice = { i18n: 'firstLogin', args: [] };
+    if (this.loginNotice && this.active && this.active !== SERVER) this.showLoginNotice(this.convs.get(this.active));
     return [];
   }
 

@@ -311,7 +311,8 @@ export function renderMessages(app) {
 function messageNode(app, c, m, grouped) {
   const st = app.state;
   if (m.kind === 'system') {
-    const text = m.i18n ? app.t(m.i18n, ...(m.args || [])) : m.text;
+    const args = m.i18n === 'previousLoginFrom' ? [new Date(m.args[0]).toLocaleString(app.lang === 'zh' ? 'zh-CN' : undefined), m.args[1]] : m.args || [];
+    const text = m.i18n ? app.t(m.i18n, ...args) : m.text;
     const join = m.invite ? h('button', { type: 'button', class: 'small primary', 'data-invite': m.invite, onclick: () => { app.pendingOpen = m.invite.toLowerCase(); try { app.send('JOIN', m.invite); } catch (err) { app.composerError(err.message); } } }, app.t('join')) : null;
     return h('div', { class: 'sys' + (m.fail || m.numeric?.[0] === '4' ? ' error' : '') + (join ? ' invite' : ''), 'data-kind': 'system' }, text, join ? ' ' : null, join);
   }

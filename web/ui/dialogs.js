@@ -13,6 +13,14 @@ export function openMenu(anchor, title, items) {
   menu.style.left = Math.max(4, Math.min(r.left, window.innerWidth - w - 4)) + 'px';
   menu.style.top = (r.bottom + hgt + 4 > window.innerHeight ? Math.max(4, r.top - hgt - 4) : r.bottom + 4) + 'px';
   menu.querySelector('button').focus();
+  menu.onkeydown = (e) => {
+    const buttons = [...menu.querySelectorAll('button')];
+    const i = buttons.indexOf(document.activeElement);
+    if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+      e.preventDefault();
+      buttons[(i + (e.key === 'ArrowDown' ? 1 : buttons.length - 1)) % buttons.length].focus();
+    }
+  };
   setTimeout(() => document.addEventListener('pointerdown', outside, { capture: true }), 0);
 }
 

@@ -60,6 +60,7 @@ test('wrong password, name taken, password too short, bad name: each says so', a
 
   await page.click('#tab-login');
   await login(page, name);
+  await page.locator('#messages .sys', { hasText: 'Your previous login:' }).waitFor();
   await page.context().close();
 });
 

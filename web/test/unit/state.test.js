@@ -257,3 +257,16 @@ test('MODE changes prefixes and room modes; INVITE offers the room', () => {
   assert.equal(fx[0].kind, 'invite');
   assert.equal(lab.messages.at(-1).invite, '#secret');
 });
+
+test('the previous-login notice goes to the first conversation shown', () => {
+  const { s, feed } = setup();
+  feed(':labchat.local NOTICE alice :Previous login: 2026-11-30T09:00:00Z from 10.0.3.7');
+  feed(':alice!a@h JOIN #lobby');
+  s.setActive('#lobby');
+  const m = s.find('#lobby').messages.at(-1);
+  assert.equal(m.i18n, 'previousLoginFrom');
+  assert.deepEqual(m.args, ['2026-11-30T09:00:00Z', '10.0.3.7']);
+  s.setActive(SERVER);
+  s.setActive('#lobby');
+  assert.equal(s.find('#lobby').messages.filter((x) => x.login).length, 1);
+});
