@@ -2,7 +2,8 @@
 // (a missed call for the callee), and rung out (no answer / missed).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, user, register, openDM, run, shot, terminal } from './harness.js';
+import { spawnSync } from 'node:child_process';
+import { launch, user, register, openDM, run, shot, terminal, tmuxTerminal } from './harness.js';
 
 let browser;
 let alice;
@@ -80,5 +81,26 @@ test('the terminal client (labchat connect) understands the browser calls', asyn
     await carol.waitFor((ev) => ev.type === 'call' && ev.state === 'missed' && ev.id === ring.id);
   } finally {
     await carol.close();
+  }
+});
+
+const haveTmux = spawnSync('tmux', ['-V']).status === 0;
+
+test('a call from the terminal client rings in the browser and is answered there', { skip: !haveTmux && 'tmux is not installed' }, async () => {
+  const dan = 'calld' + run;
+  const term = tmuxTerminal(dan);
+  try {
+    await term.waitFor(/Welcome|logged in|#lobby/i);
+    await term.keys('/call ' + B);
+    await bob.page.locator('#ring-dialog[open]').waitFor({ timeout: 15000 });
+    assert.match(await bob.page.textContent('#ring-title'), new RegExp(dan + ' is calling you'));
+    await bob.page.click('#ring-answer');
+    await term.waitFor(new RegExp(B + ' answered'));
+    await bob.page.locator('#call-bar [data-call-state="active"]').waitFor();
+    await term.keys('/hangup');
+    await bob.page.locator('#call-bar').waitFor({ state: 'hidden' });
+    await bob.page.locator('#messages .call-entry[data-call="hungup"]').last().waitFor();
+  } finally {
+    await term.close();
   }
 });

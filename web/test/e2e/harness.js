@@ -187,3 +187,41 @@ export async function until(what, cond, ms = 10000) {
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+// tmuxTerminal runs the interactive `labchat connect` in a detached tmux session, as a
+// student at a terminal: keys() types a line, screen() is what the terminal shows.
+export function tmuxTerminal(name, { register = true, password = 'secret-' + name } = {}) {
+  if (!bin || !ircAddr) throw new Error('LABCHAT_BIN and LABCHAT_IRC_ADDR are needed for terminal users');
+  const session = 'labchat-e2e-' + name;
+  const termDir = fs.mkdtempSync(path.join(os.tmpdir(), 'labchat-tmux-' + name + '-'));
+  const tmux = (...args) => new Promise((resolve, reject) => {
+    const p = spawn('tmux', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error('tmux ' + args[0] + ': ' + err))));
+  });
+  const cmd = [bin, 'connect', '--user', name, '--no-bell', '--data-dir', termDir, ...(register ? ['--register'] : []), ircAddr]
+    .map((a) => "'" + a.replace(/'/g, "'\\''") + "'").join(' ');
+  const started = tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '40', '-e', 'LABCHAT_PASSWORD=' + password, '-e', 'TERM=xterm', cmd);
+  return {
+    async ready() { await started; },
+    async keys(line) { await started; await tmux('send-keys', '-t', session, '-l', line); await tmux('send-keys', '-t', session, 'Enter'); },
+    async screen() { await started; return tmux('capture-pane', '-p', '-t', session); },
+    async waitFor(re, ms = 15000) {
+      const end = Date.now() + ms;
+      let last = '';
+      while (Date.now() < end) {
+        last = await this.screen();
+        if (re.test(last)) return last;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error('the terminal of ' + name + ' never showed ' + re + '; it shows:\n' + last);
+    },
+    async close() {
+      await tmux('kill-session', '-t', session).catch(() => {});
+      fs.rmSync(termDir, { recursive: true, force: true });
+    },
+  };
+}
