@@ -66,12 +66,18 @@ func startServer(t testing.TB, cfg ServerConfig, dir string) *testServer {
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	if testOverWebSocket && cfg.WebListen == "" {
+		cfg.WebListen = "127.0.0.1:0" // for dialIRC over WebSocket (websocket_test.go)
+	}
 	srv, err := NewServer(cfg, dir, log)
 	if err != nil {
 		t.Fatalf("new server: %v", err)
 	}
 	if err := srv.Listen(); err != nil {
 		t.Fatal(err)
+	}
+	if a := srv.WebAddr(); a != nil {
+		webAddrs.Store(srv.Addr().String(), a.String())
 	}
 	ts := &testServer{Server: srv, addr: srv.Addr().String(), dir: dir, done: make(chan error, 1)}
 	go func() { ts.done <- srv.Serve() }()
@@ -103,6 +109,9 @@ type ircClient struct {
 
 func dialIRC(t testing.TB, addr, name string) *ircClient {
 	t.Helper()
+	if web, ok := webAddrs.Load(addr); ok && testOverWebSocket {
+		return dialWS(t, web.(string), name)
+	}
 	conn, err := net.DialTimeout("tcp", addr, ioTimeout)
 	if err != nil {
 		t.Fatalf("%s: dial: %v", name, err)
@@ -547,7 +556,7 @@ func TestStalledReaderDoesNotDelayOthers(t *testing.T) {
 	cfg.SendQBytes = 64 << 10
 	ts := startServer(t, cfg, "")
 	stalled := guest(t, ts.addr, "stalled")
-	stalled.conn.(*net.TCPConn).SetReadBuffer(4096)
+	tcpOf(stalled.conn).SetReadBuffer(4096)
 	stalled.send("JOIN #lab")
 	stalled.expect(" 366 ")
 	reader := guest(t, ts.addr, "reader")

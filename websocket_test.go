@@ -20,9 +20,27 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 )
+
+// testOverWebSocket makes every ircClient of the server tests (dialIRC) speak IRC over
+// WebSocket, so that the whole server suite runs on both transports:
+//
+//	LABCHAT_TEST_TRANSPORT=ws go test .
+var testOverWebSocket = os.Getenv("LABCHAT_TEST_TRANSPORT") == "ws"
+
+// webAddrs maps the IRC address of each server startServer started to its web port's.
+var webAddrs sync.Map
+
+// tcpOf is the TCP connection under a test client's connection, TCP or WebSocket.
+func tcpOf(c net.Conn) *net.TCPConn {
+	if w, ok := c.(*wsTestConn); ok {
+		c = w.tcp
+	}
+	return c.(*net.TCPConn)
+}
 
 // startWebServer starts a server with its web port on 127.0.0.1:0.
 func startWebServer(t testing.TB, cfg ServerConfig) (*testServer, string) {
@@ -35,7 +53,8 @@ func startWebServer(t testing.TB, cfg ServerConfig) (*testServer, string) {
 // wsTestConn is the client end of an IRC-over-WebSocket connection as a net.Conn, so that
 // ircClient's helpers work on it: each Write is split into lines sent as one message each
 // (without CRLF, as the spec wants), and each message read comes back as a line with CRLF.
-// It records the type of every message received.
+// It records the type of every message received. A line that is not UTF-8 goes as a binary
+// message, so tests of the server's UTF-8 checks reach the IRC layer as over TCP.
 type wsTestConn struct {
 	ws      *websocket.Conn
 	tcp     net.Conn // the TCP connection under ws
@@ -136,7 +155,14 @@ func (c *wsTestConn) Write(b []byte) (int, error) {
 	c.mu.Unlock()
 	defer cancel()
 	for line := range bytes.Lines(b) {
-		if err := c.ws.Write(ctx, c.typ, bytes.TrimRight(line, "\r\n")); err != nil {
+		line = bytes.TrimRight(line, "\r\n")
+		typ := c.typ
+		if typ == websocket.MessageText && !utf8.Valid(line) {
+			// A text message must be UTF-8 (the server would fail the connection, 1007); the
+			// server takes binary messages in text mode too, as legacy clients send them.
+			typ = websocket.MessageBinary
+		}
+		if err := c.ws.Write(ctx, typ, line); err != nil {
 			return 0, err
 		}
 	}
