@@ -701,13 +701,7 @@ func TestServeCLIConfigErrors(t *testing.T) {
 
 func TestServeCLIRunsAndStopsOnSignal(t *testing.T) {
 	dir := t.TempDir()
-	// Only the hash cost differs from the built-in config: the default cost, in a -race binary
-	// on a loaded machine, can take longer than the test's read deadline.
-	conf := filepath.Join(t.TempDir(), "cheap-hash.toml")
-	if err := os.WriteFile(conf, []byte("[server]\nbcrypt_cost = 4\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	srv := startBinaryServer(t, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--config", conf)
+	srv := startBinaryServer(t, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--config", cheapHashConfig(t))
 	if want := filepath.Join(dir, "server"); srv.dataDir != want {
 		t.Errorf("serve says data in %q, want %q", srv.dataDir, want)
 	}
@@ -725,6 +719,18 @@ func TestServeCLIRunsAndStopsOnSignal(t *testing.T) {
 	if e := c.expectClosed(); e != "ERROR :Server shutting down" {
 		t.Errorf("client got %q, want ERROR :Server shutting down", e)
 	}
+}
+
+// cheapHashConfig is a config file that differs from the built-in one only in the hash
+// cost: the default cost, in a -race binary on a loaded machine, can outlast a test's read
+// deadline.
+func cheapHashConfig(t testing.TB) string {
+	t.Helper()
+	conf := filepath.Join(t.TempDir(), "cheap-hash.toml")
+	if err := os.WriteFile(conf, []byte("[server]\nbcrypt_cost = 4\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return conf
 }
 
 // binaryServer is `labchat serve` running as a process.

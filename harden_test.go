@@ -222,7 +222,7 @@ func TestServeStartsWithACorruptAccountFile(t *testing.T) {
 	users := filepath.Join(dir, "server", "users")
 	os.MkdirAll(users, 0o700)
 	os.WriteFile(filepath.Join(users, "x.toml"), []byte("name = \"x\"\nemail = \"\xff@x\"\n"), 0o600)
-	srv := startBinaryServer(t, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir)
+	srv := startBinaryServer(t, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir, "--config", cheapHashConfig(t))
 	c := dialIRC(t, srv.addr, "alice")
 	c.send("NICK alice")
 	c.send("USER alice 0 * :Alice")
