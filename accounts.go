@@ -293,6 +293,11 @@ func (s *Server) detachAccountData(a Account) (int, error) {
 				delete(l.files, path)
 			}
 		}
+		for msgid, ref := range l.ids {
+			if dmHasParty(ref.conversation, party) {
+				delete(l.ids, msgid) // its ring slot forgets nothing when it comes round
+			}
+		}
 	}
 	return detachAccountFiles(s.dataDir, a)
 }

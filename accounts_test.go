@@ -162,8 +162,14 @@ func TestAccountsCLIWithRunningServer(t *testing.T) {
 	locked.send("NICK x2")
 	locked.send("USER x 0 * :x")
 	locked.expect(` 464 .*locked`)
+	for _, c := range []*ircClient{alice, alice2} { // every connection of the account
+		if e := c.expectClosed(); !strings.Contains(e, "locked by the administrator") {
+			t.Errorf("%s closed with %q at lock", c.name, e)
+		}
+	}
 	accountsCLI(t, conf, "", "unlock", "alice")
-	saslLogin(t, srv.addr, "alice", "second-pw").sync()
+	alice = saslLogin(t, srv.addr, "alice", "second-pw")
+	alice.sync()
 
 	// delete: connections close, the offline queue and DMs leave with the account, and a
 	// new alice inherits nothing.
@@ -173,7 +179,9 @@ func TestAccountsCLIWithRunningServer(t *testing.T) {
 	if r := accountsCLI(t, conf, "", "delete", "alice"); r.code != 0 || !strings.Contains(r.stdout, "running server") {
 		t.Fatalf("delete: %+v", r)
 	}
-	alice.expectClosed()
+	if e := alice.expectClosed(); !strings.Contains(e, "Account alice was deleted by the administrator") {
+		t.Errorf("deleted account's connection closed with %q", e)
+	}
 	deadline := time.Now().Add(ioTimeout)
 	for {
 		dms, _ := filepath.Glob(filepath.Join(dataDir, "logs", "dm-*alice*"))
