@@ -554,6 +554,9 @@ func runAccountsAdd(c *cli.Context) error {
 	if isServiceNick(name) {
 		return usageErrorf("%s is the name of a service; choose another", name)
 	}
+	if err := validateEmail(c.String("email")); err != nil {
+		return withExit(exitUsage, err)
+	}
 	if _, err := os.Stat(env.path(name)); err == nil {
 		return fmt.Errorf("account %s already exists (labchat accounts passwd %s changes its password)", name, name)
 	}

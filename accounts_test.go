@@ -54,6 +54,7 @@ func TestAccountsCLIOffline(t *testing.T) {
 	wantCode(t, "add again", accountsCLI(t, conf, "x-pw-long", "add", "alice"), 1, "already exists")
 	wantCode(t, "bad name", accountsCLI(t, conf, "x-pw-long", "add", "9lives"), 2, "bad account name")
 	wantCode(t, "service name", accountsCLI(t, conf, "x-pw-long", "add", "NickServ"), 2, "service")
+	wantCode(t, "bad e-mail", accountsCLI(t, conf, "x-pw-long", "add", "bob", "--email", "a b@c"), 2, "bad e-mail address")
 	wantCode(t, "short password", accountsCLI(t, conf, "ab", "add", "bob"), 2, "unacceptable password")
 	wantCode(t, "no password, no terminal", accountsCLI(t, conf, "", "add", "bob"), 2, "set LABCHAT_PASSWORD")
 	wantCode(t, "no name", accountsCLI(t, conf, "pw-pw", "add"), 2, "usage: labchat accounts add NAME")
