@@ -197,7 +197,15 @@ func (cs *clientSession) onCallCTCP(m *Message, from, target, body string, raw b
 	if !ok {
 		return strings.HasPrefix(body, "CALL ")
 	}
-	if raw || cs.isSelf(from) || cs.isRoom(target) {
+	if raw || cs.isRoom(target) {
+		return true
+	}
+	if cs.isSelf(from) {
+		// Our own echo, or the copy of what another device of this account sent: an answer
+		// or refusal there must stop the ringing here.
+		if verb == callAnswer || verb == callDecline {
+			cs.repliedElsewhere(m, target, id, verb)
+		}
 		return true
 	}
 	if h, ok := callHandlers[verb]; ok {
@@ -300,6 +308,20 @@ func (cs *clientSession) onCallCancel(m *Message, peer, id string) {
 	if c := cs.calls.take(id, peer, false); c != nil {
 		cs.missedCall(c.at, peer, cs.myNick(), id)
 	}
+}
+
+// repliedElsewhere: another connection of this account answered or declined the call from
+// peer that rings here. This connection's own reply took the call off the book before it
+// was sent, so its echo finds nothing.
+func (cs *clientSession) repliedElsewhere(m *Message, peer, id, verb string) {
+	if cs.calls.take(id, peer, false) == nil {
+		return
+	}
+	state, what := callStateAnswered, "answered"
+	if verb == callDecline {
+		state, what = callStateDeclined, "declined"
+	}
+	cs.callEvent(msgTime(m), peer, cs.myNick(), state, id, "the call from "+peer+" was "+what+" on another device")
 }
 
 func (cs *clientSession) onCallAnswer(m *Message, peer, id string) {

@@ -418,6 +418,39 @@ func TestCallTimeoutIsNoAnswerAndMissed(t *testing.T) {
 	bob.wait(t)
 }
 
+// With bob on two devices, his answer on one stops the ringing on the other at once (it
+// used to ring on until the timeout and then show a missed call).
+func TestCallAnsweredOnAnotherDeviceStopsRinging(t *testing.T) {
+	addr, data := aliceAndBob(t)
+	alice := rawLogin(t, addr, "alice", "alicepw1")
+	alice.send("MONITOR + bob")
+	alice.expect(" 731 ")
+	bob := startClient(t, clientEnv(data, "bobpw123"), "connect", addr, "--user", "bob", "--follow", "--json")
+	alice.expect(" 730 ") // the follower is logged in
+	bobPhone := rawLogin(t, addr, "bob", "bobpw123")
+	for _, verb := range []string{"ANSWER", "DECLINE"} {
+		id := "devices" + verb
+		alice.send("PRIVMSG bob :\x01CALL " + id + " RING\x01")
+		if ev := expectJSON(t, bob, kindCall, callStateRinging); ev.ID != id {
+			t.Fatalf("ring event %+v; want call %s", ev, id)
+		}
+		bobPhone.expect("CALL " + id + " RING")
+		bobPhone.send("NOTICE alice :\x01CALL " + id + " " + verb + "\x01")
+		state, what := callStateAnswered, "answered"
+		if verb == "DECLINE" {
+			state, what = callStateDeclined, "declined"
+		}
+		ev := expectJSON(t, bob, kindCall, state)
+		if ev.ID != id || ev.Text != "the call from alice was "+what+" on another device" {
+			t.Errorf("after the other device's %s: %+v", verb, ev)
+		}
+	}
+	bob.cmd.Process.Signal(syscall.SIGTERM)
+	if code := bob.wait(t); code != 0 {
+		t.Errorf("follower exit %d after SIGTERM, want 0", code)
+	}
+}
+
 func TestCallToOfflineAccountIsMissedAtNextLogin(t *testing.T) {
 	addr, data := aliceAndBob(t)
 	cfg := filepath.Join(t.TempDir(), "fast.toml")
