@@ -80,7 +80,7 @@ func validateWebConfig(cfg *ServerConfig) error {
 			return usageErrorf("config server.web_listen %q: %v (want HOST:PORT, e.g. :8080, or empty for off)", cfg.WebListen, err)
 		}
 	}
-	if cfg.WebHeaderTimeout.Duration <= 0 {
+	if cfg.WebListen != "" && cfg.WebHeaderTimeout.Duration <= 0 {
 		return usageErrorf("config server.web_header_timeout must be positive")
 	}
 	for _, o := range cfg.WebOrigins {

@@ -853,3 +853,29 @@ func TestTraceShowsWebSocketDecodedAndRedacted(t *testing.T) {
 		time.Sleep(20 * time.Millisecond) // stderr arrives on its own schedule: poll with a deadline
 	}
 }
+
+func TestWebAndTLSConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		tweak func(*ServerConfig)
+		want  string
+	}{
+		{"web_listen", func(c *ServerConfig) { c.WebListen = "8080" }, "server.web_listen"},
+		{"web_origins path", func(c *ServerConfig) { c.WebOrigins = []string{"https://a.example/chat"} }, "server.web_origins"},
+		{"web_origins pattern", func(c *ServerConfig) { c.WebOrigins = []string{"[a-"} }, "server.web_origins"},
+		{"web_trusted_proxies", func(c *ServerConfig) { c.WebTrustedProxies = []string{"10.0.0.0/33"} }, "server.web_trusted_proxies"},
+		{"web_header_timeout", func(c *ServerConfig) { c.WebListen = ":0"; c.WebHeaderTimeout = Duration{} }, "server.web_header_timeout"},
+		{"tls_listen", func(c *ServerConfig) { c.TLSListen = "localhost" }, "server.tls_listen"},
+	} {
+		cfg := testConfig(t)
+		tc.tweak(&cfg)
+		_, err := NewServer(cfg, t.TempDir(), testLogger())
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error naming %s", tc.name, err, tc.want)
+		}
+	}
+	res := runCLI(t, ioTimeout, "", nil, "serve", "--listen", "127.0.0.1:0", "--web-listen", "nowhere", "--data-dir", t.TempDir())
+	if res.code != exitUsage || !strings.Contains(res.stderr, "web_listen") {
+		t.Errorf("serve --web-listen nowhere: exit %d, stderr %q; want a usage error naming web_listen", res.code, res.stderr)
+	}
+}
