@@ -149,6 +149,7 @@ func (t *tracer) wrapConn(conn net.Conn) *tracedConn {
 // returned it.
 func (t *tracer) accepted(conn net.Conn) net.Conn {
 	tc := t.wrapConn(conn)
+	tc.wr.fromServer = true
 	t.printf("tcp accept %s <- %s (handshake SYN, SYN/ACK, ACK done by the kernel)", tc.local, tc.remote)
 	return tc
 }
@@ -156,6 +157,7 @@ func (t *tracer) accepted(conn net.Conn) net.Conn {
 // dialed wraps a connection from Dial; began is when the dial started (the SYN left then).
 func (t *tracer) dialed(conn net.Conn, began time.Time) net.Conn {
 	tc := t.wrapConn(conn)
+	tc.rd.fromServer = true
 	t.printf("tcp connect %s -> %s (handshake SYN, SYN/ACK, ACK took %v)", tc.local, tc.remote, t.now().Sub(began).Round(time.Microsecond))
 	return tc
 }
@@ -361,6 +363,12 @@ const maxRedactLine = 16 << 10
 type lineRedactor struct {
 	mu      sync.Mutex // guards pending: a direction may be written from several goroutines
 	pending []byte     // the current line's bytes so far
+
+	// fromServer marks the server-to-client direction. A server sends no client credential
+	// (its REGISTER and AUTHENTICATE lines are replies: "REGISTER SUCCESS carol :Account
+	// created"), so only the NickServ rules apply there: an echo-message copy of a line to
+	// NickServ does carry the password back.
+	fromServer bool
 }
 
 // show returns the first traceShowBytes of b, secrets replaced by ***, as a quoted string.
@@ -375,7 +383,13 @@ func (r *lineRedactor) show(b []byte) string {
 		b = b[len(seg):]
 		start := len(r.pending)
 		line := append(r.pending, seg...)
-		out = append(out, maskSegment(line, start, secretOffset(line))...)
+		secretAt := -1
+		if r.fromServer {
+			secretAt = nickServLineSecretOffset(line)
+		} else {
+			secretAt = secretOffset(line)
+		}
+		out = append(out, maskSegment(line, start, secretAt)...)
 		r.pending = line[:0]
 		if line[len(line)-1] != '\n' {
 			r.pending = line[:min(len(line), maxRedactLine)] // its start decides; keep that
@@ -408,6 +422,16 @@ func maskSegment(line []byte, start, secretAt int) []byte {
 // the two together. A secret command with too few parameters is a mistyped one whose last
 // word is likely the password (REGISTER alice pw), so that word is hidden too.
 func secretOffset(line []byte) int {
+	return lineSecretOffset(line, false)
+}
+
+// nickServLineSecretOffset is secretOffset for a line a server sends: only a copy of a line
+// to NickServ can carry a password there.
+func nickServLineSecretOffset(line []byte) int {
+	return lineSecretOffset(line, true)
+}
+
+func lineSecretOffset(line []byte, nickServOnly bool) int {
 	complete := bytes.HasSuffix(line, []byte("\n"))
 	text := bytes.TrimRight(line, "\r\n")
 	pos := skipSpaces(text, 0)
@@ -443,7 +467,7 @@ func secretOffset(line []byte) int {
 		return -1
 	}
 	idx, ok := secretParams[cmd]
-	if !ok {
+	if !ok || nickServOnly {
 		return -1
 	}
 	for range idx {

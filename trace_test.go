@@ -74,6 +74,23 @@ func TestRedactionHidesSecretsHoweverSplit(t *testing.T) {
 	}
 }
 
+// The server's own lines are replies, not credentials: "REGISTER SUCCESS carol :Account
+// created" is shown whole (it printed "carol ***"), while an echo-message copy of a line to
+// NickServ is still hidden.
+func TestRedactionOfServerLines(t *testing.T) {
+	for _, tt := range []struct{ line, want string }{
+		{":labchat.local REGISTER SUCCESS carol :Account created\r\n", `":labchat.local REGISTER SUCCESS carol :Account created\r\n"`},
+		{"AUTHENTICATE +\r\n", `"AUTHENTICATE +\r\n"`},
+		{":labchat.local FAIL REGISTER ACCOUNT_EXISTS carol :Account already exists\r\n", `":labchat.local FAIL REGISTER ACCOUNT_EXISTS carol :Account already exists\r\n"`},
+		{"@msgid=x :alice!alice@127.0.0.1 PRIVMSG NickServ :IDENTIFY alice s3cretpw\r\n", `"@msgid=x :alice!alice@127.0.0.1 PRIVMSG NickServ :IDENTIFY ***\r\n"`},
+	} {
+		r := lineRedactor{fromServer: true}
+		if got := r.show([]byte(tt.line)); got != tt.want {
+			t.Errorf("server line show(%q) = %s; want %s", tt.line, got, tt.want)
+		}
+	}
+}
+
 // FuzzRedaction checks the redactor against the server's parser: whatever line ParseMessage
 // turns into a PASS, AUTHENTICATE, REGISTER or OPER with its secret parameter, the redactor
 // hides from that parameter on, once the line is complete and in every unfinished part of

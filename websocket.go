@@ -467,6 +467,7 @@ const (
 func newWSTransport(ws *websocket.Conn, binary bool, conn net.Conn, tr *tracer) *wsTransport {
 	ws.SetReadLimit(-1) // ReadLine bounds what it keeps and skips the rest, as TCP's reader does
 	t := &wsTransport{ws: ws, conn: conn, opcode: wsOpText, buf: make([]byte, lineReaderInitial), tr: tr}
+	t.wr.fromServer = true
 	if binary {
 		t.opcode = wsOpBinary
 	}
