@@ -232,6 +232,7 @@ type ServerConfig struct {
 	DefaultRoomQuiet          bool             `toml:"default_room_quiet"`
 	MonitorLimit              int              `toml:"monitor_limit"`
 	Description               string           `toml:"description"`
+	ServicesName              string           `toml:"services_name"`
 	AdminContact              string           `toml:"admin_contact"`
 	Operators                 []OperatorConfig `toml:"operators"`
 	WebListen                 string           `toml:"web_listen"`

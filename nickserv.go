@@ -22,7 +22,9 @@ const nickServ = "NickServ"
 // isServiceNick reports names that belong to a service and never to a user or account.
 func isServiceNick(name string) bool { return casefold(name) == casefold(nickServ) }
 
-func (c *Session) nickServSource() string { return nickServ + "!" + nickServ + "@" + c.s.cfg.Name }
+func (c *Session) nickServSource() string {
+	return nickServ + "!" + nickServ + "@" + c.s.cfg.ServicesName
+}
 
 // nsNotice sends a NickServ reply.
 func (c *Session) nsNotice(text string) {
@@ -189,10 +191,10 @@ func (c *Session) nsInfo(args []string) {
 	c.nsNotice("End of INFO.")
 }
 
-// whoisService answers WHOIS NickServ: the service is always there, on this server.
+// whoisService answers WHOIS NickServ: the service is always there, on the services name.
 func (c *Session) whoisService() {
-	name := c.s.cfg.Name
+	name := c.s.cfg.ServicesName
 	c.reply(RPL_WHOISUSER, nickServ, nickServ, name, "*", "Account services: /msg NickServ HELP")
-	c.reply(RPL_WHOISSERVER, nickServ, name, "built into "+name)
+	c.reply(RPL_WHOISSERVER, nickServ, name, "account services built into "+c.s.cfg.Name)
 	c.reply(RPL_ENDOFWHOIS, nickServ, "End of /WHOIS list")
 }

@@ -179,6 +179,11 @@ func validateServerConfig(cfg *ServerConfig) error {
 		return usageErrorf("config server.offline_queue_max = %d: must be 0 (off) or more", cfg.OfflineQueueMax)
 	case cfg.Name == "" || strings.ContainsAny(cfg.Name, " :!@"):
 		return usageErrorf("config server.name %q: must be a host-like name without spaces", cfg.Name)
+	case strings.ContainsAny(cfg.ServicesName, " :!@,*?") || cfg.ServicesName != "" && casefold(cfg.ServicesName) == casefold(cfg.Name):
+		return usageErrorf("config server.services_name %q: must be a host-like name without spaces, other than server.name", cfg.ServicesName)
+	}
+	if cfg.ServicesName == "" {
+		cfg.ServicesName = "services." + cfg.Name
 	}
 	if err := validateOperators(cfg); err != nil {
 		return err

@@ -202,6 +202,10 @@ func (c *Session) handleLinks(m *Message) {
 	if mask == "" || wildcardMatch(casefold(mask), casefold(s.cfg.Name)) {
 		c.reply(RPL_LINKS, s.cfg.Name, s.cfg.Name, "0 "+s.cfg.Description)
 	}
+	// NickServ's name, one hop away as services are on real networks (built in here).
+	if mask == "" || wildcardMatch(casefold(mask), casefold(s.cfg.ServicesName)) {
+		c.reply(RPL_LINKS, s.cfg.ServicesName, s.cfg.Name, "1 Account services (NickServ), built into "+s.cfg.Name)
+	}
 	if mask == "" {
 		mask = "*"
 	}

@@ -132,7 +132,17 @@ func TestInfoCommands(t *testing.T) {
 
 	c.send("LINKS")
 	c.expect(` 364 nick ` + name + ` ` + name + ` :0 labchat chat server$`)
+	c.expect(` 364 nick services\.` + name + ` ` + name + ` :1 Account services \(NickServ\), built into ` + name + `$`)
 	c.expect(` 365 nick \* :End of /LINKS list$`)
+	c.send("LINKS services.*")
+	lines = c.sync()
+	if len(lines) != 2 || !strings.Contains(lines[0], " 364 nick services.") || !strings.Contains(lines[1], " 365 ") {
+		t.Errorf("LINKS services.* = %q, want the services line and 365", lines)
+	}
+	c.send("WHOIS NickServ")
+	c.expect(` 311 nick NickServ NickServ services\.` + name + ` \* :`)
+	c.expect(` 312 nick NickServ services\.` + name + ` :account services built into ` + name + `$`)
+	c.expect(` 318 nick NickServ `)
 	c.send("LINKS other.*")
 	lines = c.sync()
 	if len(lines) != 1 || !strings.Contains(lines[0], " 365 nick other.* :") {
@@ -462,4 +472,19 @@ func TestChghost(t *testing.T) {
 	plain.expect(` 311 plain stu ~stu student-7\.lab \* :`)
 	plain.send("USERHOST stu")
 	plain.expect(` 302 plain :stu=\+~stu@student-7\.lab`)
+}
+
+func TestServicesNameIsValidated(t *testing.T) {
+	for _, bad := range []string{"two words", "nick!x", "labchat.local", "LABCHAT.local"} {
+		cfg := testConfig(t)
+		cfg.Name, cfg.ServicesName = "labchat.local", bad
+		if err := validateServerConfig(&cfg); err == nil || !strings.Contains(err.Error(), "server.services_name") {
+			t.Errorf("services_name %q: err %v, want one naming server.services_name", bad, err)
+		}
+	}
+	cfg := testConfig(t)
+	cfg.Name, cfg.ServicesName = "lab.example", ""
+	if err := validateServerConfig(&cfg); err != nil || cfg.ServicesName != "services.lab.example" {
+		t.Errorf("empty services_name: %v, %q; want services.lab.example", err, cfg.ServicesName)
+	}
 }
