@@ -560,16 +560,9 @@ func runAccountsAdd(c *cli.Context) error {
 	if _, err := os.Stat(env.path(name)); err == nil {
 		return fmt.Errorf("account %s already exists (labchat accounts passwd %s changes its password)", name, name)
 	}
-	pw, err := readNewPassword(c, "Password for "+name+": ")
+	hash, err := newPasswordHash(c, env, "Password for "+name+": ")
 	if err != nil {
 		return err
-	}
-	if err := validatePassword(pw, env.store.minPassword); err != nil {
-		return withExit(exitUsage, fmt.Errorf("%w (min_password_len is %d)", err, env.store.minPassword))
-	}
-	hash, err := bcrypt.GenerateFromPassword(prehash(pw), env.store.cost)
-	if err != nil {
-		return fmt.Errorf("hash password: %w", err)
 	}
 	a := &Account{Name: name, Hash: string(hash), Email: c.String("email"), Created: time.Now().UTC().Truncate(time.Second), ID: newAccountID()}
 	unlock, err := lockAccountsDir(env.store.dir)
@@ -593,6 +586,23 @@ func runAccountsAdd(c *cli.Context) error {
 	return nil
 }
 
+// newPasswordHash reads a new password (no-echo prompt or LABCHAT_PASSWORD), checks it
+// against the server's rules and hashes it at the configured cost.
+func newPasswordHash(c *cli.Context, env *accountsEnv, prompt string) ([]byte, error) {
+	pw, err := readNewPassword(c, prompt)
+	if err != nil {
+		return nil, err
+	}
+	if err := validatePassword(pw, env.store.minPassword); err != nil {
+		return nil, withExit(exitUsage, fmt.Errorf("%w (min_password_len is %d)", err, env.store.minPassword))
+	}
+	hash, err := bcrypt.GenerateFromPassword(prehash(pw), env.store.cost)
+	if err != nil {
+		return nil, fmt.Errorf("hash password: %w", err)
+	}
+	return hash, nil
+}
+
 func runAccountsPasswd(c *cli.Context) error {
 	args, err := accountsArgs(c, 1, "NAME")
 	if err != nil {
@@ -609,16 +619,9 @@ func runAccountsPasswd(c *cli.Context) error {
 		}
 		return err
 	}
-	pw, err := readNewPassword(c, "New password for "+name+": ")
+	hash, err := newPasswordHash(c, env, "New password for "+name+": ")
 	if err != nil {
 		return err
-	}
-	if err := validatePassword(pw, env.store.minPassword); err != nil {
-		return withExit(exitUsage, fmt.Errorf("%w (min_password_len is %d)", err, env.store.minPassword))
-	}
-	hash, err := bcrypt.GenerateFromPassword(prehash(pw), env.store.cost)
-	if err != nil {
-		return fmt.Errorf("hash password: %w", err)
 	}
 	if err := env.change(name, func(a *Account) error { a.Hash = string(hash); return nil }); err != nil {
 		return err
