@@ -141,16 +141,9 @@ func (st *accountStore) SetPassword(name, password string) error {
 	if err := validatePassword(password, st.minPassword); err != nil {
 		return err
 	}
-	var hash []byte
-	var herr error
-	if err := withSlot(st.registerSlots, func() {
-		st.hashes.Add(1)
-		hash, herr = bcrypt.GenerateFromPassword(prehash(password), st.cost)
-	}); err != nil {
+	hash, err := st.hashNewPassword(password)
+	if err != nil {
 		return err
-	}
-	if herr != nil {
-		return fmt.Errorf("hash password: %w", herr)
 	}
 	return st.update(name, func(a *Account) error {
 		a.Hash = string(hash)

@@ -237,15 +237,18 @@ func (c *Session) quitWitnessesLocked() map[*Session]struct{} {
 
 // validRoomName follows RFC 2812: '#', then no space, comma, BEL or control characters.
 func (s *Server) validRoomName(name string) bool {
-	if len(name) < 2 || len(name) > s.cfg.ChannelLen || name[0] != '#' {
-		return false
-	}
-	for i := 1; i < len(name); i++ {
-		if c := name[i]; c <= ' ' || c == ',' || c == 0x7f {
-			return false
+	return len(name) >= 2 && len(name) <= s.cfg.ChannelLen && name[0] == '#' && !hasSpaceCommaOrControl(name[1:])
+}
+
+// hasSpaceCommaOrControl reports a byte that would split a room name or key in a JOIN line
+// (space, comma) or that has no place in one (controls, DEL).
+func hasSpaceCommaOrControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if b := s[i]; b <= ' ' || b == ',' || b == 0x7f {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 func (c *Session) handleJoin(m *Message) {

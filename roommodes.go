@@ -179,15 +179,7 @@ func paramOrStar(p string) string {
 // validKey accepts what a JOIN line can carry back: 1 to maxKeyLen bytes, no space, comma or
 // control character, and no leading colon.
 func validKey(key string) bool {
-	if key == "" || len(key) > maxKeyLen || key[0] == ':' {
-		return false
-	}
-	for i := 0; i < len(key); i++ {
-		if b := key[i]; b <= ' ' || b == ',' || b == 0x7f {
-			return false
-		}
-	}
-	return true
+	return key != "" && len(key) <= maxKeyLen && key[0] != ':' && !hasSpaceCommaOrControl(key)
 }
 
 // ---- INVITE ----

@@ -423,16 +423,9 @@ func (st *accountStore) RegisterFrom(name, email, password string, now time.Time
 			return err
 		}
 	}
-	var hash []byte
-	var herr error
-	if err := withSlot(st.registerSlots, func() {
-		st.hashes.Add(1)
-		hash, herr = bcrypt.GenerateFromPassword(prehash(password), st.cost)
-	}); err != nil {
+	hash, err := st.hashNewPassword(password)
+	if err != nil {
 		return err
-	}
-	if herr != nil {
-		return fmt.Errorf("hash password: %w", herr)
 	}
 	a := &Account{Name: name, Hash: string(hash), Email: email, Created: now.UTC().Truncate(time.Second), ID: newAccountID()}
 	// Under users/.lock, after a reload: `labchat accounts add` may have taken the name
@@ -592,4 +585,21 @@ func lockDataDir(dir string) (*dataLock, error) {
 func (l *dataLock) Release() {
 	unlockFile(l.f)
 	l.f.Close()
+}
+
+// hashNewPassword hashes a new password in one of the registration slots, so that new
+// passwords never take the slots logins wait for.
+func (st *accountStore) hashNewPassword(password string) ([]byte, error) {
+	var hash []byte
+	var herr error
+	if err := withSlot(st.registerSlots, func() {
+		st.hashes.Add(1)
+		hash, herr = bcrypt.GenerateFromPassword(prehash(password), st.cost)
+	}); err != nil {
+		return nil, err
+	}
+	if herr != nil {
+		return nil, fmt.Errorf("hash password: %w", herr)
+	}
+	return hash, nil
 }
