@@ -382,6 +382,20 @@ func accountsCommand() *cli.Command {
 // accountsArgs takes the positional arguments, applying flags written after them
 // (`accounts add alice --config x`, as irctest's kit writes it): cli/v2 stops parsing flags
 // at the first argument.
+// accountTarget reads the one NAME argument of an accounts subcommand and opens the data
+// directory's account store.
+func accountTarget(c *cli.Context, usage string) (string, *accountsEnv, error) {
+	args, err := accountsArgs(c, 1, usage)
+	if err != nil {
+		return "", nil, err
+	}
+	env, err := openAccountsEnv(c)
+	if err != nil {
+		return "", nil, err
+	}
+	return args[0], env, nil
+}
+
 func accountsArgs(c *cli.Context, want int, usage string) ([]string, error) {
 	var pos []string
 	args := c.Args().Slice()
@@ -532,15 +546,10 @@ func orDash(s string) string {
 }
 
 func runAccountsAdd(c *cli.Context) error {
-	args, err := accountsArgs(c, 1, "NAME [--email ADDRESS]")
+	name, env, err := accountTarget(c, "NAME [--email ADDRESS]")
 	if err != nil {
 		return err
 	}
-	env, err := openAccountsEnv(c)
-	if err != nil {
-		return err
-	}
-	name := args[0]
 	if err := validateAccountName(name); err != nil {
 		return withExit(exitUsage, err)
 	}
@@ -597,15 +606,10 @@ func newPasswordHash(c *cli.Context, env *accountsEnv, prompt string) ([]byte, e
 }
 
 func runAccountsPasswd(c *cli.Context) error {
-	args, err := accountsArgs(c, 1, "NAME")
+	name, env, err := accountTarget(c, "NAME")
 	if err != nil {
 		return err
 	}
-	env, err := openAccountsEnv(c)
-	if err != nil {
-		return err
-	}
-	name := args[0]
 	if _, err := readAccountFile(env.path(name), casefold(name)); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("no account named %s (labchat accounts list shows them)", name)
@@ -625,53 +629,40 @@ func runAccountsPasswd(c *cli.Context) error {
 
 func accountFlagAction(verb string, set func(*Account)) cli.ActionFunc {
 	return func(c *cli.Context) error {
-		args, err := accountsArgs(c, 1, "NAME")
+		name, env, err := accountTarget(c, "NAME")
 		if err != nil {
 			return err
 		}
-		env, err := openAccountsEnv(c)
-		if err != nil {
+		if err := env.change(name, func(a *Account) error { set(a); return nil }); err != nil {
 			return err
 		}
-		if err := env.change(args[0], func(a *Account) error { set(a); return nil }); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.App.Writer, "account %s: %sed\n", args[0], strings.TrimSuffix(verb, "e"))
+		fmt.Fprintf(c.App.Writer, "account %s: %sed\n", name, strings.TrimSuffix(verb, "e"))
 		return nil
 	}
 }
 
 func runAccountsOper(c *cli.Context) error {
-	args, err := accountsArgs(c, 1, "NAME [--remove]")
-	if err != nil {
-		return err
-	}
-	env, err := openAccountsEnv(c)
+	name, env, err := accountTarget(c, "NAME [--remove]")
 	if err != nil {
 		return err
 	}
 	on := !c.Bool("remove")
-	if err := env.change(args[0], func(a *Account) error { a.Operator = on; return nil }); err != nil {
+	if err := env.change(name, func(a *Account) error { a.Operator = on; return nil }); err != nil {
 		return err
 	}
 	if on {
-		fmt.Fprintf(c.App.Writer, "account %s is an operator from its next login\n", args[0])
+		fmt.Fprintf(c.App.Writer, "account %s is an operator from its next login\n", name)
 	} else {
-		fmt.Fprintf(c.App.Writer, "account %s is no operator from its next login\n", args[0])
+		fmt.Fprintf(c.App.Writer, "account %s is no operator from its next login\n", name)
 	}
 	return nil
 }
 
 func runAccountsDelete(c *cli.Context) error {
-	args, err := accountsArgs(c, 1, "NAME")
+	name, env, err := accountTarget(c, "NAME")
 	if err != nil {
 		return err
 	}
-	env, err := openAccountsEnv(c)
-	if err != nil {
-		return err
-	}
-	name := args[0]
 	unlock, err := lockAccountsDir(env.store.dir)
 	if err != nil {
 		return err
