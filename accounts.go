@@ -463,17 +463,24 @@ func (env *accountsEnv) path(name string) string {
 	return filepath.Join(env.store.dir, casefold(name)+".toml")
 }
 
+// lockedAccount takes the users/ lock and reads the account's file under it; the caller
+// runs unlock when done, also after an error.
+func (env *accountsEnv) lockedAccount(name string) (a *Account, unlock func(), err error) {
+	unlock, err = lockAccountsDir(env.store.dir)
+	if err != nil {
+		return nil, func() {}, err
+	}
+	a, err = readAccountFile(env.path(name), casefold(name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, unlock, fmt.Errorf("no account named %s (labchat accounts list shows them)", name)
+	}
+	return a, unlock, err
+}
+
 // change runs fn on the account's file under the dir lock, then tells a running server.
 func (env *accountsEnv) change(name string, fn func(*Account) error) error {
-	unlock, err := lockAccountsDir(env.store.dir)
-	if err != nil {
-		return err
-	}
+	a, unlock, err := env.lockedAccount(name)
 	defer unlock()
-	a, err := readAccountFile(env.path(name), casefold(name))
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("no account named %s (labchat accounts list shows them)", name)
-	}
 	if err != nil {
 		return err
 	}
@@ -663,15 +670,8 @@ func runAccountsDelete(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	unlock, err := lockAccountsDir(env.store.dir)
-	if err != nil {
-		return err
-	}
+	a, unlock, err := env.lockedAccount(name)
 	defer unlock()
-	a, err := readAccountFile(env.path(name), casefold(name))
-	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("no account named %s (labchat accounts list shows them)", name)
-	}
 	if err != nil {
 		return err
 	}

@@ -567,18 +567,29 @@ func (c *Session) handleKick(m *Message) {
 	}
 }
 
-func (c *Session) kick(room, nick, reason string) {
-	s := c.s
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.rooms[casefold(room)]
+// actingRoomLocked finds the room a command acts on and c's modes in it, answering 403 or
+// 442 itself when there is none or c is neither a member nor a server operator (who may act
+// in any room). s.mu must be held.
+func (c *Session) actingRoomLocked(name string) (*Room, memberModes, bool) {
+	r, ok := c.s.rooms[casefold(name)]
 	if !ok {
-		c.reply(ERR_NOSUCHCHANNEL, room, "No such channel")
-		return
+		c.reply(ERR_NOSUCHCHANNEL, name, "No such channel")
+		return nil, 0, false
 	}
 	modes, member := r.members[c]
 	if !member && !c.isOper() {
 		c.reply(ERR_NOTONCHANNEL, r.name, "You're not on that channel")
+		return nil, 0, false
+	}
+	return r, modes, true
+}
+
+func (c *Session) kick(room, nick, reason string) {
+	s := c.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, modes, ok := c.actingRoomLocked(room)
+	if !ok {
 		return
 	}
 	if !c.roomOpLocked(r, "KICK", modes) {

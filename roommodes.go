@@ -204,14 +204,8 @@ func (c *Session) handleInvite(m *Message) {
 		return
 	}
 	t := u.first()
-	r, ok := s.rooms[casefold(room)]
+	r, modes, ok := c.actingRoomLocked(room)
 	if !ok {
-		c.reply(ERR_NOSUCHCHANNEL, room, "No such channel")
-		return
-	}
-	modes, member := r.members[c]
-	if !member && !c.isOper() {
-		c.reply(ERR_NOTONCHANNEL, r.name, "You're not on that channel")
 		return
 	}
 	if r.modeI && !c.roomOpLocked(r, "INVITE", modes) {
