@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // command is one entry of the command table; handleLine checks registration and the
@@ -237,6 +239,11 @@ func (c *Session) handleNick(m *Message) {
 		c.reply(ERR_ERRONEUSNICKNAME, nick, "Nickname is reserved for a service (/msg "+nickServ+" HELP)")
 		return
 	}
+	// An account of that name from before the names were reserved keeps its nick.
+	if svc := reservedServiceName(nick); svc != "" && c.s.accountOwning(nick) == "" {
+		c.reply(ERR_ERRONEUSNICKNAME, nick, "Nickname is reserved: it is or looks like the service "+svc+"; choose another nick")
+		return
+	}
 	if c.registered {
 		c.changeNick(nick)
 		return
@@ -258,10 +265,28 @@ func (s *Server) validNick(nick string) error {
 		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 		special := strings.IndexByte("[]\\`_^{|}", c) >= 0
 		if !letter && !special && (i == 0 || !(isDigit(c) || c == '-')) {
-			return fmt.Errorf("character %q not allowed", c)
+			return nickCharError(nick[i:], i == 0)
 		}
 	}
 	return nil
+}
+
+// nickCharError names the first character of rest that a nick may not hold as the user
+// typed it (a whole UTF-8 character, not its first byte) and by its code point, so that a
+// look-alike such as Cyrillic 'а' (U+0430) is told apart from the Latin letter.
+func nickCharError(rest string, first bool) error {
+	r, size := utf8.DecodeRuneInString(rest)
+	where := "in a nick"
+	if first && (isDigit(rest[0]) || rest[0] == '-') {
+		where = "at the start of a nick" // allowed after it
+	}
+	switch {
+	case r == utf8.RuneError && size <= 1:
+		return fmt.Errorf("byte 0x%02X (not UTF-8) is not allowed in a nick", rest[0])
+	case !unicode.IsPrint(r):
+		return fmt.Errorf("character U+%04X is not allowed in a nick", r)
+	}
+	return fmt.Errorf("character '%c' (U+%04X) is not allowed %s", r, r, where)
 }
 
 // claimNick gives nick to an unregistered session if nobody else holds it. Two kinds of nick
@@ -697,6 +722,10 @@ func nameOrStar(name string) string {
 }
 
 func (c *Session) register(name, email, password string) {
+	if svc := reservedServiceName(name); svc != "" {
+		c.fail("REGISTER", "BAD_ACCOUNT_NAME", name, "The name "+name+" is reserved: it is or looks like the service "+svc+"; choose another nick")
+		return
+	}
 	if c.nickProvisional {
 		if c.s.accountOwning(name) == "" {
 			c.fail("REGISTER", "BAD_ACCOUNT_NAME", name, "The nick "+name+" is in use by someone online; an account needs a nick of its own")

@@ -231,6 +231,7 @@ type ServerConfig struct {
 	DefaultRoom               string           `toml:"default_room"`
 	DefaultRoomQuiet          bool             `toml:"default_room_quiet"`
 	MonitorLimit              int              `toml:"monitor_limit"`
+	MaxRoomsPerConnection     int              `toml:"max_rooms_per_connection"`
 	Description               string           `toml:"description"`
 	ServicesName              string           `toml:"services_name"`
 	AdminContact              string           `toml:"admin_contact"`

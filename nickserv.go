@@ -22,6 +22,23 @@ const nickServ = "NickServ"
 // isServiceNick reports names that belong to a service and never to a user or account.
 func isServiceNick(name string) bool { return casefold(name) == casefold(nickServ) }
 
+// reservedServiceNames are the services users know from other networks. Only NickServ
+// exists here, but a user called ChanServ or NickServ_ could pose as one (and ask for
+// passwords), so none of these, nor look-alikes of them, is a nick or an account.
+var reservedServiceNames = []string{nickServ, "ChanServ", "OperServ", "MemoServ", "HostServ", "BotServ", "Global"}
+
+// reservedServiceName is the service a nick is or looks like ("NickServ" for nickserv1,
+// NickServ_ or |NickServ|), or "" when it is no service's name.
+func reservedServiceName(nick string) string {
+	core := strings.Trim(nick, "_-`^|[]{}\\0123456789")
+	for _, name := range reservedServiceNames {
+		if casefold(core) == casefold(name) {
+			return name
+		}
+	}
+	return ""
+}
+
 func (c *Session) nickServSource() string {
 	return nickServ + "!" + nickServ + "@" + c.s.cfg.ServicesName
 }

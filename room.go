@@ -270,6 +270,13 @@ func (c *Session) handleJoin(m *Message) {
 	}
 }
 
+// showsUserLocked reports whether r already shows c's user (through another of its
+// connections): joining it then costs the user nothing. s.mu must be held.
+func (r *Room) showsUserLocked(c *Session) bool {
+	_, shown := r.userModesLocked(c)
+	return shown
+}
+
 // join adds c to the room called name (creating it), after the room's access checks.
 func (c *Session) join(name, key string) {
 	s := c.s
@@ -280,6 +287,11 @@ func (c *Session) join(name, key string) {
 	}
 	folded := casefold(name)
 	r, exists := s.rooms[folded]
+	if lim := s.cfg.MaxRoomsPerConnection; len(c.rooms) >= lim && !c.isOper() && !(exists && r.showsUserLocked(c)) {
+		s.mu.Unlock()
+		c.reply(ERR_TOOMANYCHANNELS, name, "You have joined too many channels: at most "+strconv.Itoa(lim)+" rooms per connection (CHANLIMIT); PART one first")
+		return
+	}
 	lobby := s.cfg.DefaultRoom != "" && folded == casefold(s.cfg.DefaultRoom)
 	if !exists {
 		r = newRoom(name)

@@ -175,6 +175,8 @@ func validateServerConfig(cfg *ServerConfig) error {
 		return usageErrorf("config server.chathistory_max = %d: must be at least 1", cfg.ChathistoryMax)
 	case cfg.MaxConnectionsPerAccount < 1:
 		return usageErrorf("config server.max_connections_per_account = %d: must be at least 1", cfg.MaxConnectionsPerAccount)
+	case cfg.MaxRoomsPerConnection < 1:
+		return usageErrorf("config server.max_rooms_per_connection = %d: must be at least 1", cfg.MaxRoomsPerConnection)
 	case cfg.OfflineQueueMax < 0:
 		return usageErrorf("config server.offline_queue_max = %d: must be 0 (off) or more", cfg.OfflineQueueMax)
 	case cfg.Name == "" || strings.ContainsAny(cfg.Name, " :!@"):
@@ -509,6 +511,7 @@ func (s *Server) buildISupport() []string {
 		"WHOX",
 		"AWAYLEN=" + strconv.Itoa(maxAwayLen),
 		"MONITOR=" + strconv.Itoa(s.cfg.MonitorLimit),
+		"CHANLIMIT=#:" + strconv.Itoa(s.cfg.MaxRoomsPerConnection),
 		"BOT=B",
 		"UTF8ONLY",
 		"STATUSMSG=@+",
