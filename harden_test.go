@@ -541,9 +541,7 @@ func TestIdleUnregisteredConnectionsMakeRoom(t *testing.T) {
 	c.send("NICK late2")
 	c.send("USER late2 0 * :x")
 	c.expect(" 001 late2 ")
-	ts.mu.RLock()
-	unreg, live := ts.unreg, ts.live
-	ts.mu.RUnlock()
+	live, unreg := ts.budget.counts()
 	if unreg > cfg.MaxUnregistered || live > cfg.MaxClients {
 		t.Errorf("counts: %d unregistered, %d live; limits %d, %d", unreg, live, cfg.MaxUnregistered, cfg.MaxClients)
 	}

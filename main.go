@@ -239,6 +239,7 @@ type ServerConfig struct {
 	WebListen                 string           `toml:"web_listen"`
 	WebOrigins                []string         `toml:"web_origins"`
 	WebTrustedProxies         []string         `toml:"web_trusted_proxies"`
+	WebHosts                  []string         `toml:"web_hosts"`
 	WebHeaderTimeout          Duration         `toml:"web_header_timeout"`
 	TLSListen                 string           `toml:"tls_listen"`
 	TLSCert                   string           `toml:"tls_cert"`

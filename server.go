@@ -8,7 +8,7 @@ package main
 //  2. Room.relayMu    — one relay at a time per room, so every member sees one order
 //  3. Session.qmu     — a session's send queue; held only to append bytes, never during I/O
 // offlineQueues.mu ranks above all three (taken before Server.mu, never under it).
-// accountStore.mu, loginThrottle.mu, registerThrottle.mu, hashPool.mu and chatLog.mu are
+// connBudget.mu (budget.go), accountStore.mu, loginThrottle.mu, registerThrottle.mu, hashPool.mu and chatLog.mu are
 // leaves: nothing is taken under them. users/.lock (an flock shared with `labchat accounts`) is taken before
 // accountStore.mu and never under Server.mu or offlineQueues.mu; the store reports changes
 // after letting it go.
@@ -56,6 +56,8 @@ type Server struct {
 
 	regThrottle *registerThrottle // REGISTER per address (throttle.go)
 	evictGrace  time.Duration     // the constant evictGrace; tests shorten it before Serve
+	budget      *connBudget       // every listener's connections (budget.go)
+	sizing      budgetSizing      // what RLIMIT_NOFILE allowed at start
 
 	ln       net.Listener
 	web      *webServer    // the web port (websocket.go); nil when web_listen is empty
@@ -67,18 +69,10 @@ type Server struct {
 	nicks    map[string]*User // casefolded nick → the user online with it (user.go)
 	rooms    map[string]*Room // casefolded name → room
 	sessions map[*Session]struct{}
-	perIP    map[string]int
 	watchers map[string]map[*Session]struct{} // casefolded nick → sessions MONITORing it
 	whowas   whowasRing                       // recent departures, for WHOWAS
 	peak     int                              // most registered users at once, for LUSERS
 	closed   bool
-
-	// Connection counts for the limits (perIP above is max_clients_per_ip's).
-	live    int            // connections counted against max_clients
-	unreg   int            // of those, not yet registered (max_unregistered)
-	unregIP map[string]int // the same by address (max_unregistered_per_ip)
-	shakes  int            // TLS handshakes in progress (not sessions yet), held to the same limits
-	shakeIP map[string]int
 
 	accountUsers map[string]*User    // casefolded account → its user, while online
 	claims       map[string]*Session // casefolded nick → the unregistered connection that asked for it
@@ -127,7 +121,6 @@ func NewServer(cfg ServerConfig, dataDir string, log *slog.Logger) (*Server, err
 		nicks:    make(map[string]*User),
 		rooms:    make(map[string]*Room),
 		sessions: make(map[*Session]struct{}),
-		perIP:    make(map[string]int),
 		watchers: make(map[string]map[*Session]struct{}),
 
 		accountUsers: make(map[string]*User),
@@ -135,8 +128,8 @@ func NewServer(cfg ServerConfig, dataDir string, log *slog.Logger) (*Server, err
 	}
 	s.regThrottle = newRegisterThrottle(cfg.RegisterPerIPBurst, cfg.RegisterPerIPPerMinute)
 	s.evictGrace = evictGrace
-	s.unregIP = make(map[string]int)
-	s.shakeIP = make(map[string]int)
+	s.sizing = sizeBudget(cfg.MaxClients)
+	s.budget = newConnBudget(cfg, s.sizing, log)
 	if cfg.History {
 		s.history = newChatLog(filepath.Join(dataDir, "logs"))
 		s.history.indexMax = msgidIndexMax
@@ -161,8 +154,8 @@ func validateServerConfig(cfg *ServerConfig) error {
 		return usageErrorf("config server.flood_*: rate must be >= 0, burst and queue >= 1")
 	case cfg.NickLen < 9 || cfg.ChannelLen < 2:
 		return usageErrorf("config server.nick_len must be >= 9 and channel_len >= 2")
-	case cfg.MaxClients < 1 || cfg.MaxClientsPerIP < 1:
-		return usageErrorf("config server.max_clients and max_clients_per_ip must be >= 1")
+	case cfg.MaxClients < 0 || cfg.MaxClientsPerIP < 1:
+		return usageErrorf("config server.max_clients must be >= 0 (0: as many as the open-file limit allows) and max_clients_per_ip >= 1")
 	case cfg.MaxUnregistered < 1 || cfg.MaxUnregisteredPerIP < 1:
 		return usageErrorf("config server.max_unregistered and max_unregistered_per_ip must be >= 1")
 	case cfg.LoginFailuresPerMinute < 0 || cfg.LoginFailuresPerIP < 0:
@@ -228,6 +221,8 @@ func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 // Serve accepts connections until Shutdown, then returns ErrServerClosed. Temporary accept
 // errors (out of file descriptors) are retried with backoff instead of ending the server.
 func (s *Server) Serve() error {
+	s.budget.setGrace(s.evictGrace)
+	s.sizing.logSizing(s.log, s.cfg)
 	if s.web != nil {
 		go s.web.serve()
 	}
@@ -265,11 +260,24 @@ func (s *Server) acceptLoop(ln net.Listener, tlsConf *tls.Config) error {
 		if s.trace != nil {
 			conn = s.trace.accepted(conn)
 		}
+		kind := portIRC
 		if tlsConf != nil {
-			s.startTLS(conn, tlsConf)
+			kind = portTLS
+		}
+		slot, reason := s.budget.admit(remoteIP(conn), kind, false, func(string) { conn.Close() })
+		if reason != "" {
+			if tlsConf == nil {
+				conn.SetWriteDeadline(time.Now().Add(time.Second))
+				conn.Write([]byte("ERROR :Closing link: " + reason + "\r\n"))
+			} // nothing can be said in the clear on a TLS port
+			conn.Close()
 			continue
 		}
-		s.accept(newTCPTransport(conn), remoteIP(conn))
+		if tlsConf != nil {
+			go s.acceptTLS(conn, tlsConf, slot)
+			continue
+		}
+		s.accept(newTCPTransport(conn), slot)
 	}
 }
 
@@ -278,33 +286,22 @@ func isTemporaryAccept(err error) bool {
 		errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.ENOBUFS)
 }
 
-// accept admits a connection within the client limits and starts its session; ip is the
-// address the per-address limits count. When a limit is reached, an unregistered connection
-// silent for evictGrace or longer makes room (see makeRoomLocked): idle sockets must not
-// keep users out.
-func (s *Server) accept(conn transport, ip string) {
+// accept starts the session of a connection the budget admitted (budget.go): the limits
+// were applied when it was accepted, before any protocol work.
+func (s *Server) accept(conn transport, slot *connSlot) {
 	s.mu.Lock()
-	reason := ""
 	if s.closed {
-		reason = "Server shutting down"
-	} else {
-		reason = s.makeRoomLocked(ip, time.Now())
-	}
-	if reason != "" {
 		s.mu.Unlock()
+		slot.release()
 		conn.SetWriteDeadline(time.Now().Add(time.Second))
-		conn.WriteLines([][]byte{[]byte("ERROR :Closing link: " + reason + "\r\n")})
+		conn.WriteLines([][]byte{[]byte("ERROR :Closing link: Server shutting down\r\n")})
 		conn.Close()
-		s.log.Info("refused", "remote", conn.RemoteAddr().String(), "reason", reason)
 		return
 	}
-	c := newSession(s, conn, ip)
+	c := newSession(s, conn, slot.ip)
+	c.slot = slot
+	slot.setCloser(c.kill)
 	s.sessions[c] = struct{}{}
-	c.counted, c.countedUnreg = true, true
-	s.live++
-	s.perIP[ip]++
-	s.unreg++
-	s.unregIP[ip]++
 	s.sessWG.Add(1)
 	s.mu.Unlock()
 	go func() {
@@ -317,105 +314,14 @@ func (s *Server) accept(conn transport, ip string) {
 // connection may push it out: a client that is still logging in is never silent that long.
 const evictGrace = time.Second
 
-// makeRoomLocked checks the four connection limits for a new connection from ip. Where one
-// is reached it closes the unregistered connection silent longest in that limit's scope, and
-// returns "" once there is room, or why the new connection is refused. s.mu must be held.
-func (s *Server) makeRoomLocked(ip string, now time.Time) string {
-	for {
-		var reason string
-		sameIP := true
-		switch {
-		case s.perIP[ip] >= s.cfg.MaxClientsPerIP:
-			reason = "Too many connections from your address (max_clients_per_ip)"
-		case s.unregIP[ip] >= s.cfg.MaxUnregisteredPerIP:
-			reason = "Too many connections from your address still logging in (max_unregistered_per_ip)"
-		case s.live >= s.cfg.MaxClients:
-			reason, sameIP = "Server full (max_clients reached)", false
-		case s.unreg >= s.cfg.MaxUnregistered:
-			reason, sameIP = "Too many connections still logging in (max_unregistered)", false
-		default:
-			return ""
-		}
-		victim := s.evictionVictimLocked(ip, sameIP, now)
-		if victim == nil {
-			return reason
-		}
-		s.uncountLocked(victim)
-		victim.kill("Closing link: idle before logging in, closed to make room for a new connection (" + reason + ")")
-		s.log.Info("evicted idle unregistered connection", "remote", victim.ip, "idle", now.Sub(victim.lastActiveSeen()).Round(time.Millisecond), "limit", reason)
-	}
-}
-
-// evictionVictimLocked is the counted unregistered connection (from ip if sameIP) silent the
-// longest, if that is at least s.evictGrace. s.mu must be held.
-func (s *Server) evictionVictimLocked(ip string, sameIP bool, now time.Time) *Session {
-	var victim *Session
-	var oldest time.Time
-	for c := range s.sessions {
-		if !c.countedUnreg || c.registered || sameIP && c.ip != ip {
-			continue
-		}
-		if last := c.lastActiveSeen(); victim == nil || last.Before(oldest) {
-			victim, oldest = c, last
-		}
-	}
-	if victim == nil || now.Sub(oldest) < s.evictGrace {
-		return nil
-	}
-	return victim
-}
-
-// uncountLocked takes c out of the connection limits: it is ending. s.mu must be held.
+// uncountLocked gives c's place in the connection budget back: it is ending. s.mu must be held.
 func (s *Server) uncountLocked(c *Session) {
-	c.registeredLocked()
-	if !c.counted {
-		return
-	}
-	c.counted = false
-	s.live--
-	if s.perIP[c.ip]--; s.perIP[c.ip] <= 0 {
-		delete(s.perIP, c.ip)
-	}
+	c.slot.release()
 }
 
-// beginHandshake counts a TLS handshake in progress, or says why there is no room for one.
-// A handshake is not yet a session that could be pushed out, so past max_unregistered (or
-// max_unregistered_per_ip) handshakes at once the new connection is simply closed: sockets
-// that never start TLS cost the server a goroutine each for tlsHandshakeTimeout, no more.
-func (s *Server) beginHandshake(ip string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	switch {
-	case s.shakeIP[ip] >= s.cfg.MaxUnregisteredPerIP:
-		return "Too many TLS handshakes in progress from your address (max_unregistered_per_ip)"
-	case s.shakes >= s.cfg.MaxUnregistered:
-		return "Too many TLS handshakes in progress (max_unregistered)"
-	}
-	s.shakes++
-	s.shakeIP[ip]++
-	return ""
-}
-
-func (s *Server) endHandshake(ip string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.shakes--
-	if s.shakeIP[ip]--; s.shakeIP[ip] <= 0 {
-		delete(s.shakeIP, ip)
-	}
-}
-
-// registeredLocked takes c out of the unregistered counts. s.mu must be held.
+// registeredLocked takes c out of the not-logged-in counts. s.mu must be held.
 func (c *Session) registeredLocked() {
-	s := c.s
-	if !c.countedUnreg {
-		return
-	}
-	c.countedUnreg = false
-	s.unreg--
-	if s.unregIP[c.ip]--; s.unregIP[c.ip] <= 0 {
-		delete(s.unregIP, c.ip)
-	}
+	c.slot.loggedIn()
 }
 
 func remoteIP(conn net.Conn) string {

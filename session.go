@@ -109,9 +109,7 @@ type Session struct {
 	gone       bool               // removed from the registry; nothing may add it back
 	presence   presence           // AWAY and MONITOR state (presence.go)
 
-	// Counted against max_clients/max_clients_per_ip, and against the unregistered limits;
-	// guarded by s.mu, cleared when the session ends (or is evicted) and when it registers.
-	counted, countedUnreg bool
+	slot *connSlot // the connection's place in the budget (budget.go); given back when it ends
 
 	// Owned by the processor goroutine alone.
 	capNegotiating    bool
@@ -200,6 +198,7 @@ func (c *Session) run() {
 			}
 			c.handleLine(in)
 			c.lastActive.Store(time.Now().UnixNano())
+			c.slot.touch()
 			c.pingSent = false
 			idle.Reset(c.s.cfg.PingInterval.Duration)
 		case <-regTimer.C:

@@ -139,23 +139,8 @@ func (p *tlsPort) close() {
 	}
 }
 
-// startTLS counts the handshake on the accept loop, so that the limit applies in the order
-// connections arrived, then runs it off the loop (acceptTLS).
-func (s *Server) startTLS(conn net.Conn, conf *tls.Config) {
-	ip := remoteIP(conn)
-	if reason := s.beginHandshake(ip); reason != "" {
-		conn.Close() // nothing can be said in the clear on a TLS port
-		s.log.Info("refused", "remote", conn.RemoteAddr().String(), "reason", reason)
-		return
-	}
-	go func() {
-		defer s.endHandshake(ip)
-		s.acceptTLS(conn, conf, ip)
-	}()
-}
-
 // acceptTLS runs the handshake, off the accept loop, then admits the connection as a session.
-func (s *Server) acceptTLS(conn net.Conn, conf *tls.Config, ip string) {
+func (s *Server) acceptTLS(conn net.Conn, conf *tls.Config, slot *connSlot) {
 	markOpaque(conn, "TLS records")
 	tc := tls.Server(conn, conf)
 	began := time.Now()
@@ -165,6 +150,7 @@ func (s *Server) acceptTLS(conn net.Conn, conf *tls.Config, ip string) {
 		if s.trace != nil {
 			s.trace.printf("tls handshake %s <- %s failed: %v", conn.LocalAddr(), conn.RemoteAddr(), err)
 		}
+		slot.release()
 		conn.Close()
 		return
 	}
@@ -174,7 +160,7 @@ func (s *Server) acceptTLS(conn net.Conn, conf *tls.Config, ip string) {
 			unmapped(addrPortOf(conn.LocalAddr())), unmapped(addrPortOf(conn.RemoteAddr())),
 			time.Since(began).Round(time.Microsecond), tls.VersionName(st.Version), tls.CipherSuiteName(st.CipherSuite))
 	}
-	s.accept(newTCPTransport(tc), ip)
+	s.accept(newTCPTransport(tc), slot)
 }
 
 // loadOrCreateSelfSigned loads the certificate in path, or makes one (P-256, ten years) and

@@ -43,12 +43,14 @@ const (
 	subprotocolBinary = "binary.ircv3.net"
 )
 
-// HTTP limits of the web port. Requests are small GETs; a WebSocket session sets its own
-// deadlines once upgraded (ping_interval, write_timeout), so these bound only HTTP.
+// HTTP limits of the web port. Requests are small GETs of embedded files on a LAN, so the
+// limits are tight: every HTTP connection holds a descriptor and a place in the connection
+// budget (budget.go). A WebSocket session sets its own deadlines once upgraded
+// (ping_interval, write_timeout), so these bound only HTTP.
 const (
-	webReadTimeout    = 30 * time.Second  // whole request, headers included
-	webWriteTimeout   = 60 * time.Second  // one response
-	webIdleTimeout    = 120 * time.Second // a keep-alive connection between requests
+	webReadTimeout    = 10 * time.Second // whole request, headers included
+	webWriteTimeout   = 30 * time.Second // one response
+	webIdleTimeout    = 10 * time.Second // a keep-alive connection between requests
 	webMaxHeaderBytes = 16 << 10
 )
 
@@ -68,6 +70,7 @@ type webServer struct {
 	etags   map[string]string // file name in web/ → strong ETag of its content
 	origins []string          // server.web_origins
 	proxies []netip.Prefix    // server.web_trusted_proxies
+	hosts   *hostCheck        // the Host names it answers to (webhost.go)
 }
 
 // webConnKey is the request-context key of the connection a request came on.
@@ -86,6 +89,11 @@ func validateWebConfig(cfg *ServerConfig) error {
 	for _, o := range cfg.WebOrigins {
 		if err := checkOriginPattern(o); err != nil {
 			return usageErrorf("config server.web_origins %q: %v", o, err)
+		}
+	}
+	for _, h := range cfg.WebHosts {
+		if err := checkHostPattern(h); err != nil {
+			return usageErrorf("config server.web_hosts %q: %v", h, err)
 		}
 	}
 	if _, err := parseTrustedProxies(cfg.WebTrustedProxies); err != nil {
@@ -148,12 +156,18 @@ func (s *Server) listenWeb() error {
 	files := webFiles()
 	w := &webServer{
 		srv:     s,
-		ln:      ln,
 		files:   http.FileServerFS(files),
 		etags:   fileETags(files),
 		origins: s.cfg.WebOrigins,
 		proxies: proxies,
+		hosts:   newHostCheck(ln.Addr(), s.cfg.Name, s.cfg.WebHosts),
 	}
+	// Outermost, so that the budget sees each connection before net/http reads from it, and
+	// ConnState and the upgrade find its slot.
+	w.ln = &budgetListener{Listener: ln, b: s.budget, kind: portWeb, exempt: func(ip string) bool {
+		a, err := netip.ParseAddr(ip)
+		return err == nil && w.trusted(a.Unmap()) // counted by its clients' addresses at upgrade
+	}}
 	w.http = &http.Server{
 		Handler:           w,
 		ReadHeaderTimeout: s.cfg.WebHeaderTimeout.Duration,
@@ -164,6 +178,11 @@ func (s *Server) listenWeb() error {
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			return context.WithValue(ctx, webConnKey{}, c)
+		},
+		ConnState: func(c net.Conn, st http.ConnState) {
+			if sc, ok := c.(*slotConn); ok && (st == http.StateActive || st == http.StateIdle) {
+				sc.slot.touch() // idle from here: a keep-alive connection is pushed out first
+			}
 		},
 	}
 	s.web = w
@@ -230,6 +249,10 @@ func (w *webServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: rw}
 		defer func() { w.traceRequest(r, rec.status) }()
 		rw = rec
+	}
+	if !w.hosts.allowed(r.Host) {
+		w.refuseHost(rw, r)
+		return
 	}
 	if isWebSocketRequest(r) {
 		w.upgrade(rw, r)
@@ -308,7 +331,7 @@ func (w *webServer) upgrade(rw http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept answered the request with the error
 	}
-	netConn, ok := r.Context().Value(webConnKey{}).(net.Conn)
+	netConn, ok := r.Context().Value(webConnKey{}).(*slotConn)
 	if !ok {
 		ws.CloseNow() // the server's ConnContext always sets it
 		return
@@ -319,7 +342,15 @@ func (w *webServer) upgrade(rw http.ResponseWriter, r *http.Request) {
 	if w.srv.trace != nil {
 		w.srv.trace.printf("ws open %s <- %s %s (HTTP 101 Switching Protocols; from now on the TCP bytes are WebSocket frames)", t.local, t.remote, t.modeName())
 	}
-	w.srv.accept(t, w.clientIP(r))
+	// Behind a trusted proxy the client's own address counts from here on. A refusal is
+	// told as IRC's, over the WebSocket, where the browser client can show it.
+	if reason := netConn.slot.rekey(w.clientIP(r)); reason != "" {
+		t.SetWriteDeadline(time.Now().Add(time.Second))
+		t.WriteLines([][]byte{[]byte("ERROR :Closing link: " + reason + "\r\n")})
+		t.Close()
+		return
+	}
+	w.srv.accept(t, netConn.slot)
 }
 
 // chooseSubprotocol picks the first IRCv3 subprotocol in the client's order of preference,

@@ -463,11 +463,10 @@ func TestWebSocketClientLimits(t *testing.T) {
 		ts, addr := startWebServer(t, cfg)
 		guest(t, ts.addr, "tcp1")
 		wsGuest(t, addr, "ws1")
-		c := dialWS(t, addr, "ws2")
-		if e := c.expectClosed(); !strings.Contains(e, "max_clients") {
-			t.Errorf("third connection (WebSocket) got %q, want a refusal naming max_clients", e)
+		if e := webRefusal(t, addr, "127.0.0.1"); !strings.Contains(e, "503") || !strings.Contains(e, "max_clients") {
+			t.Errorf("third connection (WebSocket) got %q, want a 503 naming max_clients", e)
 		}
-		c = dialIRC(t, ts.addr, "tcp2")
+		c := dialIRC(t, ts.addr, "tcp2")
 		if e := c.expectClosed(); !strings.Contains(e, "max_clients") {
 			t.Errorf("third connection (TCP) got %q, want a refusal naming max_clients", e)
 		}
@@ -478,9 +477,8 @@ func TestWebSocketClientLimits(t *testing.T) {
 		ts, addr := startWebServer(t, cfg)
 		guest(t, ts.addr, "a")
 		wsGuest(t, addr, "b")
-		c := dialWS(t, addr, "c")
-		if e := c.expectClosed(); !strings.Contains(e, "max_clients_per_ip") {
-			t.Errorf("third connection got %q, want a refusal naming max_clients_per_ip", e)
+		if e := webRefusal(t, addr, "127.0.0.1"); !strings.Contains(e, "503") || !strings.Contains(e, "max_clients_per_ip") {
+			t.Errorf("third connection got %q, want a 503 naming max_clients_per_ip", e)
 		}
 	})
 	t.Run("flood", func(t *testing.T) {
