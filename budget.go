@@ -56,6 +56,7 @@ type connBudget struct {
 
 	mu      sync.Mutex
 	grace   time.Duration // how long a connection must have been idle to be pushed out
+	window  time.Duration // budgetLogWindow; tests shorten it
 	total   int
 	perIP   map[string]int
 	unreg   map[*connSlot]struct{}
@@ -81,9 +82,9 @@ type connSlot struct {
 	lastActive atomic.Int64 // unix nanoseconds: accept, then each IRC line or HTTP request
 
 	// Guarded by b.mu.
-	counted bool                 // holds a slot (false once released or evicted)
-	pending bool                 // not logged in: counted in unreg
-	closer  func(reason string)  // ends the connection; the reason is told where it can be
+	counted bool                // holds a slot (false once released or evicted)
+	pending bool                // not logged in: counted in unreg
+	closer  func(reason string) // ends the connection; the reason is told where it can be
 }
 
 // budgetSizing is what RLIMIT_NOFILE allows, worked out once at start.
@@ -134,6 +135,7 @@ func newConnBudget(cfg ServerConfig, z budgetSizing, log *slog.Logger) *connBudg
 		ircReserve:    z.ircReserve,
 		log:           log,
 		grace:         evictGrace,
+		window:        budgetLogWindow,
 		perIP:         make(map[string]int),
 		unreg:         make(map[*connSlot]struct{}),
 		unregIP:       make(map[string]int),
@@ -166,6 +168,13 @@ func (z budgetSizing) logSizing(log *slog.Logger, cfg ServerConfig) {
 func (b *connBudget) setGrace(d time.Duration) {
 	b.mu.Lock()
 	b.grace = d
+	b.mu.Unlock()
+}
+
+// setLogWindow sets how often a flooded budget logs its summary (tests shorten it).
+func (b *connBudget) setLogWindow(d time.Duration) {
+	b.mu.Lock()
+	b.window = d
 	b.mu.Unlock()
 }
 
@@ -302,7 +311,7 @@ func (b *connBudget) noteLocked(ip, reason string, victims []eviction) bool {
 	first := !w.open
 	if first {
 		*w = budgetWindow{open: true, byIP: make(map[string]int)}
-		time.AfterFunc(budgetLogWindow, b.logWindow)
+		time.AfterFunc(b.window, b.logWindow)
 	}
 	if reason != "" {
 		w.refused++
@@ -328,7 +337,7 @@ func (b *connBudget) logWindow() {
 	b.mu.Lock()
 	w := b.win
 	b.win = budgetWindow{}
-	unreg, total := len(b.unreg), b.total
+	unreg, total, window := len(b.unreg), b.total, b.window
 	b.mu.Unlock()
 	if w.refused+w.evicted <= 1 {
 		return // the one event was logged as it happened
@@ -339,7 +348,7 @@ func (b *connBudget) logWindow() {
 			busiest, most = ip, n
 		}
 	}
-	b.log.Warn("connection budget: connections refused or pushed out", "window", budgetLogWindow,
+	b.log.Warn("connection budget: connections refused or pushed out", "window", window,
 		"refused", w.refused, "evicted", w.evicted, "addresses", len(w.byIP), "busiest", busiest,
 		"busiest_events", most, "last_limit", w.lastReason, "connections", total, "not_logged_in", unreg)
 }
