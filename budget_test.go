@@ -122,7 +122,9 @@ func TestWebPortKeepAliveFloodIsBounded(t *testing.T) {
 		t.Errorf("GET / from another address: %q", r)
 	}
 	wsGuest(t, web, "browser")
-	waitFor(t, func() bool { return strings.Contains(logs.String(), "connection budget: connections refused or pushed out") })
+	waitFor(t, func() bool {
+		return strings.Contains(logs.String(), "connection budget: connections refused or pushed out")
+	})
 	if out := logs.String(); !strings.Contains(out, `msg="evicted idle unregistered connection" remote=127.0.5.1 port=web`) {
 		t.Errorf("log lacks the first eviction:\n%s", out)
 	}
