@@ -241,6 +241,9 @@ func (tc *tracedConn) payload(r *lineRedactor, b []byte) string {
 
 // markOpaque makes conn's trace show what its bytes are instead of the bytes, if it is traced.
 func markOpaque(conn net.Conn, what string) {
+	if sc, ok := conn.(*slotConn); ok {
+		conn = sc.Conn // the web port's budget wraps the traced connection
+	}
 	if tc, ok := conn.(*tracedConn); ok {
 		tc.opaque.Store(&what)
 	}
