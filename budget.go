@@ -424,18 +424,24 @@ func (sl *connSlot) rekey(ip string) string {
 	}
 	var reason string
 	var victims []eviction
-	switch {
-	case b.perIP[ip] >= b.maxPerIP, b.unregIP[ip] >= b.maxUnregPerIP:
-		// Make room among ip's own idle connections, as admit would.
-		if v := b.evictionVictimLocked(ip, true, now); v != nil {
-			victims = append(victims, eviction{slot: v, close: v.closer, idle: now.Sub(v.lastSeen()), reason: "max_unregistered_per_ip"})
-			v.releaseLocked()
-		}
-		if b.perIP[ip] >= b.maxPerIP {
+	for {
+		switch {
+		case b.perIP[ip] >= b.maxPerIP:
 			reason = "Too many connections from your address (max_clients_per_ip)"
-		} else if b.unregIP[ip] >= b.maxUnregPerIP {
+		case sl.pending && b.unregIP[ip] >= b.maxUnregPerIP:
 			reason = "Too many connections from your address still logging in (max_unregistered_per_ip)"
+		default:
+			reason = ""
 		}
+		if reason == "" {
+			break
+		}
+		v := b.evictionVictimLocked(ip, true, now) // ip's own idle ones make room, as in admit
+		if v == nil {
+			break
+		}
+		victims = append(victims, eviction{slot: v, close: v.closer, idle: now.Sub(v.lastSeen()), reason: reason})
+		v.releaseLocked()
 	}
 	if reason == "" {
 		if b.perIP[sl.ip]--; b.perIP[sl.ip] <= 0 {
