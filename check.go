@@ -19,67 +19,83 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+// checkKinds are the checks: servers take HOST:PORT, clients --listen ADDR.
+var checkKinds = []struct {
+	name, usage string
+	server      func(*checker, string)
+	client      func(*checker, time.Duration)
+}{
+	{name: "udp-echo", usage: "a UDP echo server: datagrams back unchanged, large, empty, non-ASCII, two clients", server: checkUDPEcho},
+	{name: "tcp-echo", usage: "a TCP echo server: short and 100 KB messages, several clients, closing, non-ASCII, an empty line, a reset", server: checkTCPEcho},
+	{name: "chat-relay", usage: "a TCP chat relay: a line from one client reaches the others, not the sender; a leaver breaks nothing", server: checkChatRelay},
+	{name: "tcp-client", usage: "your TCP client: its line ends with \\n, it reads a reply that comes in two pieces, it closes", client: checkTCPClient},
+	{name: "udp-client", usage: "your UDP client: it sends a datagram and sends again when the reply is lost", client: checkUDPClient},
+}
+
 func checkCommand() *cli.Command {
-	stepTimeout := func() cli.Flag {
-		return &cli.DurationFlag{Name: "timeout", Value: 3 * time.Second, Usage: "give each step `D` to answer before it fails"}
-	}
-	jsonFlag := func() cli.Flag {
-		return &cli.BoolFlag{Name: "json", Usage: "print one JSON object per step and one summary (for grading scripts)"}
-	}
-	waitFlag := func() cli.Flag {
-		return &cli.DurationFlag{Name: "wait", Value: time.Minute, Usage: "wait up to `D` for the client to start"}
-	}
-	listenFlag := func() cli.Flag {
-		return &cli.StringFlag{Name: "listen", Usage: "listen on `ADDR` (HOST:PORT; port 0 picks a free one and prints it)", Required: true}
-	}
-	server := func(name, usage string, run func(*checker, string)) *cli.Command {
-		return &cli.Command{
-			Name: name, Usage: usage, ArgsUsage: "HOST:PORT",
-			Flags: []cli.Flag{stepTimeout(), jsonFlag()},
-			Action: func(c *cli.Context) error {
-				if c.NArg() != 1 {
-					return usageErrorf("check %s: give the server's address as HOST:PORT", name)
-				}
-				target := c.Args().First()
-				if _, _, err := net.SplitHostPort(target); err != nil {
-					return usageErrorf("check %s: %q is not HOST:PORT: %v", name, target, err)
-				}
-				ck := newChecker(c, name, target)
-				run(ck, target)
-				return ck.finish()
-			},
-		}
-	}
-	client := func(name, usage string, run func(*checker, time.Duration)) *cli.Command {
-		return &cli.Command{
-			Name: name, Usage: usage,
-			Flags: []cli.Flag{listenFlag(), waitFlag(), stepTimeout(), jsonFlag()},
-			Action: func(c *cli.Context) error {
-				if c.NArg() != 0 {
-					return usageErrorf("check %s takes no arguments (unexpected %q); the address goes in --listen", name, c.Args().First())
-				}
-				ck := newChecker(c, name, c.String("listen"))
-				run(ck, c.Duration("wait"))
-				return ck.finish()
-			},
-		}
+	var kinds strings.Builder
+	for _, k := range checkKinds {
+		fmt.Fprintf(&kinds, "  %-11s %s\n", k.name, k.usage)
 	}
 	return &cli.Command{
-		Name:  "check",
-		Usage: "test your own TCP/UDP server or client and explain what is wrong (exit code: failed steps)",
-		Description: "Servers: labchat check udp-echo|tcp-echo|chat-relay HOST:PORT connects to your server.\n" +
-			"Clients: labchat check tcp-client|udp-client --listen ADDR waits for your client.\n" +
-			"Each step prints PASS or FAIL, what was sent and received, and a hint; --json for scripts.\n" +
-			"The exit code is the number of failed steps (0: all passed; 2 is also a usage error,\n" +
-			"told apart by its message on stderr and no report).",
-		Subcommands: []*cli.Command{
-			server("udp-echo", "test a UDP echo server: datagrams back unchanged, large, empty, non-ASCII, two clients", checkUDPEcho),
-			server("tcp-echo", "test a TCP echo server: short and 100 KB messages, several clients, closes, non-ASCII, empty line, a reset", checkTCPEcho),
-			server("chat-relay", "test a TCP chat relay: a line from one client reaches the others, not the sender; leaving breaks nothing", checkChatRelay),
-			client("tcp-client", "wait for your TCP client: its line ends with \\n, it reads a reply that comes in two pieces, it closes", checkTCPClient),
-			client("udp-client", "wait for your UDP client: it sends a datagram and sends again when the reply is lost", checkUDPClient),
+		Name:      "check",
+		Usage:     "test your own TCP/UDP server or client and explain what is wrong (exit code: failed steps)",
+		ArgsUsage: "udp-echo|tcp-echo|chat-relay HOST:PORT  or  tcp-client|udp-client --listen ADDR",
+		Description: "Servers: labchat check KIND HOST:PORT connects to your server; clients: labchat check KIND\n" +
+			"--listen ADDR waits for your client. Each step prints PASS or FAIL, what was sent and\n" +
+			"received, and a hint; --json prints one object per step for grading scripts. The exit code\n" +
+			"is the number of failed steps (0: all passed). A usage error exits 2 with a message on\n" +
+			"stderr and prints no report. Kinds:\n" + strings.TrimRight(kinds.String(), "\n"),
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "listen", Usage: "client checks: listen on `ADDR` (HOST:PORT; port 0 picks a free one and prints it)"},
+			&cli.DurationFlag{Name: "wait", Value: time.Minute, Usage: "client checks: wait up to `D` for the client to start"},
+			&cli.DurationFlag{Name: "timeout", Value: 3 * time.Second, Usage: "give each step `D` to answer before it fails"},
+			&cli.BoolFlag{Name: "json", Usage: "print one JSON object per step and a summary (for grading scripts)"},
 		},
+		Action: runCheck,
 	}
+}
+
+func runCheck(c *cli.Context) error {
+	// Flags may follow the kind and the address (`check tcp-echo HOST:PORT --json`).
+	args, err := parseTrailingFlags(c)
+	if err != nil {
+		return err
+	}
+	if len(args) == 0 {
+		return usageErrorf("check: say what to check: udp-echo, tcp-echo, chat-relay HOST:PORT, or tcp-client, udp-client --listen ADDR")
+	}
+	name := args[0]
+	for _, k := range checkKinds {
+		if k.name != name {
+			continue
+		}
+		if k.server != nil {
+			if len(args) != 2 {
+				return usageErrorf("check %s: give the server's address as HOST:PORT", name)
+			}
+			target := args[1]
+			if _, _, err := net.SplitHostPort(target); err != nil {
+				return usageErrorf("check %s: %q is not HOST:PORT: %v", name, target, err)
+			}
+			ck := newChecker(c, name, target)
+			k.server(ck, target)
+			return ck.finish()
+		}
+		if len(args) != 1 {
+			return usageErrorf("check %s takes no address argument (unexpected %q); it goes in --listen", name, args[1])
+		}
+		if c.String("listen") == "" {
+			return usageErrorf("check %s: give --listen ADDR, the address your client will connect to (port 0: any free port)", name)
+		}
+		if _, _, err := net.SplitHostPort(c.String("listen")); err != nil {
+			return usageErrorf("check %s: --listen %q is not HOST:PORT: %v", name, c.String("listen"), err)
+		}
+		ck := newChecker(c, name, c.String("listen"))
+		k.client(ck, c.Duration("wait"))
+		return ck.finish()
+	}
+	return usageErrorf("check: unknown check %q (udp-echo, tcp-echo, chat-relay, tcp-client, udp-client)", name)
 }
 
 // checkStep is one line of the report (and one JSON object).
