@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Nagle's algorithm: many small writes, with TCP_NODELAY off (the default) or on.
 
-    python3 nagle.py 127.0.0.1 5000 20            # Nagle on: small writes wait and merge
-    python3 nagle.py 127.0.0.1 5000 20 nodelay    # TCP_NODELAY: one segment per write
+    python3 slow_reader.py 5003 0                     # a receiver that reads and never writes
+    python3 nagle.py 127.0.0.1 5003 50                # Nagle on: small writes wait and merge
+    python3 nagle.py 127.0.0.1 5003 50 nodelay        # TCP_NODELAY: one segment per write
 """
 import socket
 import sys
@@ -16,18 +17,11 @@ def main():
         # Nagle: while sent data waits for its ACK, hold small writes back and send them
         # together. TCP_NODELAY turns that off: every write leaves at once.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    start = time.monotonic()
     for i in range(count):
-        sock.sendall(b"%d\n" % i)  # 2-3 bytes per write, like keystrokes
-        time.sleep(0.001)
-    sock.shutdown(socket.SHUT_WR)  # FIN: no more data; then read the echo until the server's FIN
-    received = b""
-    while True:
-        data = sock.recv(4096)
-        if not data:
-            break
-        received += data
-    print("wrote %d times, %d bytes echoed" % (count, len(received)), flush=True)
+        sock.sendall(b"%d\n" % i)  # 2-3 bytes per write, like keystrokes in a chat
     sock.close()
+    print("%d writes in %.1f ms" % (count, (time.monotonic() - start) * 1000), flush=True)
 
 
 if __name__ == "__main__":

@@ -13,14 +13,18 @@ import threading
 def serve(conn, addr):
     print("accepted", addr, flush=True)
     with conn:
-        while True:
-            # 5. recv: returns what has arrived so far (1 byte up to 4096), not "a message".
-            #    b"" means the client sent its FIN: it closed its side.
-            data = conn.recv(4096)
-            if not data:
-                break
-            # 5. send: sendall loops until every byte is in the kernel's send buffer.
-            conn.sendall(data)
+        try:
+            while True:
+                # 5. recv: returns what has arrived so far (1 byte up to 4096), not "a message".
+                #    b"" means the client sent its FIN: it closed its side.
+                data = conn.recv(4096)
+                if not data:
+                    break
+                # 5. send: sendall loops until every byte is in the kernel's send buffer.
+                conn.sendall(data)
+        except ConnectionResetError:
+            print("reset by", addr, flush=True)  # an RST: the client vanished mid-way
+            return
     # 6. close (the with block): our FIN goes out, answering the client's.
     print("closed", addr, flush=True)
 
