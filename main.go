@@ -124,7 +124,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		// help and exits 0, as urfave/cli programs do: asking for nothing is not an error.
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
-				return usageErrorf("unknown command %q (commands: serve, connect, history, udp-listen, udp-send, accounts; see labchat --help)", c.Args().First())
+				return usageErrorf("unknown command %q (commands: serve, connect, history, udp-listen, udp-send, accounts, check; see labchat --help)", c.Args().First())
 			}
 			return cli.ShowAppHelp(c)
 		},
@@ -366,5 +366,5 @@ func (cfg *Config) clientDataDir() string { return filepath.Join(cfg.DataDir, "c
 
 // commands lists the subcommands; each lives in the file of its concern.
 func commands() []*cli.Command {
-	return []*cli.Command{serveCommand(), connectCommand(), udpListenCommand(), udpSendCommand(), historyCommand(), accountsCommand()}
+	return []*cli.Command{serveCommand(), connectCommand(), udpListenCommand(), udpSendCommand(), historyCommand(), accountsCommand(), checkCommand()}
 }
