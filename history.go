@@ -874,7 +874,8 @@ func parseLogEntry(line []byte) (LogEntry, error) {
 			fields[i] = ""
 		}
 	}
-	return LogEntry{Time: t, MsgID: fields[0], Kind: fields[1], From: fields[2], To: fields[3], Text: rest}, nil
+	text, tags, _ := strings.Cut(rest, "\t")
+	return LogEntry{Time: t, MsgID: fields[0], Kind: fields[1], From: fields[2], To: fields[3], Text: text, Tags: parseLogTags([]byte(tags))}, nil
 }
 
 // parseLogTime reads the "2006-01-02T15:04:05.000Z\t" a line starts with, as time.Parse
@@ -911,7 +912,8 @@ func logTextField(line []byte) []byte {
 		}
 		line = line[tab+1:]
 	}
-	return line
+	text, _ := splitLogTags(line)
+	return text
 }
 
 // appendUnescapedLogText is histlog.go's unescapeLogText into a reused buffer.

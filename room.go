@@ -35,7 +35,8 @@ type Room struct {
 	excepts  []maskEntry
 	invex    []maskEntry
 	joinedAt map[*Session]time.Time
-	hist     roomHistory // who may read its history (roomhistory.go)
+	hist     roomHistory       // who may read its history (roomhistory.go)
+	meta     map[string]string // draft/metadata-3 keys (metadata.go)
 
 	relayMu sync.Mutex // tier 2; one relay at a time, so members see one order
 	list    []*Session // members snapshot for relays; nil after a change. Read and rebuilt
@@ -314,6 +315,9 @@ func (c *Session) join(name, key string) {
 	s.mu.Unlock()
 	c.sendTopic(r, false)
 	c.sendNames(r)
+	s.mu.RLock()
+	c.sendJoinMetadataLocked(r)
+	s.mu.RUnlock()
 }
 
 func (c *Session) partAll() {
@@ -453,7 +457,10 @@ func (c *Session) handleTopic(m *Message) {
 	case r.modeT && !c.roomOpLocked(r, "TOPIC", modes):
 	default:
 		r.topic, r.topicBy, r.topicAt = topic, c.prefix(), time.Now()
-		r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "TOPIC", Params: []string{r.name, topic}}), c)
+		o := c.eventFrom(Message{Source: c.prefix(), Command: "TOPIC", Params: []string{r.name, topic}})
+		// Logged for draft/event-playback; a failed write costs only that replay.
+		s.logMessage(r.logName, o, c.nick)
+		r.broadcastLocked(o, c)
 	}
 }
 

@@ -47,6 +47,7 @@ type Server struct {
 	created  time.Time
 	isupport []string       // RPL_ISUPPORT tokens, computed once
 	history  *chatLog       // nil when server.history is off
+	redacted redactions     // redacted msgids per conversation (redact.go)
 	offline  *offlineQueues // nil when server.offline_queue_max is 0
 	trace    *tracer        // nil unless --trace; set before Listen
 
@@ -521,7 +522,11 @@ func (s *Server) buildISupport() []string {
 
 // offersCap reports whether the server offers a capability with its configuration.
 func (s *Server) offersCap(bit capSet) bool {
-	return bit != capChathistory || s.history != nil
+	switch bit {
+	case capChathistory, capEventPlayback, capRedaction:
+		return s.history != nil
+	}
+	return true
 }
 
 // checkListenAddr catches a mistyped address as a usage error before the listen call, whose
