@@ -461,7 +461,7 @@ func (c *Session) welcome() {
 	c.reply(RPL_WELCOME, "Welcome to the "+cfg.Network+" IRC network, "+c.prefix())
 	c.reply(RPL_YOURHOST, "Your host is "+cfg.Name+", running labchat")
 	c.reply(RPL_CREATED, "This server was created "+s.created.UTC().Format(time.RFC1123))
-	c.reply(RPL_MYINFO, cfg.Name, serverVersion(), "Biow", "Ibeiklmnostuv", "Ibeklov")
+	c.reply(RPL_MYINFO, cfg.Name, serverVersion(), "Biow", "CIbeiklmnostuv", "Ibeklov")
 	c.sendISupport()
 	c.handleLusers(nil)
 	c.handleMotd(nil)

@@ -262,6 +262,12 @@ func (c *Session) relayToRoom(target string, ev Message, notice bool, multi []ml
 		}
 		return
 	}
+	if text := ev.Param(1); r.modeC && strings.HasPrefix(text, "\x01") && !strings.HasPrefix(text, "\x01ACTION ") {
+		if !notice {
+			c.reply(ERR_CANNOTSENDTOCHAN, r.name, "Cannot send to channel (+C: no CTCP here but /me)")
+		}
+		return
+	}
 	ev.Source = c.prefix()
 	ev.Params[0] = r.name
 	o := c.eventFrom(ev)
