@@ -35,7 +35,9 @@ import (
 )
 
 // redactions knows which msgids of each conversation are redacted. A conversation's set is
-// read from its log files the first time it is needed, then kept up to date.
+// read from its log files the first time it is needed (a scan for "\tREDACT\t", at disk
+// cache speed), then kept up to date. Sets are copy-on-write: a reader keeps the map it got,
+// which nobody changes, while a new REDACT installs a new one.
 type redactions struct {
 	mu   sync.Mutex
 	sets map[string]map[string]struct{} // conversation → redacted msgids
@@ -210,9 +212,14 @@ func containsSession(list []*Session, c *Session) bool {
 
 // sentEntry reports whether c sent a logged message: the same account, or for a guest the
 // same nick, no account, and sent while this connection was up (another guest may have had
-// the nick before).
+// the nick before). A line written before the log kept the account (fb35a54 and earlier)
+// has only the nick: it is the account's when the nick is the account's name, which is the
+// nick an account logs in with.
 func (c *Session) sentEntry(e *LogEntry) bool {
 	if c.account != "" {
+		if e.Tags == nil {
+			return casefold(e.From) == casefold(c.account)
+		}
 		return strings.EqualFold(e.Tags["account"], c.account)
 	}
 	return e.Tags["account"] == "" && casefold(e.From) == casefold(c.nick) && !e.Time.Before(c.connectedAt.Truncate(time.Millisecond))
@@ -234,6 +241,12 @@ func (s *Server) logRedaction(conv string, ev *outMsg, from, target, msgid, reas
 		s.logDiskError("history write failed; a REDACT was refused", err)
 		return err
 	}
-	r.sets[conv][msgid] = struct{}{}
+	old := r.sets[conv]
+	set := make(map[string]struct{}, len(old)+1)
+	for id := range old {
+		set[id] = struct{}{}
+	}
+	set[msgid] = struct{}{}
+	r.sets[conv] = set
 	return nil
 }

@@ -5,10 +5,13 @@ package main
 // them. (draft/metadata-3 is covered by irctest's metadata_3 file; see docs/server.md.)
 
 import (
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -256,5 +259,58 @@ func TestLogTagsFieldAndOldLines(t *testing.T) {
 	}
 	if string(logTextField(line[:len(line)-1])) != `two\nlines` {
 		t.Errorf("text field %q", logTextField(line[:len(line)-1]))
+	}
+}
+
+// TestOldLogsReadAndRedactAfterUpgrade: logs written by fb35a54 (six fields, no account tag)
+// are served by CHATHISTORY as before, and their sender can still delete them.
+func TestOldLogsReadAndRedactAfterUpgrade(t *testing.T) {
+	const old = "/work/labchat-fb35a54"
+	if _, err := os.Stat(old); err != nil {
+		t.Skip("the fb35a54 binary is not on this machine")
+	}
+	data := t.TempDir()
+	cmd := exec.Command(old, "serve", "--config", cheapHashConfig(t), "--listen", "127.0.0.1:0", "--web-listen", "", "--tls-listen", "", "--data-dir", data)
+	cmd.Env = append(os.Environ(), "LABCHAT_CONFIG=", "LABCHAT_DATA=", "LABCHAT_LISTEN=", "LABCHAT_WEB_LISTEN=", "LABCHAT_TLS_LISTEN=")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := newLineReader(stdout, 4096).ReadLine()
+	m := listenLine.FindStringSubmatch(string(line))
+	if err != nil || m == nil {
+		t.Fatalf("old serve printed %q, %v", line, err)
+	}
+	go io.Copy(io.Discard, stdout)
+	alice := registerAccount(t, m[1], "alice", "alice-pw-1234")
+	alice.send("JOIN #lab")
+	alice.expect(" 366 ")
+	alice.send("PRIVMSG #lab :written by the old version")
+	alice.sync()
+	// Stopped with alice still in #lab: a restart is not an emptying (roomhistory.go), so the
+	// room goes on with its history.
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	alice.conn.Close()
+
+	ts := startServer(t, testConfig(t), filepath.Join(data, "server"))
+	alice = welcomed(t, ts.addr, "alice", "alice-pw-1234", richCaps)
+	alice.send("JOIN #lab")
+	alice.expect(" 366 ")
+	alice.send("CHATHISTORY LATEST #lab * 10")
+	got := readBatch(t, alice, alice.expect(`BATCH \+\S+ chathistory #lab`))
+	if len(got) != 1 || got[0].Param(1) != "written by the old version" || got[0].Tags["msgid"] == "" {
+		t.Fatalf("old history: %v", got)
+	}
+	id := got[0].Tags["msgid"]
+	alice.send("REDACT #lab %s", id)
+	alice.expect(`:alice!\S+ REDACT #lab ` + id)
+	alice.send("CHATHISTORY LATEST #lab * 10")
+	if got := readBatch(t, alice, alice.expect(`BATCH \+\S+ chathistory #lab`)); len(got) != 0 {
+		t.Errorf("after the delete: %v", got)
 	}
 }
