@@ -301,7 +301,7 @@ class App {
 
   sendText(target, text) {
     const tags = this.takeReplyTags(target);
-    this.typingDone(target);
+    this.typingSent = null; // the message itself tells the others typing is over
     if (text.includes('\n')) {
       if (!this.client || !this.client.sendMultiline('PRIVMSG', target, text, tags)) throw new CommandError(this.t('notConnected'));
       return;
@@ -341,20 +341,30 @@ class App {
     try { this.send('REDACT', c.name, m.msgid); } catch (err) { this.composerError(err.message); }
   }
 
-  // typingActive tells the conversation the user is typing: at most once every 3 seconds,
-  // as the +typing spec asks; typingDone when the text is sent or cleared.
+  // typingActive tells the conversation the user is typing, typingDone that the box was
+  // cleared without sending. The +typing spec: no notification within 3 seconds of another
+  // for a target (a "done" waits out the rest), and none after a message, which says it.
   typingActive(target) {
     if (!this.client || !this.client.connected || !this.client.caps.has('message-tags')) return;
     const now = Date.now();
     const k = casefold(target);
-    if (this.typingSent?.conv === k && now - this.typingSent.at < 3000) return;
+    const last = this.typingSent || this.typingLastDone;
+    if (last?.conv === k && now - last.at < 3000) return;
     this.typingSent = { conv: k, at: now };
     this.client.sendTagged('TAGMSG', [target], { '+typing': 'active' });
   }
 
   typingDone(target) {
-    if (!this.typingSent || this.typingSent.conv !== casefold(target)) return;
+    const sent = this.typingSent;
+    if (!sent || sent.conv !== casefold(target)) return;
+    clearTimeout(this.typingDoneTimer);
+    const wait = sent.at + 3000 - Date.now();
+    if (wait > 0) {
+      this.typingDoneTimer = setTimeout(() => { if (this.typingSent === sent && !$('input').value.trim()) this.typingDone(target); }, wait);
+      return;
+    }
     this.typingSent = null;
+    this.typingLastDone = { conv: sent.conv, at: Date.now() };
     if (this.client && this.client.connected && this.client.caps.has('message-tags')) this.client.sendTagged('TAGMSG', [target], { '+typing': 'done' });
   }
 

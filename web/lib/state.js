@@ -569,6 +569,7 @@ const handlers = {
       return [{ type: 'parted', conv: c.key }];
     }
     c.members.delete(casefold(nick));
+    this.typingStopped(c, nick); // who leaves is no longer typing (the +typing spec)
     this.system(c, nick, { i18n: 'left', args: [nick, msg.params[1] || ''] });
     return [];
   },
@@ -591,6 +592,7 @@ const handlers = {
   QUIT(msg) {
     const { nick } = parseSource(msg.source);
     for (const c of this.convs.values()) {
+      this.typingStopped(c, nick);
       if (c.members.delete(casefold(nick))) this.system(c, nick, { i18n: 'quit', args: [nick, msg.params[0] || ''] });
     }
     const before = this.setStatus(nick, 'offline');
