@@ -49,15 +49,44 @@ func (c *Session) historyName() string {
 // logMessage appends a message to its conversation's log; see the file comment for errors.
 // The error is for the sender (noteNotSaved); it is logged here.
 func (s *Server) logMessage(conversation string, o *outMsg, from string) error {
-	if s.history == nil || o.tagOnly {
+	if s.history == nil || o.tagOnly && ephemeralTagmsg(o.msg.Tags) {
 		return nil
 	}
-	e := LogEntry{Time: o.at, MsgID: o.msgid, Kind: o.msg.Command, From: from, To: o.msg.Param(0), Text: o.msg.Param(1)}
+	e := LogEntry{Time: o.at, MsgID: o.msgid, Kind: o.msg.Command, From: from, To: o.msg.Param(0), Text: o.msg.Param(1), Tags: logTags(o)}
+	if o.tagOnly {
+		e.Text = ""
+	}
 	err := s.history.Append(conversation, &e)
 	if err != nil {
 		s.logDiskError("history write failed; messages are relayed but not logged", err)
 	}
 	return err
+}
+
+// ephemeralTagmsg: typing notifications are about now; replaying them would be wrong, so
+// they are not logged (the +typing spec: clients MUST NOT replay them).
+func ephemeralTagmsg(tags map[string]string) bool {
+	_, typing := tags["+typing"]
+	_, draftTyping := tags["+draft/typing"]
+	return typing || draftTyping
+}
+
+// logTags is what of an event's tags the log keeps: its client-only tags (a reply's parent,
+// a reaction) and the sender's account (who may redact it, and account-tag on replay).
+func logTags(o *outMsg) map[string]string {
+	if len(o.msg.Tags) == 0 && o.account == "" {
+		return nil
+	}
+	tags := make(map[string]string, len(o.msg.Tags)+1)
+	for k, v := range o.msg.Tags {
+		if strings.HasPrefix(k, "+") {
+			tags[k] = v
+		}
+	}
+	if o.account != "" {
+		tags["account"] = o.account
+	}
+	return tags
 }
 
 // noteNotSaved tells the sender that its message to target went out but is missing from the
@@ -346,7 +375,7 @@ func (c *Session) handleChathistory(m *Message) {
 		c.fail("CHATHISTORY", "INVALID_TARGET", sub, req.target, "No such room you are in, or no such nick")
 		return
 	}
-	req.conversation, req.keep = conv, keep
+	req.conversation, req.keep = conv, c.historyKeep(conv, keep)
 	entries, ok := c.runChathistory(&req)
 	if !ok {
 		return
@@ -487,13 +516,26 @@ func (c *Session) sendHistoryBatch(kind, target string, entries []histEntry) {
 	batch := c.openBatch(kind, target)
 	for i := range entries {
 		e := &entries[i].LogEntry
-		if e.Kind != "PRIVMSG" && e.Kind != "NOTICE" {
+		if !historyKind(e.Kind, c.caps) {
 			continue
 		}
 		m := historyMessage(e, c.caps, batch)
-		c.sendMsg(&m)
+		if b := encodeHistory(m, c.caps); b != nil {
+			c.sendOwn(b)
+		}
 	}
 	c.closeBatch(batch)
+}
+
+// historyKind reports whether a client with these caps is sent logged events of this kind.
+func historyKind(kind string, caps capSet) bool {
+	switch kind {
+	case "PRIVMSG", "NOTICE":
+		return true
+	case "TAGMSG", "TOPIC":
+		return caps&capEventPlayback != 0
+	}
+	return false
 }
 
 // openBatch starts a batch for a client with the batch cap and returns its id ("" if none).
@@ -535,6 +577,17 @@ func historyMessage(e *LogEntry, caps capSet, batch string) Message {
 	}
 	if caps&capMessageTags != 0 && e.MsgID != "" {
 		tags["msgid"] = e.MsgID
+	}
+	for k, v := range e.Tags {
+		switch {
+		case strings.HasPrefix(k, "+") && caps&capMessageTags != 0:
+			tags[k] = v
+		case k == "account" && caps&capAccountTag != 0:
+			tags[k] = v
+		}
+	}
+	if e.Kind == "TAGMSG" {
+		return Message{Tags: tags, Source: e.From, Command: e.Kind, Params: []string{e.To}}
 	}
 	return Message{Tags: tags, Source: e.From, Command: e.Kind, Params: []string{e.To, text}}
 }

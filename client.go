@@ -67,6 +67,7 @@ func connectCommand() *cli.Command {
 			&cli.StringFlag{Name: "to", Usage: "send to `TARGET` (a nick or #room; rooms are joined first)"},
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "print incoming messages to stdout, one per line"},
 			&cli.BoolFlag{Name: "json", Usage: "with --follow: print JSON lines"},
+			&cli.BoolFlag{Name: "multiline", Aliases: []string{"m"}, Usage: "with --to: lines that arrive together (a file, a paste) are sent as one multiline message"},
 			&cli.BoolFlag{Name: "no-bell", Usage: "never ring the terminal bell (overrides client.bell)"},
 			&cli.BoolFlag{Name: "no-reconnect", Usage: "end when the connection drops instead of reconnecting"},
 			&cli.BoolFlag{Name: "tls", Usage: "connect with TLS (default port 6697); a certificate no known authority signed is trusted on first use and pinned (tls.go)"},
@@ -84,6 +85,7 @@ type clientOptions struct {
 	register     bool
 	to           string
 	follow       bool
+	multiline    bool // --multiline: a burst of stdin lines is one message
 	json         bool
 	interactive  bool
 	bell         string // "all", "dm" or "off"
@@ -139,6 +141,7 @@ func connectOptions(c *cli.Context) (*clientOptions, error) {
 		register:     c.Bool("register"),
 		to:           c.String("to"),
 		follow:       c.Bool("follow"),
+		multiline:    c.Bool("multiline"),
 		json:         c.Bool("json"),
 		bell:         cfg.Client.Bell,
 		dataDir:      cfg.clientDataDir(),
@@ -451,6 +454,21 @@ func (cc *clientConn) send(command string, params ...string) error {
 	return cc.writeLocked(buf)
 }
 
+// sendMsg is send for a message with tags.
+func (cc *clientConn) sendMsg(m *Message) error {
+	if cc == nil {
+		return errNotConnected
+	}
+	cc.wmu.Lock()
+	defer cc.wmu.Unlock()
+	buf, err := m.AppendTo(cc.buf[:0])
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", m.Command, err)
+	}
+	cc.buf = buf
+	return cc.writeLocked(buf)
+}
+
 // sendRaw writes line as typed, for /raw; only the line ending is added.
 func (cc *clientConn) sendRaw(line string) error {
 	if cc == nil {
@@ -487,6 +505,7 @@ type clientSession struct {
 
 	// Set by login before dispatch starts; read-only afterwards.
 	caps      map[string]bool
+	capValues map[string]string // what CAP LS offered, with values (draft/multiline's limits)
 	chantypes string
 
 	records      *chatLog      // this client's record of its messages (client_records.go); nil: none
@@ -522,6 +541,10 @@ type clientSession struct {
 	skipLastLogin bool            // the next "last login" notice follows a reconnect: not shown
 
 	historyBatches  map[string]*historyReplay    // open chathistory batches; dispatch goroutine only
+	mlBatches       map[string]*mlCollect        // open draft/multiline batches; dispatch goroutine only (client_rich.go)
+	recent          map[string][]recentMsg       // recent messages per conversation, for /reply /react /delete; guarded by mu
+	typing          map[string]typingState       // who is typing where; guarded by mu
+	batchSeq        int                          // names the multiline batches sent; guarded by mu
 	whowas          bool                         // inside a WHOWAS reply (its 312 reads differently); dispatch only
 	callProbe       string                       // during /call's round trip: the callee, whose 401 or "offline" notice is caught
 	callProbeResult string                       // what the probe found: callStateFailed, callStateStored or ""
@@ -559,7 +582,7 @@ func (cs *clientSession) setConn(cc *clientConn) { cs.ccp.Store(cc) }
 func (cs *clientSession) closeConn() { cs.conn().close() }
 
 // wantedCaps are the capabilities the client uses when the server offers them.
-var wantedCaps = []string{"sasl", "server-time", "message-tags", "echo-message", "away-notify", "extended-monitor", "batch", "draft/chathistory"}
+var wantedCaps = []string{"sasl", "server-time", "message-tags", "echo-message", "away-notify", "extended-monitor", "batch", "draft/chathistory", "draft/multiline", "draft/message-redaction"}
 
 // login runs connection registration up to the end of the MOTD: capabilities, REGISTER when
 // asked, SASL PLAIN (or PASS when the server has no SASL), then the welcome.
@@ -702,6 +725,7 @@ func (lg *loginState) capsToRequest() []string {
 		name, value, _ := strings.Cut(c, "=")
 		offered[name] = value
 	}
+	lg.cs.capValues = offered
 	if _, ok := offered["draft/account-registration"]; ok {
 		lg.cs.caps["draft/account-registration"] = true
 	}
@@ -871,6 +895,9 @@ func (cs *clientSession) handle(in inbound) {
 	cs.mu.Unlock()
 	if raw {
 		cs.sink.event(chatEvent{Time: time.Now(), Kind: kindRaw, Text: "<< " + in.raw})
+	}
+	if m.Command == "BATCH" && cs.onMultilineBatch(m) || m.Tags["batch"] != "" && cs.multilineLine(m) {
+		return
 	}
 	if m.Tags["batch"] != "" && cs.onHistoryLine(m, raw) {
 		return
@@ -1057,11 +1084,14 @@ func (cs *clientSession) sendLines(ctx context.Context, stdin io.Reader) error {
 					}
 				}
 			}
+			if cs.opts.multiline {
+				line = gatherBurst(line, lines)
+			}
 			if line == "" {
 				continue
 			}
 			for {
-				err := cs.sendText(cs.opts.to, line)
+				err := cs.sayTo(cs.opts.to, line)
 				if err == nil {
 					break
 				}
@@ -1081,6 +1111,41 @@ func (cs *clientSession) sendLines(ctx context.Context, stdin io.Reader) error {
 			return cs.endErr
 		}
 	}
+}
+
+// burstGap: stdin lines closer than this came together (a file, a paste), not one by one.
+const burstGap = 50 * time.Millisecond
+
+// gatherBurst joins to first the lines that follow it within burstGap, up to what one
+// multiline message may hold (sendMultiline splits further by the server's limits).
+func gatherBurst(first string, lines <-chan string) string {
+	parts := []string{first}
+	size := len(first)
+	timer := time.NewTimer(burstGap)
+	defer timer.Stop()
+	for size < 64<<10 {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return strings.Trim(strings.Join(parts, "\n"), "\n")
+			}
+			parts = append(parts, l)
+			size += len(l) + 1
+			timer.Reset(burstGap)
+			continue
+		case <-timer.C:
+		}
+		break
+	}
+	return strings.Trim(strings.Join(parts, "\n"), "\n")
+}
+
+// sayTo sends text, as a multiline message when it has several lines.
+func (cs *clientSession) sayTo(target, text string) error {
+	if strings.Contains(text, "\n") {
+		return cs.sendMultiline(target, text)
+	}
+	return cs.sendText(target, text)
 }
 
 // survive waits for a reconnect after a send failed on a lost connection, and reports

@@ -61,7 +61,9 @@ func (p *prompt) event(ev chatEvent) { p.printAbove(ev.String()) }
 func (p *prompt) printAbove(text string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	writeAbovePrompt(p.out, text)
+	// The terminal is in raw mode while liner prompts: each line of a multiline message
+	// needs its carriage return.
+	writeAbovePrompt(p.out, strings.ReplaceAll(text, "\n", "\r\n\x1b[K"))
 }
 
 // clearLine erases the prompt line a redraw left behind (see client_keys.go).
@@ -233,22 +235,46 @@ func (cs *clientSession) runPrompt(p *prompt) error {
 	defer signal.Stop(sigs)
 	results := make(chan promptResult, 1)
 	var restore lineState // the line a redraw took away, typed back into the new prompt
+	// Lines of text that come faster than anyone types (a paste) are one multiline message:
+	// they wait pasteGap for the next before being sent.
+	var paste []string
+	var pasteDue <-chan time.Time
+	prompting := false
 	for {
-		text := cs.promptText()
-		cs.shown.Store(text)
-		go func(st lineState) {
-			p.keys.setChat(true)
-			line, err := p.ln.PromptWithSuggestion(text, st.line, st.pos)
-			p.keys.setChat(false)
-			results <- promptResult{line, err}
-		}(restore)
-		restore = lineState{}
+		if !prompting {
+			text := cs.promptText()
+			cs.shown.Store(text)
+			go func(st lineState) {
+				p.keys.setChat(true)
+				line, err := p.ln.PromptWithSuggestion(text, st.line, st.pos)
+				p.keys.setChat(false)
+				results <- promptResult{line, err}
+			}(restore)
+			restore = lineState{}
+			prompting = true
+		}
 		select {
+		case <-pasteDue:
+			pasteDue = nil
+			if err := cs.flushPaste(&paste); err != nil {
+				return err
+			}
 		case r := <-results:
+			prompting = false
 			if st, ok := p.keys.takeRedraw(); ok && errors.Is(r.err, io.EOF) {
 				p.clearLine()
 				restore = st
 				continue
+			}
+			if r.err == nil && (len(paste) > 0 || strings.TrimSpace(r.line) != "") && (!strings.HasPrefix(r.line, "/") || strings.HasPrefix(r.line, "//")) {
+				p.remember(r.line)
+				paste = append(paste, r.line)
+				pasteDue = time.After(pasteGap)
+				continue
+			}
+			pasteDue = nil
+			if err := cs.flushPaste(&paste); err != nil {
+				return err
 			}
 			if err := cs.promptLine(p, r); err != nil {
 				if errors.Is(err, errQuit) {
@@ -265,6 +291,36 @@ func (cs *clientSession) runPrompt(p *prompt) error {
 			return nil
 		}
 	}
+}
+
+// pasteGap: lines closer than this were pasted, not typed (nobody presses Enter twice in
+// 30 ms), and the wait is too short to notice when sending a typed line.
+const pasteGap = 30 * time.Millisecond
+
+// flushPaste sends the lines held by runPrompt: one line as typed, several as one message.
+func (cs *clientSession) flushPaste(paste *[]string) error {
+	lines := *paste
+	*paste = nil
+	for len(lines) > 0 && strings.TrimSpace(lines[len(lines)-1]) == "" {
+		lines = lines[:len(lines)-1]
+	}
+	var err error
+	switch len(lines) {
+	case 0:
+		return nil
+	case 1:
+		err = cs.runLine(lines[0])
+	default:
+		if strings.HasPrefix(lines[0], "//") {
+			lines[0] = lines[0][1:]
+		}
+		err = cs.say(strings.Join(lines, "\n"))
+	}
+	if errors.Is(err, errNotConnected) {
+		cs.complain("not sent: the connection is down, reconnecting ... (the lines are in your input history: press Up)")
+		return nil
+	}
+	return err
 }
 
 // promptLine handles what Prompt returned: Ctrl-C (the key filter lets it through only on an
@@ -298,7 +354,7 @@ func (cs *clientSession) promptText() string {
 	if cs.target == "" {
 		return "[" + cs.nick + "] > "
 	}
-	return "[" + cs.nick + " -> " + cs.target + "] > "
+	return "[" + cs.nick + " -> " + cs.target + cs.typingLineLocked() + "] > "
 }
 
 func (cs *clientSession) currentTarget() string {
@@ -331,6 +387,9 @@ func (cs *clientSession) say(text string) error {
 	if target == "" {
 		cs.complain("no target: /join #room or /query NICK first")
 		return nil
+	}
+	if strings.Contains(text, "\n") {
+		return cs.sendMultiline(target, text)
 	}
 	return cs.sendText(target, text)
 }
@@ -385,6 +444,9 @@ func init() {
 		{"hangup", "", "end the call in progress (on both sides)", completeNothing, cmdHangup},
 		{"history", "[NICK|#ROOM] [N]", "the server's last N messages (default 20) of a conversation", completeTarget, cmdHistory},
 		{"me", "TEXT", "send an action (* you TEXT) to the target", completeNothing, cmdMe},
+		{"reply", "NICK TEXT", "reply to NICK's last message here (shown quoted to others)", completeNick, cmdReply},
+		{"react", "NICK EMOJI", "react to NICK's last message here, e.g. /react bob 👍", completeNick, cmdReact},
+		{"delete", "[NICK]", "delete your last message here (room operators: NICK's)", completeNick, cmdDelete},
 		{"invite", "NICK [#ROOM]", "invite NICK to a room (default: the current one)", completeNick, cmdInvite},
 		{"mode", "[#ROOM|NICK] [+-MODES ARGS]", "show or change modes, e.g. /mode +m, /mode #lab +v carol", completeTarget, cmdMode},
 		{"ban", "[#ROOM] [NICK|MASK|$a:ACCOUNT]", "ban from a room (alone: list the bans)", completeNick, cmdBan},

@@ -30,15 +30,19 @@ func newClientRecords(opts *clientOptions) *chatLog {
 // is filed under dmConversation(from, to), which is the same for both directions. The
 // first failure is shown once; recording then stops, and chatting goes on.
 func (cs *clientSession) record(kind, from, to, text, msgid string, at time.Time) {
-	if cs.records == nil || cs.recordFailed.Load() || strings.HasPrefix(text, "\x01") && !strings.HasPrefix(text, "\x01ACTION ") && !strings.HasPrefix(text, "\x01CALL ") {
+	cs.recordEntry(&LogEntry{Time: at, MsgID: msgid, Kind: kind, From: from, To: to, Text: text})
+}
+
+// recordEntry appends an entry (with its tags: a reply's parent; or a REDACT) to the records.
+func (cs *clientSession) recordEntry(e *LogEntry) {
+	if cs.records == nil || cs.recordFailed.Load() || strings.HasPrefix(e.Text, "\x01") && !strings.HasPrefix(e.Text, "\x01ACTION ") && !strings.HasPrefix(e.Text, "\x01CALL ") {
 		return
 	}
-	conv := dmConversation(from, to)
-	if cs.isRoom(to) {
-		conv = roomConversation(to)
+	conv := dmConversation(e.From, e.To)
+	if cs.isRoom(e.To) {
+		conv = roomConversation(e.To)
 	}
-	e := LogEntry{Time: at, MsgID: msgid, Kind: kind, From: from, To: to, Text: text}
-	if err := cs.records.Append(conv, &e); err != nil && !cs.recordFailed.Swap(true) {
+	if err := cs.records.Append(conv, e); err != nil && !cs.recordFailed.Swap(true) {
 		cs.sink.event(chatEvent{Time: time.Now(), Kind: kindError, Text: fmt.Sprintf("record conversation (no more records this session): %v", err)})
 	}
 }

@@ -32,6 +32,8 @@ const (
 	kindError     eventKind = "error" // an error reply, or the client's own complaint
 	kindRaw       eventKind = "raw"   // a line as sent or received, for /raw
 	kindLastLogin eventKind = "lastlogin"
+	kindReaction  eventKind = "reaction" // +draft/react on a message (client_rich.go)
+	kindRedact    eventKind = "redact"   // a message was deleted
 )
 
 // chatEvent is one thing to show. The exported fields are the --json output.
@@ -75,9 +77,11 @@ var eventFormats = map[eventKind]func(ev chatEvent) string{
 		}
 		return ev.From + " set the topic of " + ev.To + ": " + ev.Text
 	},
-	kindInfo:  func(ev chatEvent) string { return ev.Text },
-	kindError: func(ev chatEvent) string { return "! " + ev.Text },
-	kindRaw:   func(ev chatEvent) string { return ev.Text },
+	kindInfo:     func(ev chatEvent) string { return ev.Text },
+	kindError:    func(ev chatEvent) string { return "! " + ev.Text },
+	kindRaw:      func(ev chatEvent) string { return ev.Text },
+	kindReaction: func(ev chatEvent) string { return roomPrefix(ev) + ev.From + " reacted " + ev.Text },
+	kindRedact:   func(ev chatEvent) string { return roomPrefix(ev) + ev.From + " " + ev.Text },
 	kindLastLogin: func(ev chatEvent) string {
 		return ev.Text
 	},
@@ -111,6 +115,17 @@ func reason(text string) string {
 // String is the event as one line of text, time first; control characters from the network
 // are removed, so nobody can move the cursor or clear a screen with a message.
 func (ev chatEvent) String() string {
+	// A multiline message: its first line where a message goes, the others indented below.
+	first, more, multi := strings.Cut(ev.Text, "\n")
+	if multi {
+		ev.Text = first
+		var sb strings.Builder
+		sb.WriteString(ev.String())
+		for line := range strings.SplitSeq(more, "\n") {
+			sb.WriteString("\n" + multilineIndent + sanitize(line))
+		}
+		return sb.String()
+	}
 	ev.From, ev.To, ev.Text = sanitize(ev.From), sanitize(ev.To), sanitize(ev.Text)
 	format, ok := eventFormats[ev.Kind]
 	if !ok {
@@ -125,6 +140,9 @@ func (ev chatEvent) String() string {
 	return ev.Time.Local().Format(timeLayout) + " " + format(ev)
 }
 
+// multilineIndent starts each further line of a multiline message.
+const multilineIndent = "         | "
+
 // sanitize drops C0 and C1 control characters (IRC colour codes included) and DEL.
 func sanitize(s string) string {
 	return strings.Map(func(r rune) rune {
@@ -137,7 +155,7 @@ func sanitize(s string) string {
 
 // isChat reports whether ev is a message from someone, the events --follow prints.
 func (ev chatEvent) isChat() bool {
-	return (ev.Kind == kindMessage || ev.Kind == kindNotice || ev.Kind == kindAction || ev.Kind == kindStatus || ev.Kind == kindCall) && !ev.self
+	return (ev.Kind == kindMessage || ev.Kind == kindNotice || ev.Kind == kindAction || ev.Kind == kindStatus || ev.Kind == kindCall || ev.Kind == kindReaction || ev.Kind == kindRedact) && !ev.self
 }
 
 // pipelineSink prints chat events to stdout with --follow, and errors to stderr.
@@ -187,6 +205,8 @@ var messageHandlers = map[string]func(cs *clientSession, m *Message, raw bool){
 	"CAP":         func(*clientSession, *Message, bool) {},
 	"353":         (*clientSession).onNames, // RPL_NAMREPLY
 	"BATCH":       (*clientSession).onBatch,
+	"TAGMSG":      (*clientSession).onTagmsg,
+	"REDACT":      (*clientSession).onRedact,
 	"CHATHISTORY": (*clientSession).onHistoryTarget,
 }
 
@@ -248,7 +268,11 @@ func (cs *clientSession) onMessage(m *Message, raw bool) {
 		return
 	}
 	cs.seen.add(m.Tags["msgid"])
-	cs.record(m.Command, from, target, text, m.Tags["msgid"], msgTime(m))
+	cs.recordEntry(&LogEntry{Time: msgTime(m), MsgID: m.Tags["msgid"], Kind: m.Command, From: from, To: target, Text: text, Tags: replyTags(m.Tags)})
+	conv := cs.convOf(from, target)
+	cs.stopTyping(conv, from)
+	pre := cs.replyPrefix(conv, m.Tags["+draft/reply"])
+	cs.rememberMsg(conv, m.Tags["msgid"], from, text)
 	kind := kindMessage
 	if m.Command == "NOTICE" {
 		kind = kindNotice
@@ -267,7 +291,7 @@ func (cs *clientSession) onMessage(m *Message, raw bool) {
 	if !self && !cs.isRoom(target) {
 		cs.notePartner(from)
 	}
-	ev := chatEvent{Time: msgTime(m), Kind: kind, From: from, To: target, Text: text, self: self, direct: !cs.isRoom(target)}
+	ev := chatEvent{Time: msgTime(m), Kind: kind, From: from, To: target, Text: pre + text, self: self, direct: !cs.isRoom(target)}
 	cs.show(raw, ev)
 	if r, ok := cs.sink.(interface{ ringFor(chatEvent) }); ok && !self && !raw {
 		r.ringFor(ev)

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,6 +41,8 @@ func init() {
 		"PRIVMSG":      {run: (*Session).handlePrivmsg},
 		"NOTICE":       {run: (*Session).handlePrivmsg},
 		"TAGMSG":       {run: (*Session).handlePrivmsg},
+		"BATCH":        {run: (*Session).handleBatch, minParams: 1},
+		"REDACT":       {run: (*Session).handleRedact, minParams: 2},
 		"JOIN":         {run: (*Session).handleJoin, minParams: 1},
 		"PART":         {run: (*Session).handlePart, minParams: 1},
 		"NAMES":        {run: (*Session).handleNames},
@@ -73,6 +76,7 @@ func init() {
 		"NICKSERV":     {run: (*Session).handleNickServCommand, minParams: 1},
 		"NS":           {run: (*Session).handleNickServCommand, minParams: 1},
 		"CHGHOST":      {run: (*Session).handleChghost, minParams: 2},
+		"METADATA":     {run: (*Session).handleMetadata, preReg: true},
 	}
 }
 
@@ -153,6 +157,10 @@ func (c *Session) capValue(bit capSet) string {
 			v = append(v, "email-required")
 		}
 		return strings.Join(v, ",")
+	case capMultiline:
+		return "max-bytes=" + strconv.Itoa(multilineMaxBytes) + ",max-lines=" + strconv.Itoa(multilineMaxLines)
+	case capMetadata:
+		return "before-connect,max-subs=" + strconv.Itoa(metadataMaxSubs) + ",max-keys=" + strconv.Itoa(metadataMaxKeys) + ",max-value-bytes=" + strconv.Itoa(metadataMaxValueBytes)
 	}
 	return ""
 }
@@ -478,10 +486,11 @@ func (c *Session) welcome() {
 	c.reply(RPL_WELCOME, "Welcome to the "+cfg.Network+" IRC network, "+c.prefix())
 	c.reply(RPL_YOURHOST, "Your host is "+cfg.Name+", running labchat")
 	c.reply(RPL_CREATED, "This server was created "+s.created.UTC().Format(time.RFC1123))
-	c.reply(RPL_MYINFO, cfg.Name, serverVersion(), "Biow", "Ibeiklmnostuv", "Ibeklov")
+	c.reply(RPL_MYINFO, cfg.Name, serverVersion(), "Biow", "CIbeiklmnostuv", "Ibeklov")
 	c.sendISupport()
 	c.handleLusers(nil)
 	c.handleMotd(nil)
+	c.applyPreregMetadata()
 	if c.account != "" {
 		c.sendPreviousLogin()
 		c.deliverOffline()
@@ -903,6 +912,7 @@ func (c *Session) handleWhois(m *Message) {
 	}
 	t := u.first()
 	tnick, user, ip, real, account, away, oper, bot := u.nick, t.userOrNick(), t.hostname(), t.realname, t.account, t.presence.away, t.isOper(), t.bot
+	meta := maps.Clone(u.meta)
 	// The user's rooms are those of all its connections; idle is the least of theirs, signon
 	// the oldest's.
 	var rooms []string
@@ -936,6 +946,9 @@ func (c *Session) handleWhois(m *Message) {
 		c.reply(RPL_WHOISBOT, tnick, "is a bot on "+s.cfg.Network)
 	}
 	c.reply(RPL_WHOISIDLE, tnick, strconv.Itoa(int(idle.Seconds())), strconv.FormatInt(signon.Unix(), 10), "seconds idle, signon time")
+	for _, key := range sortedKeys(meta) {
+		c.reply(RPL_WHOISKEYVALUE, tnick, key, "*", meta[key])
+	}
 	c.reply(RPL_ENDOFWHOIS, tnick, "End of /WHOIS list")
 }
 

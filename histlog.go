@@ -8,6 +8,15 @@ package main
 //	2026-11-24T21:00:00.123Z <TAB> msgid <TAB> PRIVMSG <TAB> alice <TAB> #lab <TAB> hello, world
 //	time (RFC 3339, UTC)         id           kind          from         to          text
 //
+// A seventh field, present only when the message had tags worth keeping, holds them in IRC's
+// tag encoding (client-only tags such as +draft/reply and +draft/react, and the sender's
+// account): "...<TAB>text<TAB>+draft/reply=abc;account=alice". Lines without it, every line
+// written before it existed included, read as before. Kinds besides PRIVMSG and NOTICE:
+// TAGMSG (a reaction), TOPIC, REDACT (text: the redacted msgid, a space, the reason) and
+// CALL (calllog.go).
+//
+// A multiline message (multiline.go) is one line whose text holds "\n" between its lines.
+//
 // Text is escaped so that any byte string round-trips exactly and every message stays on one
 // line: backslash as \\, TAB as \t, LF as \n, CR as \r, other control bytes and bytes that
 // are not UTF-8 as \xHH, so every log file is valid UTF-8. The other fields hold no such bytes
@@ -44,6 +53,7 @@ type LogEntry struct {
 	From  string
 	To    string // the room, or the nick the message was sent to
 	Text  string
+	Tags  map[string]string // client-only tags and the sender's account; nil for none
 }
 
 const logTimeLayout = "2006-01-02T15:04:05.000Z07:00"
@@ -60,7 +70,33 @@ func (e *LogEntry) AppendLine(buf []byte) []byte {
 	}
 	buf = append(buf, '\t')
 	buf = appendLogText(buf, e.Text)
+	if len(e.Tags) > 0 {
+		if t, err := (&Message{Tags: e.Tags}).appendTags(nil); err == nil && len(t) > 2 {
+			buf = append(buf, '\t')
+			buf = appendLogText(buf, string(t[1:len(t)-1])) // without '@' and the space
+		}
+	}
 	return append(buf, '\n')
+}
+
+// splitLogTags cuts the optional tags field off the rest of a line after its five fields.
+func splitLogTags(rest []byte) (text, tags []byte) {
+	if tab := bytes.IndexByte(rest, '\t'); tab >= 0 {
+		return rest[:tab], rest[tab+1:]
+	}
+	return rest, nil
+}
+
+// parseLogTags decodes the tags field; a field that does not parse is dropped, not the line.
+func parseLogTags(b []byte) map[string]string {
+	if len(b) == 0 {
+		return nil
+	}
+	s, err := unescapeLogText(b)
+	if err != nil {
+		return nil
+	}
+	return parseTags(s)
 }
 
 // appendLogField writes a field that should hold no control bytes; if one slips through it
@@ -116,7 +152,8 @@ func ParseLogLine(line []byte) (LogEntry, error) {
 		}
 		fields[i], rest = rest[:tab], rest[tab+1:]
 	}
-	fields[5] = rest
+	var tags []byte
+	fields[5], tags = splitLogTags(rest)
 	t, err := time.Parse(logTimeLayout, string(fields[0]))
 	if err != nil {
 		return e, ErrBadLogLine
@@ -136,6 +173,7 @@ func ParseLogLine(line []byte) (LogEntry, error) {
 	if e.Text, err = unescapeLogText(fields[5]); err != nil {
 		return e, err
 	}
+	e.Tags = parseLogTags(tags)
 	return e, nil
 }
 

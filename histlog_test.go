@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -31,7 +32,7 @@ func TestLogLineRoundTripsAnyText(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ParseLogLine(%q): %v", line, err)
 		}
-		if got != e {
+		if !reflect.DeepEqual(got, e) {
 			t.Errorf("round trip of %q: got %+v, want %+v", text, got, e)
 		}
 	}

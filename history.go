@@ -50,6 +50,7 @@ func historyCommand() *cli.Command {
 			&cli.IntFlag{Name: "limit", Usage: "only the last `N` matches"},
 			&cli.BoolFlag{Name: "json", Usage: "print JSON lines: time, msgid, kind, from, to, text, conversation, server"},
 			&cli.BoolFlag{Name: "utc", Usage: "show and read times in UTC instead of local time"},
+			&cli.BoolFlag{Name: "redacted", Usage: "also show deleted (redacted) messages, marked [deleted by NICK]: the logs keep them (redact.go)"},
 		},
 		Action: runHistory,
 	}
@@ -66,6 +67,9 @@ type historyQuery struct {
 	limit  int
 	json   bool
 	utc    bool
+
+	showRedacted bool
+	redacted     map[string]string // msgid → who deleted it, from the REDACT lines of the logs
 }
 
 func runHistory(c *cli.Context) error {
@@ -87,6 +91,10 @@ func runHistory(c *cli.Context) error {
 	}
 	if total == 0 {
 		return withExit(exitFailure, fmt.Errorf("no chat logs in %s", describeRoots(roots)))
+	}
+	q.showRedacted = c.Bool("redacted")
+	if q.redacted, err = redactedIDs(roots, q); err != nil {
+		return err
 	}
 	out := bufio.NewWriterSize(c.App.Writer, 64<<10)
 	hr := newHistoryRun(q, out)
@@ -339,6 +347,36 @@ func unescapePathName(s string) (string, bool) {
 }
 
 // logFile is one conversation's log of one UTC day.
+// redactedIDs reads the REDACT lines of every day of the queried conversations (a message
+// may be deleted days after it was sent) and returns who deleted which msgid.
+func redactedIDs(roots []logRoot, q *historyQuery) (map[string]string, error) {
+	all := *q
+	all.since, all.until = time.Time{}, time.Time{}
+	files, _, err := listLogFiles(roots, &all)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string)
+	needle := []byte("\tREDACT\t")
+	for _, f := range files {
+		data, err := os.ReadFile(f.path)
+		if err != nil {
+			return nil, withExit(exitFailure, fmt.Errorf("read %s: %w", f.path, err))
+		}
+		if !bytes.Contains(data, needle) {
+			continue
+		}
+		readLog(bytes.NewReader(data), func(e LogEntry) error {
+			if e.Kind == "REDACT" {
+				id, _, _ := strings.Cut(e.Text, " ")
+				out[id] = e.From
+			}
+			return nil
+		})
+	}
+	return out, nil
+}
+
 type logFile struct {
 	path, conversation, server string
 	day                        string // YYYY-MM-DD (UTC)
@@ -488,6 +526,16 @@ func (hr *historyRun) finish(s *logScanner) error {
 // emit prints e, or with --limit keeps it among the last N. A message logged twice (by the
 // server and a client on the same PC, or by two clients sharing a data dir) is shown once.
 func (hr *historyRun) emit(e historyEntry) error {
+	switch e.Kind {
+	case "REDACT", "TAGMSG", "TOPIC":
+		return nil // bookkeeping and events, not messages
+	}
+	if by, gone := hr.q.redacted[e.MsgID]; gone && e.MsgID != "" {
+		if !hr.q.showRedacted {
+			return nil
+		}
+		e.Text = "[deleted by " + by + "] " + e.Text
+	}
 	if e.MsgID != "" && !hr.seen.add(e.Time, e.MsgID) {
 		return nil
 	}
@@ -581,9 +629,19 @@ func (hr *historyRun) appendColumns(buf []byte, e *LogEntry) []byte {
 	buf = appendColumn(buf, displayText(to), 12)
 	buf = appendColumn(buf, displayText(from), 10)
 	buf = append(buf, "  "...)
-	buf = append(buf, displayText(text)...)
+	// A multiline message: its further lines under the first, indented past the columns.
+	for i, line := range strings.Split(text, "\n") {
+		if i > 0 {
+			buf = append(buf, '\n')
+			buf = append(buf, historyIndent...)
+		}
+		buf = append(buf, displayText(line)...)
+	}
 	return append(buf, '\n')
 }
+
+// historyIndent lines up a multiline message's further lines with its text column.
+var historyIndent = strings.Repeat(" ", len("2006-01-02 15:04:05")+2+12+2+10+2-2) + "| "
 
 // displayText is sanitize without the copy when there is nothing to drop (0xc2 leads the
 // C1 controls in UTF-8).
@@ -874,7 +932,8 @@ func parseLogEntry(line []byte) (LogEntry, error) {
 			fields[i] = ""
 		}
 	}
-	return LogEntry{Time: t, MsgID: fields[0], Kind: fields[1], From: fields[2], To: fields[3], Text: rest}, nil
+	text, tags, _ := strings.Cut(rest, "\t")
+	return LogEntry{Time: t, MsgID: fields[0], Kind: fields[1], From: fields[2], To: fields[3], Text: text, Tags: parseLogTags([]byte(tags))}, nil
 }
 
 // parseLogTime reads the "2006-01-02T15:04:05.000Z\t" a line starts with, as time.Parse
@@ -911,7 +970,8 @@ func logTextField(line []byte) []byte {
 		}
 		line = line[tab+1:]
 	}
-	return line
+	text, _ := splitLogTags(line)
+	return text
 }
 
 // appendUnescapedLogText is histlog.go's unescapeLogText into a reused buffer.

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -152,7 +153,7 @@ func TestHistoryJSONFields(t *testing.T) {
 		{Time: "2026-11-24T09:00:00.000Z", MsgID: "s3", Kind: "PRIVMSG", From: "bob", To: "#lab", Text: "tab\there and back\\slash", Conversation: "room-lab"},
 		{Time: "2026-11-24T12:00:00.000Z", MsgID: "o1", Kind: "PRIVMSG", From: "alice", To: "#lab", Text: "same room name, other server", Conversation: "room-lab", Server: "other.example:7000"},
 	}
-	if !slices.Equal(got, want) {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("--json = %+v;\nwant %+v", got, want)
 	}
 }
@@ -314,7 +315,7 @@ func TestLogScannerMatchesReadLog(t *testing.T) {
 			for s.advance() {
 				got = append(got, s.cur)
 			}
-			if s.err != nil || s.skipped != 0 || !slices.Equal(got, want) {
+			if s.err != nil || s.skipped != 0 || !reflect.DeepEqual(got, want) {
 				t.Errorf("query %+v, buffer %d: %d entries (err %v, skipped %d); want %d", q, size, len(got), s.err, s.skipped, len(want))
 			}
 		}
@@ -574,7 +575,7 @@ func TestParseLogEntryAgreesWithParseLogLine(t *testing.T) {
 	for _, line := range lines {
 		want, werr := ParseLogLine([]byte(line))
 		got, gerr := parseLogEntry([]byte(line))
-		if (werr != nil) != (gerr != nil) || werr == nil && (got != want || got.Time.Location() != want.Time.Location()) {
+		if (werr != nil) != (gerr != nil) || werr == nil && (!reflect.DeepEqual(got, want) || got.Time.Location() != want.Time.Location()) {
 			t.Errorf("parseLogEntry(%q) = %+v, %v; ParseLogLine = %+v, %v", line, got, gerr, want, werr)
 		}
 	}

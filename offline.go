@@ -136,7 +136,7 @@ func (q *offlineQueues) trim(account string, n int64, token uint64) error {
 // storeOffline queues a PRIVMSG for target if it is an account with no connected session,
 // and tells the sender. It reports false when target is no such account (or is connected
 // under another nick), leaving the reply to the caller.
-func (c *Session) storeOffline(target string, ev Message) bool {
+func (c *Session) storeOffline(target string, ev Message, multi []mlLine) bool {
 	s := c.s
 	q := s.offline
 	if q == nil {
@@ -157,8 +157,8 @@ func (c *Session) storeOffline(target string, ev Message) bool {
 	s.mu.RUnlock()
 	ev.Params[0] = account
 	o := newOutMsg(ev)
-	if o.body == nil {
-		c.replyTooLongToRelay(ev.Command, target, relayedLen(&ev))
+	if n := o.setMulti(multi); o.body == nil {
+		c.replyTooLongToRelay(ev.Command, target, max(n, relayedLen(&ev)))
 		return true
 	}
 	e := LogEntry{Time: o.at, MsgID: o.msgid, Kind: "PRIVMSG", From: from, To: account, Text: o.msg.Param(1)}
@@ -238,10 +238,9 @@ func offlineLine(e *LogEntry, nick string, caps capSet) []byte {
 	m := historyMessage(e, caps, "")
 	m.Command = "PRIVMSG"
 	m.Params[0] = nick
-	b, err := m.AppendTo(nil)
-	if err != nil {
-		m.Params[1] = e.Text
-		b, _ = m.AppendTo(nil)
+	if b := encodeHistory(m, caps); b != nil {
+		return b
 	}
-	return b
+	m.Params[1] = e.Text
+	return encodeHistory(m, caps)
 }

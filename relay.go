@@ -20,11 +20,12 @@ type outMsg struct {
 	msg      Message // Tags holds only client-only (+) tags, relayed to message-tags clients
 	at       time.Time
 	msgid    string
-	body     []byte    // the line without tags, CRLF included
-	variants [8][]byte // indexed by variant
-	tagOnly  bool      // TAGMSG: only for clients with message-tags
-	account  string    // the sender's account, for account-tag clients ("" for none)
-	bot      bool      // the sender is a bot (+B): a "bot" tag for message-tags clients
+	body     []byte     // the line without tags, CRLF included
+	variants [16][]byte // indexed by variant
+	multi    []mlLine   // a draft/multiline message's lines (multiline.go); msg's text is them joined
+	tagOnly  bool       // TAGMSG: only for clients with message-tags
+	account  string     // the sender's account, for account-tag clients ("" for none)
+	bot      bool       // the sender is a bot (+B): a "bot" tag for message-tags clients
 }
 
 // eventFrom is newOutMsg for an event c causes, tagged with c's account and bot mode;
@@ -58,6 +59,9 @@ func (o *outMsg) variant(caps capSet) int {
 	if caps&capAccountTag != 0 && o.account != "" {
 		v |= 4
 	}
+	if o.multi != nil && caps&(capMultiline|capBatch) == capMultiline|capBatch {
+		v |= 8
+	}
 	return v
 }
 
@@ -83,6 +87,10 @@ func (o *outMsg) bytesFor(caps capSet) []byte {
 	}
 	if v&1 != 0 {
 		tags["time"] = o.at.UTC().Format("2006-01-02T15:04:05.000Z")
+	}
+	if o.multi != nil {
+		o.variants[v] = o.multilineBytes(v, tags)
+		return o.variants[v]
 	}
 	b := o.body
 	if len(tags) > 0 {
@@ -110,6 +118,21 @@ func newMsgIDPrefix() string {
 // newMsgID is unique per server run and cheap: a random prefix and a counter.
 func newMsgID() string {
 	return msgidPrefix + strconv.FormatUint(msgidCounter.Add(1), 36)
+}
+
+// setMulti makes o a multiline message of these lines (nil: it is not one). It returns the
+// relayed length of a line too long to relay, leaving o.body nil, or 0.
+func (o *outMsg) setMulti(lines []mlLine) int {
+	if lines == nil {
+		return 0
+	}
+	o.multi = lines
+	if n := multilineTooLong(o.msg.Source, o.msg.Command, o.msg.Param(0), lines); n > 0 {
+		o.body = nil
+		return n
+	}
+	o.body = []byte{} // the lines are encoded per variant (multilineBytes)
+	return 0
 }
 
 // clientTags keeps the client-only tags (those starting with '+') of an incoming message.
@@ -167,22 +190,23 @@ func (c *Session) handlePrivmsg(m *Message) {
 		if status, room, ok := statusTarget(target); ok {
 			c.relayToStatus(status, room, ev, notice)
 		} else if strings.HasPrefix(target, "#") {
-			c.relayToRoom(target, ev, notice)
+			c.relayToRoom(target, ev, notice, nil)
 		} else if strings.HasPrefix(target, "$") {
 			c.announce(target, ev, notice)
 		} else {
-			c.relayToUser(target, ev, notice)
+			c.relayToUser(target, ev, notice, nil)
 		}
 	}
 }
 
-func (c *Session) relayToUser(target string, ev Message, notice bool) {
+// relayToUser and relayToRoom relay one message; multi holds the lines of a multiline one.
+func (c *Session) relayToUser(target string, ev Message, notice bool, multi []mlLine) {
 	s := c.s
 	s.mu.RLock()
 	u := s.nicks[casefold(target)]
 	if u == nil {
 		s.mu.RUnlock()
-		if ev.Command == "PRIVMSG" && c.storeOffline(target, ev) {
+		if ev.Command == "PRIVMSG" && c.storeOffline(target, ev, multi) {
 			return
 		}
 		if !notice {
@@ -194,9 +218,9 @@ func (c *Session) relayToUser(target string, ev Message, notice bool) {
 	ev.Source = c.prefix()
 	ev.Params[0] = u.nick
 	o := c.eventFrom(ev)
-	if o.body == nil {
+	if n := o.setMulti(multi); o.body == nil {
 		s.mu.RUnlock()
-		c.replyTooLongToRelay(ev.Command, target, relayedLen(&ev))
+		c.replyTooLongToRelay(ev.Command, target, max(n, relayedLen(&ev)))
 		return
 	}
 	o.tagOnly = ev.Command == "TAGMSG"
@@ -221,7 +245,7 @@ func (c *Session) relayToUser(target string, ev Message, notice bool) {
 	s.mu.RUnlock()
 }
 
-func (c *Session) relayToRoom(target string, ev Message, notice bool) {
+func (c *Session) relayToRoom(target string, ev Message, notice bool, multi []mlLine) {
 	s := c.s
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -238,11 +262,17 @@ func (c *Session) relayToRoom(target string, ev Message, notice bool) {
 		}
 		return
 	}
+	if text := ev.Param(1); r.modeC && strings.HasPrefix(text, "\x01") && !strings.HasPrefix(text, "\x01ACTION ") {
+		if !notice {
+			c.reply(ERR_CANNOTSENDTOCHAN, r.name, "Cannot send to channel (+C: no CTCP here but /me)")
+		}
+		return
+	}
 	ev.Source = c.prefix()
 	ev.Params[0] = r.name
 	o := c.eventFrom(ev)
-	if o.body == nil {
-		c.replyTooLongToRelay(ev.Command, target, relayedLen(&ev))
+	if n := o.setMulti(multi); o.body == nil {
+		c.replyTooLongToRelay(ev.Command, target, max(n, relayedLen(&ev)))
 		return
 	}
 	o.tagOnly = ev.Command == "TAGMSG"

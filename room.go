@@ -29,13 +29,15 @@ type Room struct {
 	modeS    bool // secret: hidden from LIST, WHOIS and NAMES of non-members
 	modeI    bool // invite-only: JOIN needs an INVITE or a +I match
 	modeU    bool // quiet (auditorium): plain members' JOIN/PART/QUIT reach only operators
+	modeC    bool // no CTCP but ACTION (/me): a room's CTCP VERSION and PING floods stop
 	key      string
 	limit    int // +l: most members; 0 is none
 	bans     []maskEntry
 	excepts  []maskEntry
 	invex    []maskEntry
 	joinedAt map[*Session]time.Time
-	hist     roomHistory // who may read its history (roomhistory.go)
+	hist     roomHistory       // who may read its history (roomhistory.go)
+	meta     map[string]string // draft/metadata-3 keys (metadata.go)
 
 	relayMu sync.Mutex // tier 2; one relay at a time, so members see one order
 	list    []*Session // members snapshot for relays; nil after a change. Read and rebuilt
@@ -140,6 +142,8 @@ func (r *Room) flag(mode byte) *bool {
 		return &r.modeT
 	case 'u':
 		return &r.modeU
+	case 'C':
+		return &r.modeC
 	}
 	return nil
 }
@@ -148,7 +152,7 @@ func (r *Room) flag(mode byte) *bool {
 // members and server operators: an outsider asking MODE must not learn it.
 func (r *Room) modeParams(asker *Session) []string {
 	m := "+"
-	for _, mode := range []byte("imnstu") {
+	for _, mode := range []byte("imnstuC") {
 		if *r.flag(mode) {
 			m += string(mode)
 		}
@@ -326,6 +330,9 @@ func (c *Session) join(name, key string) {
 	s.mu.Unlock()
 	c.sendTopic(r, false)
 	c.sendNames(r)
+	s.mu.RLock()
+	c.sendJoinMetadataLocked(r)
+	s.mu.RUnlock()
 }
 
 func (c *Session) partAll() {
@@ -384,17 +391,35 @@ func (c *Session) handleNames(m *Message) {
 		c.reply(RPL_ENDOFNAMES, "*", "End of /NAMES list")
 		return
 	}
-	for name := range strings.SplitSeq(m.Params[0], ",") {
-		if r := c.s.lookupRoom(name); r != nil {
+	names := strings.Split(m.Params[0], ",")
+	if len(names) > 4 {
+		c.reply("407", m.Params[0], "Too many targets (NAMES takes at most 4 rooms)")
+		return
+	}
+	if len(names) == 1 {
+		if r := c.s.lookupRoom(names[0]); r != nil {
 			c.sendNames(r)
 		} else {
-			c.reply(RPL_ENDOFNAMES, name, "End of /NAMES list")
+			c.reply(RPL_ENDOFNAMES, names[0], "End of /NAMES list")
+		}
+		return
+	}
+	// Several rooms (TARGMAX NAMES:4): their 353s, then one 366 for the whole list.
+	for _, name := range names {
+		if r := c.s.lookupRoom(name); r != nil {
+			c.sendNamesLines(r)
 		}
 	}
+	c.reply(RPL_ENDOFNAMES, m.Params[0], "End of /NAMES list")
 }
 
 // sendNames lists the room's members that c may see in 353 lines that fit the 512-byte limit.
 func (c *Session) sendNames(r *Room) {
+	c.reply(RPL_ENDOFNAMES, c.sendNamesLines(r), "End of /NAMES list")
+}
+
+// sendNamesLines sends the 353 lines of sendNames and returns the room's name.
+func (c *Session) sendNamesLines(r *Room) string {
 	s := c.s
 	s.mu.RLock()
 	names := r.namesLocked(c)
@@ -415,7 +440,7 @@ func (c *Session) sendNames(r *Room) {
 	if len(line) > 0 {
 		c.reply(RPL_NAMREPLY, symbol, room, strings.Join(line, " "))
 	}
-	c.reply(RPL_ENDOFNAMES, room, "End of /NAMES list")
+	return room
 }
 
 // namesLocked is the NAMES entries asker may see, formatted for its caps; s.mu must be held.
@@ -465,7 +490,10 @@ func (c *Session) handleTopic(m *Message) {
 	case r.modeT && !c.roomOpLocked(r, "TOPIC", modes):
 	default:
 		r.topic, r.topicBy, r.topicAt = topic, c.prefix(), time.Now()
-		r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "TOPIC", Params: []string{r.name, topic}}), c)
+		o := c.eventFrom(Message{Source: c.prefix(), Command: "TOPIC", Params: []string{r.name, topic}})
+		// Logged for draft/event-playback; a failed write costs only that replay.
+		s.logMessage(r.logName, o, c.nick)
+		r.broadcastLocked(o, c)
 	}
 }
 
@@ -499,13 +527,14 @@ func (c *Session) handleList(m *Message) {
 		n           int
 	}
 	filter := parseListFilter(m.Param(0))
+	now := time.Now()
 	s.mu.RLock()
 	var entries []entry
 	for key, r := range s.rooms {
 		if _, member := r.members[c]; r.modeS && !member {
 			continue // a secret room is not listed to outsiders
 		}
-		if n := r.userCountLocked(); filter.match(key, n) {
+		if n := r.userCountLocked(); filter.match(key, n) && filter.matchTimes(r.created, r.topicAt, now) {
 			entries = append(entries, entry{r.name, r.topic, n})
 		}
 	}
@@ -518,16 +547,54 @@ func (c *Session) handleList(m *Message) {
 	c.reply(RPL_LISTEND, "End of /LIST")
 }
 
-// listFilter is LIST's argument under ISUPPORT ELIST=MNU: comma-separated room names or
-// masks (any may match), !masks (none may match) and <n / >n bounds on the member count.
+// listFilter is LIST's argument under ISUPPORT ELIST=CMNTU: comma-separated room names or
+// masks (any may match), !masks (none may match), <n / >n bounds on the member count, and
+// C<n / C>n (created less / more than n minutes ago), T<n / T>n (topic set less / more than
+// n minutes ago; a room without a topic matches no T bound).
 type listFilter struct {
 	masks, notMasks    []string // casefolded
 	moreThan, lessThan int      // lessThan 0: no upper bound
+	age                [2]timeBound
+}
+
+// timeBound is "less than" and "more than" a number of minutes ago; -1 for unset.
+type timeBound struct{ less, more int }
+
+// matchTimes applies the C and T bounds.
+func (f listFilter) matchTimes(created, topicAt, now time.Time) bool {
+	for i, at := range [2]time.Time{created, topicAt} {
+		b := f.age[i]
+		if b.less < 0 && b.more < 0 {
+			continue
+		}
+		if at.IsZero() {
+			return false
+		}
+		mins := now.Sub(at).Minutes()
+		if b.less >= 0 && mins >= float64(b.less) || b.more >= 0 && mins <= float64(b.more) {
+			return false
+		}
+	}
+	return true
 }
 
 func parseListFilter(arg string) listFilter {
-	f := listFilter{moreThan: -1, lessThan: -1}
+	f := listFilter{moreThan: -1, lessThan: -1, age: [2]timeBound{{-1, -1}, {-1, -1}}}
 	for item := range strings.SplitSeq(arg, ",") {
+		if len(item) > 2 && (item[0] == 'C' || item[0] == 'T') && (item[1] == '<' || item[1] == '>') {
+			if n, err := strconv.Atoi(item[2:]); err == nil && n >= 0 {
+				b := &f.age[0]
+				if item[0] == 'T' {
+					b = &f.age[1]
+				}
+				if item[1] == '<' {
+					b.less = n
+				} else {
+					b.more = n
+				}
+				continue
+			}
+		}
 		if n, err := strconv.Atoi(strings.TrimLeft(item, "<>")); err == nil && item[0] == '<' {
 			f.lessThan = n
 			continue

@@ -23,9 +23,9 @@ func TestISupportListsTheRoomModes(t *testing.T) {
 	c := dialIRC(t, ts.addr, "c")
 	c.send("NICK c")
 	c.send("USER c 0 * :c")
-	c.expect(" 004 c \\S+ \\S+ B?iow Ibeiklmnostuv :?Ibeklov$")
+	c.expect(" 004 c \\S+ \\S+ B?iow CIbeiklmnostuv :?Ibeklov$")
 	lines := strings.Join(c.sync(), "\n")
-	for _, tok := range []string{"CHANMODES=beI,k,l,imnstu", "EXCEPTS=e", "INVEX=I", "EXTBAN=$,a", "ACCOUNTEXTBAN=a", "MAXLIST=beI:100", "KEYLEN=32"} {
+	for _, tok := range []string{"CHANMODES=beI,k,l,imnstuC", "EXCEPTS=e", "INVEX=I", "EXTBAN=$,a", "ACCOUNTEXTBAN=a", "MAXLIST=beI:100", "KEYLEN=32"} {
 		if !strings.Contains(lines, " "+tok+" ") {
 			t.Errorf("ISUPPORT lacks %s:\n%s", tok, lines)
 		}

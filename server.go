@@ -47,6 +47,7 @@ type Server struct {
 	created  time.Time
 	isupport []string       // RPL_ISUPPORT tokens, computed once
 	history  *chatLog       // nil when server.history is off
+	redacted redactions     // redacted msgids per conversation (redact.go)
 	offline  *offlineQueues // nil when server.offline_queue_max is 0
 	trace    *tracer        // nil unless --trace; set before Listen
 
@@ -399,7 +400,7 @@ func (s *Server) buildISupport() []string {
 	tokens := []string{
 		"CASEMAPPING=ascii",
 		"CHANTYPES=#",
-		"CHANMODES=beI,k,l,imnstu",
+		"CHANMODES=beI,k,l,imnstuC",
 		"EXCEPTS=e",
 		"INVEX=I",
 		"EXTBAN=$,a",
@@ -412,8 +413,8 @@ func (s *Server) buildISupport() []string {
 		"TOPICLEN=" + strconv.Itoa(maxTopicLen),
 		"KICKLEN=" + strconv.Itoa(maxTopicLen),
 		"NETWORK=" + s.cfg.Network,
-		"TARGMAX=PRIVMSG:4,NOTICE:4,TAGMSG:4,JOIN:,PART:,KICK:,NAMES:1,WHOIS:1",
-		"ELIST=MNU",
+		"TARGMAX=PRIVMSG:4,NOTICE:4,TAGMSG:4,JOIN:,PART:,KICK:,NAMES:4,WHOIS:1",
+		"ELIST=CMNTU",
 		"WHOX",
 		"AWAYLEN=" + strconv.Itoa(maxAwayLen),
 		"MONITOR=" + strconv.Itoa(s.cfg.MonitorLimit),
@@ -430,7 +431,11 @@ func (s *Server) buildISupport() []string {
 
 // offersCap reports whether the server offers a capability with its configuration.
 func (s *Server) offersCap(bit capSet) bool {
-	return bit != capChathistory || s.history != nil
+	switch bit {
+	case capChathistory, capEventPlayback, capRedaction:
+		return s.history != nil
+	}
+	return true
 }
 
 // checkListenAddr catches a mistyped address as a usage error before the listen call, whose

@@ -47,6 +47,10 @@ const (
 	capSetname
 	capInviteNotify
 	capChghost
+	capMultiline     // draft/multiline (multiline.go)
+	capRedaction     // draft/message-redaction (redact.go)
+	capMetadata      // draft/metadata-3 (metadata.go)
+	capEventPlayback // draft/event-playback: TAGMSG and TOPIC in CHATHISTORY replies
 )
 
 // capNames is the order CAP LS lists them in; values are added by capValue.
@@ -62,6 +66,10 @@ var capNames = []struct {
 	{"chghost", capChghost},
 	{"draft/account-registration", capAccountRegistration},
 	{"draft/chathistory", capChathistory},
+	{"draft/event-playback", capEventPlayback},
+	{"draft/message-redaction", capRedaction},
+	{"draft/metadata-3", capMetadata},
+	{"draft/multiline", capMultiline},
 	{"echo-message", capEchoMessage},
 	{"extended-join", capExtendedJoin},
 	{"labeled-response", capLabeledResponse},
@@ -103,11 +111,12 @@ type Session struct {
 	bot        bool   // user mode +B (IRCv3 bot-mode): marked in WHOIS, WHO and a bot tag
 	host       string // shown instead of the address once an operator set one (CHGHOST)
 	rooms      map[*Room]struct{}
-	invitedTo  map[*Room]struct{} // INVITEs not yet used; a room re-created is another Room
-	u          *User              // the user this connection is one of; set at registration (user.go)
-	renamed    string             // the user's new nick, chosen on another connection; see adoptNick
-	gone       bool               // removed from the registry; nothing may add it back
-	presence   presence           // AWAY and MONITOR state (presence.go)
+	invitedTo  map[*Room]struct{}  // INVITEs not yet used; a room re-created is another Room
+	u          *User               // the user this connection is one of; set at registration (user.go)
+	renamed    string              // the user's new nick, chosen on another connection; see adoptNick
+	gone       bool                // removed from the registry; nothing may add it back
+	presence   presence            // AWAY and MONITOR state (presence.go)
+	metaSubs   map[string]struct{} // METADATA SUB keys (metadata.go)
 
 	slot *connSlot // the connection's place in the budget (budget.go); given back when it ends
 
@@ -128,6 +137,8 @@ type Session struct {
 	label             string // labeled-response: the label of the command being run, or ""
 	labeled           []byte // replies to that command, held until it ends (labeled.go)
 	labeledLines      int
+	ml                *multilineBatch   // the draft/multiline batch being received (multiline.go)
+	metaPrereg        map[string]string // METADATA SET before registration (metadata.go)
 
 	lastActive atomic.Int64 // unix nanoseconds of the last line; read by WHO and WHOIS
 
@@ -192,7 +203,7 @@ func (c *Session) run() {
 				c.end("Connection closed")
 				return
 			}
-			if !c.throttle() {
+			if !c.inMultilineBatch(in.text) && !c.throttle() {
 				c.end(c.killReason)
 				return
 			}
@@ -520,6 +531,9 @@ func (c *Session) handleLine(in inLine) {
 	if !utf8.ValidString(in.text) {
 		// ISUPPORT UTF8ONLY: nothing that is not UTF-8 is relayed or stored.
 		c.fail(m.Command, "INVALID_UTF8", "Line not sent: it is not valid UTF-8 (this server accepts UTF-8 text only)")
+		return
+	}
+	if c.multilineLine(&m) {
 		return
 	}
 	cmd, ok := commandTable[m.Command]

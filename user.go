@@ -34,10 +34,11 @@ import (
 
 // User is a nick in the registry, Server.nicks. Guarded by Server.mu.
 type User struct {
-	nick      string     // as last written
-	account   string     // "" for a guest
-	sessions  []*Session // registered connections, oldest first; never empty while in nicks
-	announced bool       // MONITOR watchers were told it came online
+	nick      string            // as last written
+	account   string            // "" for a guest
+	sessions  []*Session        // registered connections, oldest first; never empty while in nicks
+	announced bool              // MONITOR watchers were told it came online
+	meta      map[string]string // draft/metadata-3 keys (metadata.go)
 }
 
 // first is the user's oldest connection, whose address and realname WHOIS and WHO show.

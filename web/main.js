@@ -11,7 +11,7 @@ import { casefold, isRoom, ctcp, splitMessage } from './lib/irc.js';
 import { Sounds, TitleFlasher, notify, askNotificationPermission } from './ui/alerts.js';
 import { $, icon } from './ui/dom.js';
 import { renderLogin, loginErrorView } from './ui/login.js';
-import { renderSidebar, renderHeader, renderMessages, renderMembers, renderCallBar, renderBanner } from './ui/chat.js';
+import { renderSidebar, renderHeader, renderMessages, renderMembers, renderCallBar, renderBanner, renderTyping } from './ui/chat.js';
 import { openMenu, closeMenu, promptDialog, showRoomList } from './ui/dialogs.js';
 
 // How long a call rings: the terminal client's default call_timeout (tests shorten it).
@@ -300,7 +300,72 @@ class App {
   }
 
   sendText(target, text) {
-    for (const part of splitMessage(text, 400)) this.send('PRIVMSG', target, part);
+    const tags = this.takeReplyTags(target);
+    this.typingSent = null; // the message itself tells the others typing is over
+    if (text.includes('\n')) {
+      if (!this.client || !this.client.sendMultiline('PRIVMSG', target, text, tags)) throw new CommandError(this.t('notConnected'));
+      return;
+    }
+    for (const part of splitMessage(text, 400)) {
+      if (!this.client || !this.client.sendTagged('PRIVMSG', [target, part], tags)) throw new CommandError(this.t('notConnected'));
+    }
+  }
+
+  // ---- replies, reactions, deletes, typing ----
+
+  startReply(c, m) {
+    this.replyTo = { conv: c.key, msgid: m.msgid, from: m.from, text: m.text };
+    renderTyping(this);
+    $('input').focus();
+  }
+
+  // takeReplyTags is the +draft/reply tag for a message to target, used up once sent.
+  takeReplyTags(target) {
+    const r = this.replyTo;
+    if (!r || r.conv !== casefold(target)) return null;
+    this.replyTo = null;
+    return { '+draft/reply': r.msgid };
+  }
+
+  react(c, m, emoji) {
+    const who = m.reactions?.get(emoji);
+    if (who && who.has(casefold(this.state.me.nick))) return; // one reaction of each kind
+    try {
+      if (!this.client || !this.client.sendTagged('TAGMSG', [c.name], { '+draft/reply': m.msgid, '+draft/react': emoji })) throw new CommandError(this.t('notConnected'));
+      if (!this.client.caps.has('echo-message')) { this.state.addReaction(m, emoji, this.state.me.nick); this.scheduleRender(); }
+    } catch (err) { this.composerError(err.message); }
+  }
+
+  deleteMessage(c, m) {
+    if (!globalThis.confirm(this.t('deleteConfirm'))) return;
+    try { this.send('REDACT', c.name, m.msgid); } catch (err) { this.composerError(err.message); }
+  }
+
+  // typingActive tells the conversation the user is typing, typingDone that the box was
+  // cleared without sending. The +typing spec: no notification within 3 seconds of another
+  // for a target (a "done" waits out the rest), and none after a message, which says it.
+  typingActive(target) {
+    if (!this.client || !this.client.connected || !this.client.caps.has('message-tags')) return;
+    const now = Date.now();
+    const k = casefold(target);
+    const last = this.typingSent || this.typingLastDone;
+    if (last?.conv === k && now - last.at < 3000) return;
+    this.typingSent = { conv: k, at: now };
+    this.client.sendTagged('TAGMSG', [target], { '+typing': 'active' });
+  }
+
+  typingDone(target) {
+    const sent = this.typingSent;
+    if (!sent || sent.conv !== casefold(target)) return;
+    clearTimeout(this.typingDoneTimer);
+    const wait = sent.at + 3000 - Date.now();
+    if (wait > 0) {
+      this.typingDoneTimer = setTimeout(() => { if (this.typingSent === sent && !$('input').value.trim()) this.typingDone(target); }, wait);
+      return;
+    }
+    this.typingSent = null;
+    this.typingLastDone = { conv: sent.conv, at: Date.now() };
+    if (this.client && this.client.connected && this.client.caps.has('message-tags')) this.client.sendTagged('TAGMSG', [target], { '+typing': 'done' });
   }
 
   // ---- effects of incoming lines ----
@@ -539,6 +604,7 @@ class App {
     if (!line.trim()) return;
     const ctx = {
       send: (...a) => (a[0] === 'PRIVMSG' && !a[2].startsWith('\x01') ? this.sendText(a[1], a[2]) : this.send(...a)),
+      sendMultiline: (target, text) => this.sendText(target, text),
       sendRaw: (l) => {
         if (/[\r\n\0]/.test(l)) throw new CommandError('one line at a time');
         if (!this.client || !this.client.connected) throw new CommandError(this.t('notConnected'));
@@ -698,6 +764,7 @@ class App {
     renderBanner(this);
     renderCallBar(this);
     renderMessages(this);
+    renderTyping(this);
     renderMembers(this);
     const c = this.activeConv();
     const input = $('input');

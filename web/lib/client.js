@@ -22,7 +22,51 @@ import {
 export const wantedCaps = [
   'sasl', 'draft/account-registration', 'server-time', 'message-tags', 'echo-message', 'batch',
   'draft/chathistory', 'away-notify', 'extended-monitor', 'account-notify', 'multi-prefix', 'cap-notify',
+  'draft/multiline', 'draft/message-redaction', 'draft/event-playback',
 ];
+
+// multilineLimits reads the draft/multiline cap value ("max-bytes=8192,max-lines=100").
+export function multilineLimits(value) {
+  const out = { maxBytes: 4096, maxLines: 24 };
+  for (const kv of (value || '').split(',')) {
+    const [k, v] = kv.split('=');
+    if (k === 'max-bytes' && Number(v) > 0) out.maxBytes = Number(v);
+    if (k === 'max-lines' && Number(v) > 0) out.maxLines = Number(v);
+  }
+  return out;
+}
+
+// multilineBatches splits a text of several lines into the batches draft/multiline allows:
+// each a list of {text, concat} lines, long lines cut (on character boundaries) into pieces
+// of at most pieceBytes that join without a break.
+export function multilineBatches(text, { maxBytes, maxLines }, pieceBytes = 400) {
+  const enc = new TextEncoder();
+  const lines = [];
+  for (const line of text.split('\n')) {
+    if (enc.encode(line).length <= pieceBytes) { lines.push({ text: line, concat: false }); continue; }
+    let piece = '';
+    let bytes = 0;
+    let first = true;
+    for (const ch of line) {
+      const n = enc.encode(ch).length;
+      if (bytes + n > pieceBytes) { lines.push({ text: piece, concat: !first }); first = false; piece = ''; bytes = 0; }
+      piece += ch;
+      bytes += n;
+    }
+    if (piece) lines.push({ text: piece, concat: !first });
+  }
+  const batches = [];
+  let cur = [];
+  let bytes = 0;
+  for (const l of lines) {
+    const n = enc.encode(l.text).length + 1;
+    if (cur.length && (cur.length >= maxLines || bytes + n > maxBytes)) { batches.push(cur); cur = []; bytes = 0; }
+    cur.push(cur.length ? l : { ...l, concat: false });
+    bytes += n;
+  }
+  if (cur.length) batches.push(cur);
+  return batches;
+}
 
 // LoginError is a refused login or registration; code is one of: wrong-password,
 // no-account, name-taken, password-short, bad-name, throttled, registration-off,
@@ -325,12 +369,27 @@ export class Client {
   onBatch(msg) {
     const ref = msg.params[0] || '';
     if (ref[0] === '+') {
-      this.batches.set(ref.slice(1), { type: msg.params[1] || '', params: msg.params.slice(2), messages: [], tags: msg.tags });
+      this.batches.set(ref.slice(1), { type: msg.params[1] || '', params: msg.params.slice(2), messages: [], tags: msg.tags, source: msg.source });
       return;
     }
     const b = this.batches.get(ref.slice(1));
     if (!b) return;
     this.batches.delete(ref.slice(1));
+    if (b.type === 'draft/multiline') {
+      // One message of many lines: it goes on as one PRIVMSG (or NOTICE) whose text holds
+      // the lines, with the batch's tags (msgid, time, reply), into the batch it is part of.
+      const lines = b.messages.filter((m) => m.command === 'PRIVMSG' || m.command === 'NOTICE');
+      if (!lines.length) return;
+      let text = '';
+      lines.forEach((m, i) => { text += (i && !('draft/multiline-concat' in m.tags) ? '\n' : '') + (m.params[1] || ''); });
+      const tags = { ...b.tags };
+      const outer = tags.batch;
+      delete tags.batch;
+      const one = { tags, source: b.source || lines[0].source, command: lines[0].command, params: [b.params[0] || lines[0].params[0], text], multiline: true };
+      if (outer && this.batches.has(outer)) this.batches.get(outer).messages.push(one);
+      else this.emit('message', { msg: one });
+      return;
+    }
     if (b.type === 'chathistory' || b.type === 'draft/chathistory-targets') {
       const key = b.type === 'chathistory' ? casefold(b.params[0] || '') : '*targets';
       const i = this.historyWaits.findIndex((w) => w.target === key);
@@ -438,6 +497,31 @@ export class Client {
     if (!this.ws) return line; // the connection ended under us; the close handler runs next
     this.ws.send(line);
     return line;
+  }
+
+  // sendTagged writes a command with tags (client-only +tags need message-tags).
+  sendTagged(command, params, tags) {
+    if (!this.connected) return false;
+    this.rawSend(command, params, this.caps.has('message-tags') ? tags : null);
+    return true;
+  }
+
+  // sendMultiline sends text of several lines as draft/multiline batches (tags on each
+  // batch), or without the cap as one message per non-blank line.
+  sendMultiline(command, target, text, tags = null) {
+    if (!this.connected) return false;
+    if (!this.caps.has('draft/multiline') || !this.caps.has('batch')) {
+      for (const line of text.split('\n')) if (line) this.sendTagged(command, [target, line], tags);
+      return true;
+    }
+    const limits = multilineLimits(this.offered?.get('draft/multiline'));
+    for (const lines of multilineBatches(text, limits)) {
+      const ref = 'ml' + (++this.batchSeq || (this.batchSeq = 1));
+      this.rawSend('BATCH', ['+' + ref, 'draft/multiline', target], this.caps.has('message-tags') ? tags : null);
+      for (const l of lines) this.rawSend(command, [target, l.text], l.concat ? { batch: ref, 'draft/multiline-concat': '' } : { batch: ref });
+      this.rawSend('BATCH', ['-' + ref]);
+    }
+    return true;
   }
 
   // send writes a command once logged in; it returns false when not connected.

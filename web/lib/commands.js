@@ -175,5 +175,10 @@ export function runInput(line, ctx) {
   const target = ctx.activeName();
   if (!target || ctx.activeKind() === 'server') throw new CommandError(ctx.t('noTarget'));
   const text = line.startsWith('//') ? line.slice(1) : line;
+  // A paste of several lines is one message (draft/multiline) where the UI can send one.
+  if (ctx.sendMultiline && text.includes('\n')) {
+    ctx.sendMultiline(target, text.replace(/^\n+|\n+$/g, ''));
+    return;
+  }
   for (const part of text.split('\n')) if (part) ctx.send('PRIVMSG', target, part);
 }

@@ -207,6 +207,7 @@ export class ChatState {
   applyHistory(target, msgs, { older = false } = {}) {
     let added = 0;
     for (const msg of msgs) {
+      if (msg.command === 'TAGMSG') { this.onTagmsg(msg, { history: true, forceConv: target }); continue; }
       if (msg.command !== 'PRIVMSG' && msg.command !== 'NOTICE') continue;
       const before = this.find(target)?.messages.length || 0;
       this.onPrivmsg(msg, { history: true, forceConv: target, at: older ? added : -1 });
@@ -242,7 +243,12 @@ export class ChatState {
     const c = this.conv(convName);
     if (!room && c.name !== convName && !self) c.name = convName; // the peer's own spelling
     const offline = !history && !room && !self && this.offlineWindow;
-    const m = this.addMessage(c, { msgid: msg.tags.msgid, time, from: nick, text, kind, self, offline, history }, { history, at });
+    const replyTo = msg.tags['+draft/reply'] || '';
+    const m = this.addMessage(c, { msgid: msg.tags.msgid, time, from: nick, text, kind, self, offline, history, replyTo, multiline: text.includes('\n') }, { history, at });
+    if (m) {
+      this.typingStopped(c, nick);
+      this.attachPending(c);
+    }
     if (!m || self || history) return [];
     if (room && c.joined && !c.members.has(casefold(nick))) c.members.set(casefold(nick), { nick, prefix: '' }); // a quiet room hides joins
     if (!room) this.setStatus(nick, this.status(nick) === 'away' ? 'away' : 'online', this.user(nick).away);
@@ -401,6 +407,104 @@ export class ChatState {
     return [...this.calls.values()].filter((k) => k.state === 'ringing');
   }
 
+  // ---- replies, reactions, typing, deletes ----
+
+  // convOf is the conversation a message to target from nick belongs to.
+  convOf(target, nick) {
+    return this.conv(isRoom(target) ? target : this.isMe(nick) ? target : nick);
+  }
+
+  findMessage(c, msgid) {
+    return msgid ? c.messages.find((m) => m.msgid === msgid) : undefined;
+  }
+
+  // onTagmsg: +draft/react (with +draft/reply naming the message) adds a reaction;
+  // +typing=active|paused|done says who is typing.
+  onTagmsg(msg, { history = false, forceConv = null } = {}) {
+    const { nick } = parseSource(msg.source);
+    const target = msg.params[0] || '';
+    if (!nick || !target) return [];
+    const c = forceConv ? this.conv(forceConv) : this.convOf(target, nick);
+    const react = msg.tags['+draft/react'];
+    const parent = msg.tags['+draft/reply'];
+    if (react && parent) {
+      if (msg.tags.msgid) {
+        if (c.seen.has(msg.tags.msgid)) return [];
+        c.seen.add(msg.tags.msgid);
+      }
+      const m = this.findMessage(c, parent);
+      if (!m) {
+        (c.pendingReacts ||= []).push({ parent, react, nick });
+        return [];
+      }
+      this.addReaction(m, react, nick);
+      return [];
+    }
+    const typing = msg.tags['+typing'] || msg.tags['+draft/typing'];
+    if (typing && !history && !this.isMe(nick)) {
+      const now = this.now();
+      if (typing === 'done') this.typingStopped(c, nick);
+      else (c.typing ||= new Map()).set(casefold(nick), { nick, until: now + (typing === 'paused' ? 30000 : 6000) });
+      return [{ type: 'typing', conv: c.key }];
+    }
+    return [];
+  }
+
+  addReaction(m, react, nick) {
+    m.reactions ||= new Map();
+    const who = m.reactions.get(react) || new Set();
+    who.add(casefold(nick));
+    m.reactions.set(react, who);
+    m.rev = (m.rev || 0) + 1;
+  }
+
+  // attachPending gives messages loaded later the reactions that arrived before them.
+  attachPending(c) {
+    if (!c.pendingReacts?.length) return;
+    c.pendingReacts = c.pendingReacts.filter((p) => {
+      const m = this.findMessage(c, p.parent);
+      if (m) this.addReaction(m, p.react, p.nick);
+      return !m;
+    });
+  }
+
+  typingStopped(c, nick) {
+    if (c.typing?.delete(casefold(nick))) return true;
+    return false;
+  }
+
+  // typingNow lists who is typing in c, dropping the expired.
+  typingNow(c) {
+    if (!c.typing) return [];
+    const now = this.now();
+    for (const [k, v] of c.typing) if (v.until <= now) c.typing.delete(k);
+    return [...c.typing.values()].map((v) => v.nick);
+  }
+
+  // onRedact drops a deleted message from its conversation (and whatever replied to it keeps
+  // a "deleted" quote).
+  onRedact(msg) {
+    const { nick } = parseSource(msg.source);
+    const target = msg.params[0] || '';
+    const msgid = msg.params[1] || '';
+    const c = this.convOf(target, nick);
+    const i = c.messages.findIndex((m) => m.msgid === msgid);
+    if (i < 0) return [];
+    const [gone] = c.messages.splice(i, 1);
+    (c.redacted ||= new Set()).add(msgid);
+    if (c.last && c.last.time === gone.time && c.last.text === gone.text) {
+      const prev = [...c.messages].reverse().find((m) => m.kind !== 'system');
+      c.last = prev ? { from: prev.from, text: prev.text, kind: prev.kind, time: prev.time, call: prev.call } : null;
+    }
+    for (const m of c.messages) if (m.replyTo === msgid) m.rev = (m.rev || 0) + 1;
+    return [{ type: 'redacted', conv: c.key, msgid }];
+  }
+
+  // canDelete: one's own messages, any message in a room one runs, anything for an operator.
+  canDelete(c, m) {
+    return !!m.msgid && (m.self || this.me.oper || (c.kind === 'room' && this.amOp(c)));
+  }
+
   // amOp reports whether the user runs room c (@, or ~ & of other servers).
   amOp(c) {
     const me = c && c.members.get(casefold(this.me.nick));
@@ -421,6 +525,8 @@ export class ChatState {
 const handlers = {
   PRIVMSG: ChatState.prototype.onPrivmsg,
   NOTICE: ChatState.prototype.onPrivmsg,
+  TAGMSG: ChatState.prototype.onTagmsg,
+  REDACT: ChatState.prototype.onRedact,
 
   '001'(msg) {
     this.me.nick = msg.params[0];
@@ -463,6 +569,7 @@ const handlers = {
       return [{ type: 'parted', conv: c.key }];
     }
     c.members.delete(casefold(nick));
+    this.typingStopped(c, nick); // who leaves is no longer typing (the +typing spec)
     this.system(c, nick, { i18n: 'left', args: [nick, msg.params[1] || ''] });
     return [];
   },
@@ -485,6 +592,7 @@ const handlers = {
   QUIT(msg) {
     const { nick } = parseSource(msg.source);
     for (const c of this.convs.values()) {
+      this.typingStopped(c, nick);
       if (c.members.delete(casefold(nick))) this.system(c, nick, { i18n: 'quit', args: [nick, msg.params[0] || ''] });
     }
     const before = this.setStatus(nick, 'offline');
@@ -572,6 +680,10 @@ const handlers = {
   },
 
   '305'() { this.me.away = ''; this.me.autoAway = false; return [{ type: 'away' }]; },
+  '381'(msg) { // RPL_YOUREOPER: operators may delete any message
+    this.me.oper = true;
+    return this.onNumeric(msg);
+  },
   '306'() { this.me.away ||= ' '; return [{ type: 'away' }]; },
 
   '730'(msg) { // RPL_MONONLINE

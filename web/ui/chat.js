@@ -39,7 +39,13 @@ function wire(app) {
   };
   const input = $('input');
   $('composer').onsubmit = (e) => { e.preventDefault(); app.submitInput(); input.focus(); };
-  input.addEventListener('input', () => autoGrow(input));
+  input.addEventListener('input', () => {
+    autoGrow(input);
+    const c = app.activeConv();
+    if (!c || c.kind === 'server') return;
+    if (input.value.trim() && !input.value.startsWith('/')) app.typingActive(c.name);
+    else app.typingDone(c.name);
+  });
   input.addEventListener('keydown', (e) => {
     if (e.isComposing || e.keyCode === 229) return; // an input method (pinyin) is composing
     if (e.key === 'Enter' && !e.shiftKey) {
@@ -253,6 +259,83 @@ function textNodes(text) {
   return linkify(text).map((p) => (p.href ? h('a', { href: p.href, target: '_blank', rel: 'noopener noreferrer nofollow' }, p.text) : p.text));
 }
 
+// blocks splits a message into text and ``` code fences; a fence left open runs to the end.
+export function blocks(text) {
+  const out = [];
+  const re = /```([^\n`]*)\n?([\s\S]*?)(?:```|$)/g;
+  let last = 0;
+  for (let m; (m = re.exec(text)); ) {
+    if (m.index === re.lastIndex) { re.lastIndex++; continue; }
+    if (m.index > last) out.push({ text: text.slice(last, m.index) });
+    out.push({ code: m[2].replace(/\n$/, ''), lang: m[1].trim() });
+    last = re.lastIndex;
+  }
+  if (last < text.length) out.push({ text: text.slice(last) });
+  return out;
+}
+
+function bodyNodes(text) {
+  if (!text.includes('```')) return textNodes(text);
+  return blocks(text).map((b) => (b.code !== undefined
+    ? h('pre', { class: 'code', 'data-lang': b.lang || null }, h('code', {}, b.code))
+    : h('span', {}, textNodes(b.text.replace(/^\n|\n$/g, '')))));
+}
+
+const quickReactions = ['👍', '❤️', '😂', '🎉', '👀', '✅'];
+
+function snippet(text, n = 80) {
+  const one = text.replace(/\s+/g, ' ').trim();
+  return one.length > n ? one.slice(0, n - 1) + '…' : one;
+}
+
+function quoteNode(app, c, m) {
+  const parent = app.state.findMessage(c, m.replyTo);
+  return h('button', {
+    type: 'button', class: 'quote', 'data-reply-to': m.replyTo,
+    onclick: () => { const el = document.querySelector('[data-msgid="' + CSS.escape(m.replyTo) + '"]'); if (el) { el.scrollIntoView({ block: 'center' }); el.classList.add('flash'); setTimeout(() => el.classList.remove('flash'), 1200); } },
+  }, parent ? [h('b', {}, parent.from), ' ', snippet(parent.text)] : app.t('replyGone'));
+}
+
+function reactionsNode(app, c, m) {
+  if (!m.reactions || !m.reactions.size) return null;
+  const me = app.state.me.nick.toLowerCase();
+  return h('div', { class: 'reactions' }, [...m.reactions].map(([emoji, who]) => h('button', {
+    type: 'button', class: 'reaction', 'data-react': emoji, 'data-count': who.size,
+    'aria-pressed': String(who.has(me)),
+    title: app.t('reactedBy', emoji, [...who].join(', ')),
+    onclick: () => app.react(c, m, emoji),
+  }, emoji + ' ' + who.size)));
+}
+
+function actionsNode(app, c, m) {
+  if (!m.msgid || c.kind === 'server') return null;
+  const t = app.t;
+  const picker = h('div', { class: 'react-picker', hidden: true }, quickReactions.map((e) => h('button', {
+    type: 'button', class: 'icon', 'data-pick': e, 'aria-label': e, onclick: () => { picker.hidden = true; app.react(c, m, e); },
+  }, e)));
+  return h('div', { class: 'msg-actions' },
+    h('button', { type: 'button', class: 'icon', 'data-action': 'reply', 'aria-label': t('reply'), title: t('reply'), onclick: () => app.startReply(c, m) }, icon('reply')),
+    h('button', { type: 'button', class: 'icon', 'data-action': 'react', 'aria-label': t('react'), title: t('react'), onclick: () => { picker.hidden = !picker.hidden; } }, icon('smile')),
+    app.state.canDelete(c, m) ? h('button', { type: 'button', class: 'icon', 'data-action': 'delete', 'aria-label': t('deleteMsg'), title: t('deleteMsg'), onclick: () => app.deleteMessage(c, m) }, icon('trash')) : null,
+    picker);
+}
+
+export function renderTyping(app) {
+  const el = $('typing');
+  const c = app.activeConv();
+  const who = c && c.kind !== 'server' ? app.state.typingNow(c) : [];
+  const text = who.length === 0 ? '' : who.length === 1 ? app.t('typing1', who[0]) : who.length === 2 ? app.t('typing2', who[0], who[1]) : app.t('typingMany');
+  if (el.textContent !== text) el.textContent = text;
+  clearTimeout(app.typingTimer);
+  if (who.length) app.typingTimer = setTimeout(() => renderTyping(app), 1000);
+  const bar = $('reply-bar');
+  const r = app.replyTo && c && app.replyTo.conv === c.key ? app.replyTo : null;
+  if (!r) { bar.hidden = true; bar.replaceChildren(); return; }
+  bar.hidden = false;
+  bar.replaceChildren(h('span', {}, app.t('replyingTo', r.from), ': ', h('span', { class: 'muted' }, snippet(r.text, 60))),
+    h('button', { type: 'button', class: 'icon', id: 'cancel-reply', 'aria-label': app.t('cancelReply'), onclick: () => { app.replyTo = null; renderTyping(app); } }, icon('x')));
+}
+
 export function renderMessages(app) {
   const el = $('messages');
   const c = app.activeConv() || app.state.conv(SERVER);
@@ -276,7 +359,7 @@ export function renderMessages(app) {
       prevDay = day;
     }
     if (m.id === c.divider) items.push({ key: 'divider', make: () => h('div', { class: 'divider', role: 'separator', id: 'new-divider' }, app.t('newMessages')) });
-    items.push({ key: 'm:' + m.id, make: () => messageNode(app, c, m, st.groupedWithPrevious(c, i) && new Date(c.messages[i - 1].time).toDateString() === day) });
+    items.push({ key: 'm:' + m.id + ':' + (m.rev || 0), make: () => messageNode(app, c, m, st.groupedWithPrevious(c, i) && new Date(c.messages[i - 1].time).toDateString() === day) });
   });
   const keys = items.map((it) => it.key);
   const prev = sameConv ? app.renderedKeys || [] : null;
@@ -321,14 +404,17 @@ function messageNode(app, c, m, grouped) {
       icon('phone'), callText(app, m, c), h('span', { class: 'muted' }, ' · ' + timeText(app, m.time)));
   }
   const mention = !m.self && c.kind === 'room' && m.kind !== 'notice' && new RegExp('(^|[^\\w-])' + st.me.nick.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '($|[^\\w-])', 'i').test(m.text);
-  const cls = ['msg', m.kind, m.self ? 'self' : '', mention ? 'mention' : '', m.offline ? 'offline' : ''].filter(Boolean).join(' ');
-  const body = m.kind === 'action' ? ['* ' + m.from + ' ', ...textNodes(m.text)] : textNodes(m.text);
+  const cls = ['msg', m.kind, m.self ? 'self' : '', mention ? 'mention' : '', m.offline ? 'offline' : '', m.multiline ? 'multiline' : ''].filter(Boolean).join(' ');
+  const body = m.kind === 'action' ? ['* ' + m.from + ' ', ...textNodes(m.text)] : bodyNodes(m.text);
   const meta = grouped ? null : h('div', { class: 'meta' },
     m.self ? null : h('button', { type: 'button', class: 'from', onclick: (e) => app.personMenu(m.from, e.currentTarget) }, m.from),
     h('time', { datetime: new Date(m.time).toISOString(), title: new Date(m.time).toLocaleString() }, timeText(app, m.time)));
   return h('div', { class: cls, 'data-msgid': m.msgid || '', 'data-from': m.from, 'data-kind': m.kind },
     meta,
+    m.replyTo ? quoteNode(app, c, m) : null,
     h('div', { class: 'bubble' }, body),
+    reactionsNode(app, c, m),
+    actionsNode(app, c, m),
     m.offline ? h('div', { class: 'offline-tag' }, icon('mail'), ' ' + app.t('offlineMsg') + ' · ' + new Date(m.time).toLocaleString(app.lang === 'zh' ? 'zh-CN' : undefined)) : null);
 }
 
