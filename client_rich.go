@@ -416,7 +416,7 @@ func (cs *clientSession) multilineLimits() (maxBytes, maxLines int) {
 	maxBytes, maxLines = 4096, 24
 	for kv := range strings.SplitSeq(cs.capValues["draft/multiline"], ",") {
 		k, v, _ := strings.Cut(kv, "=")
-		n := atoiOr(v, 0)
+		n, _ := strconv.Atoi(v)
 		switch {
 		case k == "max-bytes" && n > 0:
 			maxBytes = n
@@ -436,10 +436,3 @@ func replyTags(tags map[string]string) map[string]string {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-
-func atoiOr(s string, def int) int {
-	if n, err := strconv.Atoi(s); err == nil {
-		return n
-	}
-	return def
-}
