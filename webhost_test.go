@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -29,7 +30,7 @@ func TestWebPortChecksTheHostHeader(t *testing.T) {
 		resp := string(buf[:n])
 		code := 0
 		if f := strings.Fields(resp); len(f) > 1 {
-			code = atoiOr(f[1])
+			code, _ = strconv.Atoi(f[1])
 		}
 		return code, resp
 	}
@@ -77,15 +78,4 @@ func TestWebHostsIsValidated(t *testing.T) {
 	if err := validateServerConfig(&cfg); err != nil {
 		t.Error(err)
 	}
-}
-
-func atoiOr(s string) int {
-	n := 0
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return 0
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n
 }
