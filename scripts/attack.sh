@@ -14,7 +14,8 @@
 #   (ATTACK_REGISTER_SECS, default 60, is the REGISTER flood's length). Needs go and python3.
 #   Linux only (/proc, and 127.0.0.2... as extra source addresses). ATTACK_ONLY="4 7 17.1" runs
 #   only those items. ATTACK_QUICK=1 is the quick form CI runs (.ci/run): a 10 s REGISTER
-#   flood, 2,000 instead of 19,950 idle web connections, 200 instead of 10,000 JOINs.
+#   flood against a server whose register_per_ip_burst is 3, 2,000 instead of 19,950 idle
+#   web connections, 200 instead of 10,000 JOINs.
 #   Item 17.1 holds up to 19,950 sockets: the script raises its open-file limit to the hard
 #   limit, which must allow about 20,000.
 # Exit status: 0 when every attack held, 1 otherwise.
@@ -798,7 +799,17 @@ if not only or "1" in only:
 A = Server("main")
 for name in ("alice", "bob", "u1", "u2"):
     register(A.addr, name, name + "-pw", src="127.0.0.9")
-for fn, args in ((item2, (A,)), (item3, ()), (item4, (A,)), (item5, (A,)), (item6, (A,)), (item7, (A,)), (item8, ()), (item9, ())):
+order = ((item2, (A,)), (item3, ()), (item4, (A,)), (item5, (A,)), (item6, (A,)), (item7, (A,)), (item8, ()), (item9, ()))
+if quick:
+    # A 10 s REGISTER flood would not use up the default burst of 120, and without the 60 s
+    # flood item 5's failed guesses at alice would still lock item 7's login out: the quick
+    # form floods a server whose burst is 3, and tries the idle sockets before the guesses.
+    R = None
+    if not only or "6" in only:
+        R = Server("regquick", "register_per_ip_burst = 3\n")
+        register(R.addr, "alice", "alice-pw", src="127.0.0.9")
+    order = ((item2, (A,)), (item3, ()), (item4, (A,)), (item7, (A,)), (item5, (A,)), (item6, (R,)), (item8, ()), (item9, ()))
+for fn, args in order:
     if only and fn.__name__[4:] not in only:
         continue
     err = quiet(fn, *args)
