@@ -804,6 +804,9 @@ func (c *Session) register(name, email, password string) {
 	c.sendLine(":" + c.s.cfg.Name + " REGISTER SUCCESS " + name + " :Account created")
 	c.loggedIn()
 	if c.registered {
+		if tok := c.turnToken(); tok != "" {
+			c.reply(RPL_ISUPPORT, tok, "are supported by this server") // the welcome's 005 had no account yet
+		}
 		c.sendPreviousLogin()
 		c.operAccount()
 	}

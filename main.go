@@ -244,6 +244,10 @@ type ServerConfig struct {
 	TLSListen                 string           `toml:"tls_listen"`
 	TLSCert                   string           `toml:"tls_cert"`
 	TLSKey                    string           `toml:"tls_key"`
+	TURNListen                string           `toml:"turn_listen"`
+	TURNRelayIP               string           `toml:"turn_relay_ip"`
+	TURNCredentialTTL         Duration         `toml:"turn_credential_ttl"`
+	TURNUserKbps              int              `toml:"turn_user_kbps"`
 }
 
 // OperatorConfig is one [[server.operators]] block: an account that is an operator as soon

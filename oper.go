@@ -267,6 +267,9 @@ func (c *Session) handleStats(m *Message) {
 	} {
 		c.reply(RPL_STATSDEBUG, query, line)
 	}
+	if t := s.turn; t != nil {
+		c.reply(RPL_STATSDEBUG, query, fmt.Sprintf("TURN relayed %d bytes, dropped %d over the per-user cap, allocations now %d", t.relayed.Load(), t.dropped.Load(), t.server.AllocationCount()))
+	}
 	c.reply(RPL_ENDOFSTATS, query, "End of /STATS report")
 	s.log.Info("stats", "oper", c.nick, "query", query)
 }

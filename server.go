@@ -63,6 +63,7 @@ type Server struct {
 	ln       net.Listener
 	web      *webServer    // the web port (websocket.go); nil when web_listen is empty
 	tls      *tlsPort      // IRC over TLS (tls.go); nil when tls_listen is empty
+	turn     *turnRelay    // the TURN relay (turn.go); nil when turn_listen is empty
 	shutdown chan struct{} // closed by Shutdown
 	sessWG   sync.WaitGroup
 
@@ -190,6 +191,9 @@ func validateServerConfig(cfg *ServerConfig) error {
 	if err := validateTLSConfig(cfg); err != nil {
 		return err
 	}
+	if err := validateTURNConfig(cfg); err != nil {
+		return err
+	}
 	return validatePresenceConfig(cfg)
 }
 
@@ -211,6 +215,12 @@ func (s *Server) Listen() error {
 	if err := s.listenTLS(); err != nil {
 		ln.Close()
 		s.web.close()
+		return err
+	}
+	if err := s.listenTURN(); err != nil {
+		ln.Close()
+		s.web.close()
+		s.tls.close()
 		return err
 	}
 	return nil
@@ -356,6 +366,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.web.close()
 	s.tls.close()
+	s.turn.close()
 	for _, c := range sessions {
 		c.kill("Server shutting down")
 	}
@@ -466,6 +477,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "listen", Usage: "listen on `ADDR` (host:port; overrides server.listen)", EnvVars: []string{"LABCHAT_LISTEN"}},
 			&cli.StringFlag{Name: "tls-listen", Usage: "serve IRC over TLS on `ADDR` (overrides server.tls_listen; empty: off)", EnvVars: []string{"LABCHAT_TLS_LISTEN"}},
 			&cli.StringFlag{Name: "web-listen", Usage: "serve the web client and IRC over WebSocket on `ADDR` (overrides server.web_listen; empty: off)", EnvVars: []string{"LABCHAT_WEB_LISTEN"}},
+			&cli.StringFlag{Name: "turn-listen", Usage: "run a TURN relay for browser calls on UDP `ADDR`, e.g. :3478 (overrides server.turn_listen; empty: off)", EnvVars: []string{"LABCHAT_TURN_LISTEN"}},
 		},
 		Action: runServe,
 	}
@@ -491,6 +503,9 @@ func runServe(c *cli.Context) error {
 	if c.IsSet("tls-listen") {
 		cfg.Server.TLSListen = c.String("tls-listen")
 	}
+	if c.IsSet("turn-listen") {
+		cfg.Server.TURNListen = c.String("turn-listen")
+	}
 	log := slog.New(slog.NewTextHandler(c.App.ErrWriter, nil))
 	srv, err := NewServer(cfg.Server, cfg.serverDataDir(), log)
 	if err != nil {
@@ -510,6 +525,9 @@ func runServe(c *cli.Context) error {
 	}
 	if addr := srv.WebAddr(); addr != nil {
 		fmt.Fprintf(c.App.Writer, "labchat serve: web client on %s (IRC over WebSocket too): open %s\n", addr, strings.Join(webURLs(addr), " or "))
+	}
+	if addr := srv.TURNAddr(); addr != nil {
+		fmt.Fprintf(c.App.Writer, "labchat serve: TURN relay for browser calls on %s (UDP), relay address %s\n", addr, srv.turn.relayIP)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()

@@ -155,6 +155,9 @@ func (c *Session) handleVersion(m *Message) {
 
 func (c *Session) sendISupport() {
 	tokens := c.s.isupport
+	if tok := c.turnToken(); tok != "" {
+		tokens = append(slices.Clone(tokens), tok)
+	}
 	for i := 0; i < len(tokens); i += 12 {
 		part := tokens[i:min(i+12, len(tokens))]
 		c.reply(RPL_ISUPPORT, append(slices.Clone(part), "are supported by this server")...)
