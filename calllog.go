@@ -7,6 +7,7 @@ package main
 // carries the ring's time and shows where the call ended.
 
 import (
+	"strconv"
 	"strings"
 	"time"
 )
@@ -17,6 +18,7 @@ const callKind = "CALL"
 type foldedCall struct {
 	ring     LogEntry
 	answered time.Time
+	quality  string // from a voice call's SUMMARY: "loss 0.1%, RTT 3 ms, jitter 1 ms"
 }
 
 // callFolder is used by one goroutine.
@@ -31,12 +33,19 @@ func (cf *callFolder) feed(e LogEntry) (summary LogEntry, show, isCall bool) {
 	if !ok {
 		return LogEntry{}, false, false
 	}
-	id, verb, ok := parseCall(strings.TrimSuffix(body, "\x01"))
-	if !ok {
-		return LogEntry{}, false, strings.HasPrefix(body, "CALL ")
-	}
+	body = strings.TrimSuffix(body, "\x01")
 	if cf.open == nil {
 		cf.open = map[string]*foldedCall{}
+	}
+	if id, quality, ok := parseCallSummary(body); ok {
+		if c := cf.open[id]; c != nil {
+			c.quality = quality
+		}
+		return LogEntry{}, false, true
+	}
+	id, verb, ok := parseCall(body)
+	if !ok {
+		return LogEntry{}, false, strings.HasPrefix(body, "CALL ")
 	}
 	c := cf.open[id]
 	if verb == callRing {
@@ -83,6 +92,9 @@ func (cf *callFolder) flush() []LogEntry {
 func (c *foldedCall) summary(me, state string, end time.Time) LogEntry {
 	e := LogEntry{Time: c.ring.Time, MsgID: c.ring.MsgID, Kind: callKind, From: c.ring.From, To: c.ring.To}
 	e.Text = callSummaryText(state, me, c.ring.From, c.ring.To, c.answered, end)
+	if c.quality != "" && state == "answered" {
+		e.Text += ", " + c.quality
+	}
 	return e
 }
 
@@ -105,4 +117,38 @@ func callSummaryText(state, me, from, to string, answered, end time.Time) string
 		return who + ", answered, " + humanDuration(end.Sub(answered))
 	}
 	return who + ", answered"
+}
+
+// parseCallSummary reads a voice call's "CALL <id> SUMMARY duration=63s loss=0.1% rtt=3ms
+// jitter=1ms" (sent by the browser that hangs up, web/lib/rtc.js) into "loss 0.1% average,
+// RTT 3 ms, jitter 1 ms". A summary has a duration; fields it does not know are skipped.
+// The duration shown is the log's own (answer to hang-up).
+func parseCallSummary(body string) (id, quality string, ok bool) {
+	f := strings.Fields(body)
+	if len(f) < 3 || f[0] != "CALL" || !strings.EqualFold(f[2], "SUMMARY") {
+		return "", "", false
+	}
+	if _, _, ok := parseCall(f[0] + " " + f[1] + " x"); !ok {
+		return "", "", false
+	}
+	var out []string
+	hasDuration := false
+	for _, kv := range f[3:] {
+		k, v, _ := strings.Cut(kv, "=")
+		num := strings.TrimRight(v, "sm%")
+		if _, err := strconv.ParseFloat(num, 64); err != nil || num == "" {
+			continue
+		}
+		switch {
+		case k == "duration" && strings.HasSuffix(v, "s"):
+			hasDuration = true
+		case k == "loss" && strings.HasSuffix(v, "%"):
+			out = append(out, "loss "+num+"% average")
+		case k == "rtt" && strings.HasSuffix(v, "ms"):
+			out = append(out, "RTT "+num+" ms")
+		case k == "jitter" && strings.HasSuffix(v, "ms"):
+			out = append(out, "jitter "+num+" ms")
+		}
+	}
+	return f[1], strings.Join(out, ", "), hasDuration
 }

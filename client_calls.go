@@ -8,6 +8,12 @@ package main
 //	callee → caller  NOTICE alice :\x01CALL <id> DECLINE\x01 declined
 //	caller → callee  PRIVMSG bob :\x01CALL <id> CANCEL\x01   caller gave up (no answer in time)
 //	either → other   PRIVMSG bob :\x01CALL <id> HANGUP\x01   an answered call ends (/hangup)
+//	either → other   NOTICE bob :\x01CALL <id> SUMMARY duration=63s loss=0.1% rtt=3ms jitter=1ms\x01
+//	                 a voice call's quality, sent by the browser that hangs up just before
+//	                 its HANGUP; history folds it into the call's line (calllog.go)
+//
+// Voice calls (browser to browser) add the client tag +labchat/voice on RING and ANSWER and
+// carry the WebRTC offer, answer and ICE candidates in TAGMSG (web/lib/rtc.js, docs/browser.md).
 //
 // <id> is 8 hex digits chosen by the caller; it ties the replies to the ring. Requests go
 // in PRIVMSG and replies in NOTICE, as CTCP has it (a NOTICE is never answered
@@ -24,6 +30,12 @@ import (
 	"sync"
 	"time"
 )
+
+// voiceTag marks a RING or ANSWER from a client with audio (the browser; web/lib/rtc.js has
+// the voice part of the protocol: TAGMSG signalling, and the SUMMARY line after a call).
+// This client carries no audio: its ANSWER has no such tag, which tells the browser that
+// no offer will come.
+const voiceTag = "+labchat/voice"
 
 // ringInterval is how often the callee's bell rings while a call waits.
 const ringInterval = 2 * time.Second
@@ -249,7 +261,12 @@ func (cs *clientSession) onRing(m *Message, peer, id string) {
 	if !cs.calls.add(c, timeout-time.Since(sent), rangOut) {
 		return // the same ring twice
 	}
-	cs.callEvent(sent, peer, me, callStateRinging, id, "*** "+peer+" is calling you ***  /answer to talk, /decline to refuse")
+	text := "*** " + peer + " is calling you ***  /answer to talk, /decline to refuse"
+	if _, voice := m.Tags[voiceTag]; voice {
+		// From the browser, with audio: this client has none, so it says where to answer.
+		text = "*** voice call from " + peer + ": answer in the browser (labchat open) ***  /answer here for a call without audio, /decline to refuse"
+	}
+	cs.callEvent(sent, peer, me, callStateRinging, id, text)
 	if r, ok := cs.sink.(interface{ ringBell() }); ok {
 		if n, ok := cs.sink.(interface{ notify(title, body string) }); ok {
 			n.notify("labchat: call", peer+" is calling you (/answer or /decline)")

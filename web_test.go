@@ -142,6 +142,9 @@ func (rs *restartableServer) start() error {
 	// The next start takes the same ports.
 	rs.cfg.Listen = srv.Addr().String()
 	rs.cfg.WebListen = srv.WebAddr().String()
+	if a := srv.TURNAddr(); a != nil {
+		rs.cfg.TURNListen = a.String()
+	}
 	return nil
 }
 
@@ -184,6 +187,7 @@ func TestBrowserE2E(t *testing.T) {
 	cfg.RequireLogin = true // as shipped: the login screen is the way in
 	cfg.DefaultRoom = "#lobby"
 	cfg.WebListen = "127.0.0.1:0"
+	cfg.TURNListen = "127.0.0.1:0" // the voice scenarios force calls through it
 	rs := &restartableServer{t: t, cfg: cfg, dir: t.TempDir()}
 	if err := rs.start(); err != nil {
 		t.Fatal(err)
@@ -197,6 +201,16 @@ func TestBrowserE2E(t *testing.T) {
 	})
 	control := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		what := strings.TrimPrefix(r.URL.Path, "/")
+		if what == "turn" && r.Method == http.MethodGet { // GET /turn: bytes the TURN relay relayed
+			rs.mu.Lock()
+			var n uint64
+			if rs.srv != nil && rs.srv.turn != nil {
+				n = rs.srv.turn.relayed.Load()
+			}
+			rs.mu.Unlock()
+			fmt.Fprintf(w, "%d\n", n)
+			return
+		}
 		if r.Method != http.MethodPost || (what != "stop" && what != "start" && what != "restart") {
 			http.NotFound(w, r)
 			return
@@ -218,6 +232,7 @@ func TestBrowserE2E(t *testing.T) {
 	env := []string{
 		"LABCHAT_WEB_URL=http://" + rs.cfg.WebListen + "/",
 		"LABCHAT_IRC_ADDR=" + rs.cfg.Listen,
+		"LABCHAT_TURN_ADDR=" + rs.cfg.TURNListen,
 		"LABCHAT_BIN=" + bin,
 		"LABCHAT_CONTROL_URL=" + control.URL,
 		"LABCHAT_SERVER_DIR=" + rs.dir,

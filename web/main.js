@@ -13,6 +13,7 @@ import { $, icon } from './ui/dom.js';
 import { renderLogin, loginErrorView } from './ui/login.js';
 import { renderSidebar, renderHeader, renderMessages, renderMembers, renderCallBar, renderBanner, renderTyping } from './ui/chat.js';
 import { openMenu, closeMenu, promptDialog, showRoomList } from './ui/dialogs.js';
+import { Voice } from './ui/call.js';
 
 // How long a call rings: the terminal client's default call_timeout (tests shorten it).
 const defaultCallTimeout = 30000;
@@ -39,6 +40,7 @@ class App {
     this.lastActivity = Date.now();
     this.renderQueued = false;
     this.hiddenOverride = null;
+    this.voice = new Voice(this);
     this.newState();
   }
 
@@ -196,6 +198,7 @@ class App {
   wireClient(client) {
     client.on('message', ({ msg }) => {
       if (this.client !== client) return;
+      if (msg.command === 'TAGMSG' && this.voice.onTagmsg(msg)) return;
       const fx = this.state.apply(msg);
       this.handleEffects(fx);
       this.scheduleRender();
@@ -455,6 +458,9 @@ class App {
       this.callTimers.delete(k.id);
     }
     if (!ringing.length) this.sounds.stopRing();
+    this.voice.ringback(k.state === 'calling' && k.outgoing);
+    if (k.state === 'active' && k.outgoing) this.voice.answeredByPeer(k, k.peerVoice);
+    else if (!['active', 'calling', 'ringing'].includes(k.state)) this.voice.ended(k);
     if (k.state === 'active') this.open(k.peer);
     this.showRing();
     this.scheduleRender();
@@ -492,7 +498,8 @@ class App {
     const id = [...crypto.getRandomValues(new Uint8Array(4))].map((b) => b.toString(16).padStart(2, '0')).join('');
     const k = this.state.startCall(nick, id);
     if (!k) throw new CommandError(this.t('callBusy'));
-    this.client.send('PRIVMSG', nick, ctcp('CALL', id + ' RING'));
+    this.client.rawSend('PRIVMSG', [nick, ctcp('CALL', id + ' RING')], this.voice.tags());
+    this.voice.dialing(k);
     this.callTimers.set(id, setTimeout(() => {
       this.callTimers.delete(id);
       this.callWire(this.state.callTimedOut(id));
@@ -506,8 +513,11 @@ class App {
     id ||= this.state.ringingCalls()[0]?.id;
     const out = this.state.answerCall(id);
     if (!out) return;
-    this.callWire(out);
+    // The voice tag on the ANSWER promises the offer; the terminal's ANSWER has none.
+    const voice = out.call.voice ? this.voice.tags() : null;
+    if (this.client) this.client.rawSend(out.command, [out.target, ctcp('CALL', out.call.id + ' ' + out.verb)], voice);
     this.onCallChange(out.call);
+    this.voice.answered(out.call);
   }
 
   decline(id) {
@@ -521,11 +531,13 @@ class App {
   hangUp() {
     const k = this.state.currentCall();
     if (!k) return;
+    if (k.state === 'active') this.voice.hangingUp(k);
     this.callWire(this.state.hangUp(k.id));
     this.onCallChange(k);
   }
 
   stopAllCalls() {
+    this.voice.stopAll();
     for (const t of this.callTimers.values()) clearTimeout(t);
     this.callTimers.clear();
     this.sounds.stopRing();

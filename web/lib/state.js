@@ -5,6 +5,7 @@
 // from IRC lines. No DOM here, so node --test drives it with plain messages.
 
 import { parseSource, casefold, isRoom, parseCTCP, parseCall, messageTime, mentions, stripFormatting } from './irc.js';
+import { parseSummary } from './rtc.js';
 import { welcomeEndToken } from './client.js';
 
 export const SERVER = '*server';
@@ -286,6 +287,11 @@ export class ChatState {
   // ---- calls (wire form in client_calls.go) ----
 
   onCall(msg, nick, convName, args, { history, self, time, at = -1 }) {
+    const summary = parseSummary(args);
+    if (summary) { // a voice call's quality (lib/rtc.js), live or from history
+      this.addMessage(this.conv(convName), { msgid: msg.tags.msgid, time, from: nick, text: '', kind: 'call', self, call: { state: 'summary', id: summary.id, summary } }, { history, at });
+      return [];
+    }
     const call = parseCall(args);
     if (!call) return [];
     const c = this.conv(convName);
@@ -312,7 +318,7 @@ export class ChatState {
           if (m) this.countUnread(c, m);
           return m ? [{ type: 'notify', kind: 'missed', conv: c.key, from: peer }] : [];
         }
-        const k = { id: call.id, peer, outgoing: false, state: 'ringing', at: time, conv: c.key };
+        const k = { id: call.id, peer, outgoing: false, state: 'ringing', at: time, conv: c.key, voice: '+labchat/voice' in msg.tags };
         this.calls.set(k.id, k);
         return [{ type: 'call', call: k }];
       }
@@ -322,6 +328,7 @@ export class ChatState {
       case 'ANSWER':
         if (existing && existing.outgoing && existing.state === 'calling') {
           existing.state = 'active';
+          existing.peerVoice = '+labchat/voice' in msg.tags;
           this.addMessage(c, { time, from: peer, text: '', kind: 'call', call: { state: 'answered', id: call.id, outgoing: true } });
           return [{ type: 'call', call: existing }];
         }

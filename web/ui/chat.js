@@ -216,7 +216,7 @@ export function renderCallBar(app) {
   const k = app.state.currentCall();
   if (!k) { bar.hidden = true; return; }
   const text = k.state === 'calling' ? app.t('callCalling', k.peer) : app.t('callActive', k.peer);
-  bar.replaceChildren(h('span', { 'data-call-state': k.state }, icon('phone'), ' ', text),
+  bar.replaceChildren(h('span', { 'data-call-state': k.state }, icon('phone'), ' ', text), app.voice.barItems(k),
     h('button', { class: 'danger small', type: 'button', id: 'hangup', onclick: () => app.hangUp() }, app.t('callHangUp')));
   bar.hidden = false;
 }
@@ -238,6 +238,7 @@ export function callText(app, m, c) {
     case 'failed': return t('callFailed', peer);
     case 'stored': return t('callStored', peer);
     case 'elsewhere': return t('callElsewhere', peer);
+    case 'summary': return app.voice.summaryText(m.call.summary);
   }
   return m.call.state;
 }

@@ -5,6 +5,8 @@
 // The Go test (web_test.go) starts the real server and passes, in the environment:
 //   LABCHAT_WEB_URL      the web port's URL (the client and IRC over WebSocket)
 //   LABCHAT_IRC_ADDR     the TCP IRC address, for `labchat connect` users
+//   LABCHAT_TURN_ADDR    the server's TURN relay (UDP); GET <LABCHAT_CONTROL_URL>/turn is
+//                        the bytes it has relayed
 //   LABCHAT_BIN          the labchat binary
 //   LABCHAT_CONTROL_URL  POST <url>/restart restarts the server on the same ports
 //   LABCHAT_ARTIFACTS    where screenshots go
@@ -32,12 +34,13 @@ if (!webURL) throw new Error('LABCHAT_WEB_URL is not set: run these tests throug
 // data directory.
 export const run = Date.now().toString(36).slice(-5);
 
-export async function launch() {
+// launch starts Chromium; args adds flags (the voice scenarios' fake media devices).
+export async function launch({ args = [] } = {}) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/lib/chromium/chromium',
     args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required'],
+      '--autoplay-policy=no-user-gesture-required', ...args],
   });
 }
 
