@@ -5,7 +5,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { launch, user, register, openDM, run, shot, tmuxTerminal, controlURL, webURL } from './harness.js';
+import path from 'node:path';
+import { launch, user, register, openDM, run, shot, tmuxTerminal, controlURL, webURL, bin, serverDir } from './harness.js';
 
 const media = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
   // Host candidates as plain addresses, not mDNS names (whose lookups would be multicast).
@@ -131,6 +132,11 @@ test('two browsers talk: audio both ways, quality on the call bar, mute, hang-up
   await again.page.waitForSelector('#chat-screen:not([hidden])');
   await openDM(again.page, A);
   await again.page.locator('#messages .call-entry[data-call="summary"]').waitFor({ timeout: 10000 });
+  // labchat history on the server's logs: the call is one line, with its quality.
+  const out = spawnSync(bin, ['history', '--dir', path.join(serverDir, 'logs'), '--with', A], { encoding: 'utf8', env: { ...process.env, LABCHAT_CONFIG: '' } });
+  assert.equal(out.status, 0, out.stderr);
+  assert.match(out.stdout, new RegExp('call from ' + A + ', answered, \\d+ s, loss \\d+\\.\\d% average, RTT \\d+ ms, jitter \\d+ ms'));
+  report.historyLine = out.stdout.split('\n').find((l) => l.includes('call from'));
 });
 
 test('a call forced through the TURN relay (iceTransportPolicy relay) carries audio', async () => {
