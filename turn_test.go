@@ -242,3 +242,49 @@ func TestTURNBandwidthCap(t *testing.T) {
 		t.Errorf("%d bytes passed at once, want the one-second allowance (1000)", passed)
 	}
 }
+
+// A logged-in connection gets its own TURN credential in RPL_ISUPPORT, one that the relay
+// accepts; VERSION sends it again; a guest gets none.
+func TestTURNCredentialInISupport(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.TURNListen = "127.0.0.1:0"
+	ts := startServer(t, cfg, "")
+	_, turnPort, _ := net.SplitHostPort(ts.TURNAddr().String())
+	a := registerAccount(t, ts.addr, "alice", "s3cret-pw") // REGISTER before CAP END: in the welcome's 005
+	a.send("QUIT")
+	a.expectClosed()
+	c := saslLogin(t, ts.addr, "alice", "s3cret-pw")
+	m := c.expect(` 005 alice .*labchat/TURN=`)
+	tok := ""
+	for _, p := range m.Params {
+		if v, ok := strings.CutPrefix(p, "labchat/TURN="); ok {
+			tok = strings.ReplaceAll(v, `\x3D`, "=")
+		}
+	}
+	parts := strings.Split(tok, ",")
+	if len(parts) != 3 || parts[0] != "127.0.0.1:"+turnPort || !regexp.MustCompile(`^\d+:alice$`).MatchString(parts[1]) {
+		t.Fatalf("token %q: want 127.0.0.1:%s,<expiry>:alice,<password>", tok, turnPort)
+	}
+	if _, ok := ts.turn.authenticate(parts[1], ts.turn.realm, nil); !ok || turnPassword(ts.turn.secret, parts[1]) != parts[2] {
+		t.Errorf("the relay does not accept the credential it gave: %q", tok)
+	}
+	c.send("VERSION")
+	c.expect(` 005 alice .*labchat/TURN=127\.0\.0\.1:` + turnPort + `,\d+:alice,`)
+
+	g := dialIRC(t, ts.addr, "guest")
+	g.send("NICK guest")
+	g.send("USER g 0 * :g")
+	g.expect(" 001 ")
+	g.send("VERSION")
+	g.expect(" 351 ")
+	g.send("PING :end")
+	for {
+		line := g.expect(`.`)
+		if strings.Contains(strings.Join(line.Params, " "), "labchat/TURN") {
+			t.Fatalf("a guest got a TURN credential: %v", line)
+		}
+		if line.Command == "PONG" {
+			break
+		}
+	}
+}
