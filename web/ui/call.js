@@ -138,9 +138,10 @@ export class Voice {
     if (!v.pc) return;
     if (kind === 'offer' && !v.offerer) {
       await v.pc.setRemoteDescription({ type: 'offer', sdp });
-      await this.attachMic(v);
+      this.prepareSender(v);
       await v.pc.setLocalDescription(await v.pc.createAnswer());
       this.sendDescription(v);
+      this.attachMic(v);
     } else if (kind === 'answer' && v.offerer) {
       await v.pc.setRemoteDescription({ type: 'answer', sdp });
     } else {
@@ -153,7 +154,7 @@ export class Voice {
 
   session(k) {
     if (this.sessions.has(k.id)) return this.sessions.get(k.id);
-    const v = { id: k.id, call: k, pc: null, mic: null, note: '', muted: false, stats: null, pendingIce: [], started: 0, firstAudioMs: null, relayed: false };
+    const v = { id: k.id, call: k, pc: null, marks: {}, mic: null, note: '', muted: false, stats: null, pendingIce: [], started: 0, firstAudioMs: null, relayed: false };
     this.sessions.set(k.id, v);
     this.last = v;
     return v;
@@ -183,6 +184,7 @@ export class Voice {
       return this.failed(v, err);
     }
     v.pc = pc;
+    this.mark(v, 'peerConnection');
     v.audio = h('audio', { autoplay: '', 'data-call': v.id });
     v.audio.hidden = true;
     document.body.append(v.audio);
@@ -191,6 +193,7 @@ export class Voice {
       if (e.candidate && e.candidate.candidate) this.signal(v, candidateMessage(v.id, e.candidate));
     };
     pc.onconnectionstatechange = () => {
+      if (pc.connectionState === 'connected') this.mark(v, 'connected');
       if (pc.connectionState === 'connected') { if (v.note === this.s('connecting')) v.note = ''; this.refresh(v); }
       if (pc.connectionState === 'failed') this.failed(v, new Error('ICE failed'));
     };
@@ -199,29 +202,35 @@ export class Voice {
     this.app.scheduleRender();
     if (!offerer) return; // the offer comes from the callee
     try {
-      await this.attachMic(v);
+      this.prepareSender(v);
       await pc.setLocalDescription(await pc.createOffer());
       this.sendDescription(v);
+      this.attachMic(v);
     } catch (err) {
       this.failed(v, err);
     }
   }
 
-  // attachMic sends the microphone, or receives only when there is none.
+  // prepareSender sets up the audio transceiver before the microphone is open, so that the
+  // offer or answer (and ICE and DTLS behind it) need not wait for it: sendrecv, and the
+  // track goes in when it comes (attachMic). Receive only when there is surely no microphone.
+  prepareSender(v) {
+    const direction = v.micProblem ? 'recvonly' : 'sendrecv';
+    let tr = v.pc.getTransceivers().find((t) => t.receiver.track.kind === 'audio');
+    if (tr) tr.direction = direction;
+    else tr = v.pc.addTransceiver('audio', { direction });
+    v.sender = tr.sender;
+  }
+
+  // attachMic puts the microphone's track on the sender once it is open; none: listen only.
   async attachMic(v) {
     const stream = await (v.mic || Promise.resolve(null));
-    if (v.ended) return;
     const track = stream && stream.getAudioTracks()[0];
-    const tr = v.pc.getTransceivers().find((t) => t.receiver.track.kind === 'audio');
-    if (track) {
-      v.sender = tr ? tr.sender : v.pc.addTrack(track, stream);
-      if (tr) { tr.direction = 'sendrecv'; await tr.sender.replaceTrack(track); tr.sender.setStreams?.(stream); }
-      v.track = track;
-    } else if (!tr) {
-      v.pc.addTransceiver('audio', { direction: 'recvonly' });
-    } else {
-      tr.direction = 'recvonly';
-    }
+    if (v.ended || !track) return;
+    await v.sender.replaceTrack(track);
+    v.track = track;
+    this.mark(v, 'micOn');
+    this.refresh(v);
   }
 
   // openMic asks for the microphone; it resolves to null (listen only) and says why when
@@ -242,8 +251,15 @@ export class Voice {
     });
   }
 
+  // mark notes when a step of the set-up happened, in ms after the answer (v.marks: for the
+  // curious and the tests, which report where the time to the first audio goes).
+  mark(v, what) {
+    if (v.answeredAt && !(what in v.marks)) v.marks[what] = Math.round(performance.now() - v.answeredAt);
+  }
+
   sendDescription(v) {
     const d = v.pc.localDescription;
+    this.mark(v, d.type + 'Sent');
     for (const tags of sdpMessages(v.id, d.type, d.sdp)) this.signal(v, tags);
   }
 
@@ -276,6 +292,7 @@ export class Voice {
       for (const r of st.values()) {
         if (r.type === 'inbound-rtp' && (r.kind || r.mediaType) === 'audio' && r.packetsReceived > 0) {
           v.firstAudioMs = performance.now() - v.answeredAt;
+          this.mark(v, 'firstAudio');
           this.tick(v);
           return;
         }

@@ -81,6 +81,7 @@ test('two browsers talk: audio both ways, quality on the call bar, mute, hang-up
   await Promise.all([grows(alice.page, 'bytesIn'), grows(bob.page, 'bytesIn')]);
   const first = await Promise.all([alice, bob].map((u) => u.page.waitForFunction(() => window.labchat.voice.last.firstAudioMs, null, { timeout: 10000 }).then((h) => h.jsonValue())));
   report.answerToFirstAudioMs = { caller: Math.round(first[0]), callee: Math.round(first[1]) };
+  report.setupMarks = { caller: await alice.page.evaluate(() => window.labchat.voice.last.marks), callee: await bob.page.evaluate(() => window.labchat.voice.last.marks) };
   assert.equal(await alice.page.evaluate(() => window.labchat.voice.last.relayed), false, 'one machine: a direct (host) path');
 
   // The call bar: timer, mute, and every 2 s the figures.
@@ -162,6 +163,25 @@ test('a call forced through the TURN relay (iceTransportPolicy relay) carries au
   await shot(alice.page, 'voice-call-turn');
   await bob.page.click('#hangup');
   await alice.page.waitForFunction(() => window.labchat.voice.last.pc.connectionState === 'closed', null, { timeout: 5000 });
+});
+
+test('a refused microphone: the user is told, and the call goes on listen-only', async () => {
+  // Without --use-fake-ui-for-media-stream a headless Chromium dismisses the permission prompt.
+  const refusing = await launch({ args: ['--use-fake-device-for-media-stream', '--disable-features=WebRtcHideLocalIpsWithMdns'] });
+  try {
+    const A = 'ra' + run;
+    const B = 'rb' + run;
+    const alice = await person(A);
+    const bob = await person(B, {}, refusing);
+    await call(alice, bob, B);
+    await bob.page.locator('#call-note', { hasText: /microphone is blocked|could not be opened/ }).waitFor();
+    await grows(bob.page, 'bytesIn', 2000);
+    assert.equal((await rtp(bob.page)).packetsOut, 0, 'nothing sent without a microphone');
+    await bob.page.click('#hangup');
+    await alice.page.waitForFunction(() => window.labchat.voice.last.pc.connectionState === 'closed', null, { timeout: 5000 });
+  } finally {
+    await refusing.close();
+  }
 });
 
 const haveTmux = spawnSync('tmux', ['-V']).status === 0;
