@@ -503,6 +503,8 @@ class App {
     this.callTimers.set(id, setTimeout(() => {
       this.callTimers.delete(id);
       this.callWire(this.state.callTimedOut(id));
+      this.voice.ringback(false);
+      this.voice.ended(k);
       this.scheduleRender();
     }, this.callTimeout));
     this.syncMonitor();

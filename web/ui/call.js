@@ -109,6 +109,7 @@ export class Voice {
   }
 
   stopAll() {
+    this.ringback(false);
     for (const v of [...this.sessions.values()]) this.ended(v.call);
   }
 
