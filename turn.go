@@ -416,8 +416,8 @@ func (c *Session) turnToken() string {
 			host = ap.Addr().String()
 		}
 	}
-	if tcp, ok := t.conn.LocalAddr().(*net.UDPAddr); ok && !tcp.IP.IsUnspecified() {
-		host = tcp.IP.String() // a TURN port bound to one address is reached there only
+	if bound, ok := t.conn.LocalAddr().(*net.UDPAddr); ok && !bound.IP.IsUnspecified() {
+		host = bound.IP.String() // a TURN port bound to one address is reached there only
 	}
 	user, pass, _ := t.credential(c.account, time.Now())
 	return "labchat/TURN=" + isupportEscape(net.JoinHostPort(host, port)+","+user+","+pass)
