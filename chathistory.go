@@ -64,11 +64,15 @@ func (s *Server) logMessage(conversation string, o *outMsg, from string) error {
 }
 
 // ephemeralTagmsg: typing notifications are about now; replaying them would be wrong, so
-// they are not logged (the +typing spec: clients MUST NOT replay them).
+// they are not logged (the +typing spec: clients MUST NOT replay them). A voice call's
+// signalling (+labchat/call: the WebRTC offer, answer and ICE candidates, web/lib/rtc.js)
+// is the same: it means nothing once the call is set up, and kilobytes of SDP per call
+// would fill the chat logs.
 func ephemeralTagmsg(tags map[string]string) bool {
 	_, typing := tags["+typing"]
 	_, draftTyping := tags["+draft/typing"]
-	return typing || draftTyping
+	_, callSignal := tags["+labchat/call"]
+	return typing || draftTyping || callSignal
 }
 
 // logTags is what of an event's tags the log keeps: its client-only tags (a reply's parent,

@@ -13,8 +13,9 @@
 //       @+labchat/call=<id>;+labchat/sdp=offer|answer;+labchat/part=<i>/<n>;+labchat/data=<SDP piece> TAGMSG <peer>
 //       @+labchat/call=<id>;+labchat/ice=<candidate line>;+labchat/mid=<sdpMid> TAGMSG <peer>
 //     A description longer than one line's client tags (IRCv3: at most 4094 bytes of tag
-//     data from a client) is split into parts, joined again by SdpAssembler. TAGMSG is not
-//     stored in history or offline queues, so none of this lands in the chat logs.
+//     data from a client) is split into parts, joined again by SdpAssembler. The server keeps
+//     no +labchat/call TAGMSG in history (chathistory.go's ephemeralTagmsg) nor in offline
+//     queues, so none of this lands in the chat logs.
 //     The callee (the device that answered) makes the offer; the caller answers it.
 //   - NOTICE <peer> :\x01CALL <id> SUMMARY duration=<s>s loss=<pct>% rtt=<ms>ms jitter=<ms>ms\x01
 //     sent by the side that hangs up, just before its HANGUP: the call's quality, kept in
