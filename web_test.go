@@ -188,6 +188,9 @@ func TestBrowserE2E(t *testing.T) {
 	cfg.DefaultRoom = "#lobby"
 	cfg.WebListen = "127.0.0.1:0"
 	cfg.TURNListen = "127.0.0.1:0" // the voice scenarios force calls through it
+	// A lab PC reaching the server by name over plain http (not a secure context): the
+	// browser maps labserver.test to 127.0.0.1, and the Host check must know the name.
+	cfg.WebHosts = append(cfg.WebHosts, "labserver.test")
 	rs := &restartableServer{t: t, cfg: cfg, dir: t.TempDir()}
 	if err := rs.start(); err != nil {
 		t.Fatal(err)
