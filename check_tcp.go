@@ -423,7 +423,11 @@ func checkTCPClient(ck *checker, wait time.Duration) {
 			s.Received = fmt.Sprintf("%d more lines (echoed)", lines)
 		}
 		if p.eof || p.err != nil {
-			s.Pass, s.Detail = true, "the client closed ("+strings.TrimPrefix(p.ended(), "then ")+")"
+			how := "with FIN"
+			if p.err != nil {
+				how = "with RST: " + p.err.Error()
+			}
+			s.Pass, s.Detail = true, "the client closed the connection "+how
 			return
 		}
 		s.Detail = fmt.Sprintf("the client kept the connection open %v after its last line", ck.timeout)
