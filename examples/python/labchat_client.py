@@ -12,7 +12,7 @@ def main():
     host, port, user, to = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
     text = " ".join(sys.argv[5:]) or "hello"
     password = os.environ["LABCHAT_PASSWORD"]  # never on the command line: ps shows argv
-    sock = socket.create_connection((host, port), timeout=10)
+    sock = socket.create_connection((host, port), timeout=30)  # a login on a busy server can take a while
     f = sock.makefile("rwb")  # lines in and out; the file object loops over recv for us
 
     def send(line):
