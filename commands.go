@@ -77,6 +77,9 @@ func init() {
 		"NS":           {run: (*Session).handleNickServCommand, minParams: 1},
 		"CHGHOST":      {run: (*Session).handleChghost, minParams: 2},
 		"METADATA":     {run: (*Session).handleMetadata, preReg: true},
+		"MARKREAD":     {run: (*Session).handleMarkread},
+		"CHANSERV":     {run: (*Session).handleChanServCommand, minParams: 1},
+		"CS":           {run: (*Session).handleChanServCommand, minParams: 1},
 	}
 }
 
@@ -685,6 +688,7 @@ func (c *Session) saslChunk(arg string) {
 	if c.registered {
 		c.deliverOffline() // logged in after the welcome: deliver now
 		c.operAccount()
+		c.restoreAccount()
 	}
 	c.tryRegister()
 }
