@@ -11,6 +11,7 @@ export function renderLogin(app) {
   $('tab-login').setAttribute('aria-selected', String(!register));
   $('tab-register').setAttribute('aria-selected', String(register));
   $('email-field').hidden = !register;
+  $('display-field').hidden = !register;
   $('login-password').setAttribute('autocomplete', register ? 'new-password' : 'current-password');
   const btn = $('login-submit');
   if (!btn.disabled) btn.textContent = t(register ? 'register' : 'login');
