@@ -146,8 +146,9 @@ func (c *Session) csChange(name string, fn func(*Room) (string, bool), operOnly 
 		c.csNotice("Only a server operator can take a room over (OPER, or an operator account).")
 		return
 	case !operOnly && !isFounder && !c.isOper():
+		text := "Only the founder of " + r.name + " (" + nameOrNone(r.founder) + " room) can do that."
 		s.mu.Unlock()
-		c.csNotice("Only the founder of " + r.name + " (" + nameOrNone(r.founder) + " room) can do that.")
+		c.csNotice(text)
 		return
 	}
 	text, changed := fn(r)

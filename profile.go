@@ -258,6 +258,7 @@ func (c *Session) applyContacts(list []string, tell bool) {
 	for _, n := range want {
 		names = append(names, n)
 	}
+	nick := c.nickOrStar() // read under s.mu: c may be another goroutine's connection
 	s.mu.Unlock()
 	if !tell {
 		return
@@ -265,10 +266,35 @@ func (c *Session) applyContacts(list []string, tell bool) {
 	slices.Sort(names)
 	slices.Sort(online)
 	slices.Sort(offline)
-	c.replyList(RPL_MONLIST, names)
-	c.reply(RPL_ENDOFMONLIST, "End of MONITOR list")
-	c.replyList(RPL_MONONLINE, online)
-	c.replyList(RPL_MONOFFLINE, offline)
+	var out []byte
+	for _, l := range numericListLines(s.cfg.Name, nick, RPL_MONLIST, names) {
+		out = append(out, l...)
+	}
+	out = append(out, ":"+s.cfg.Name+" "+RPL_ENDOFMONLIST+" "+nick+" :End of MONITOR list\r\n"...)
+	for _, l := range numericListLines(s.cfg.Name, nick, RPL_MONONLINE, online) {
+		out = append(out, l...)
+	}
+	for _, l := range numericListLines(s.cfg.Name, nick, RPL_MONOFFLINE, offline) {
+		out = append(out, l...)
+	}
+	c.send(out)
+}
+
+// numericListLines is replyList's lines, built without touching the session: a numeric
+// whose last parameter is a comma-separated list, split to fit 512 bytes.
+func numericListLines(server, nick, code string, items []string) []string {
+	budget := maxBodyLen - len(server) - len(nick) - 16
+	var lines []string
+	for len(items) > 0 {
+		n, size := 0, 0
+		for n < len(items) && (n == 0 || size+1+len(items[n]) <= budget) {
+			size += 1 + len(items[n])
+			n++
+		}
+		lines = append(lines, ":"+server+" "+code+" "+nick+" :"+strings.Join(items[:n], ",")+"\r\n")
+		items = items[n:]
+	}
+	return lines
 }
 
 // ---- display names ----
