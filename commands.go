@@ -276,7 +276,7 @@ func (s *Server) validNick(nick string) error {
 		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 		special := strings.IndexByte("[]\\`_^{|}", c) >= 0
 		if c >= 0x80 && utf8.ValidString(nick) {
-			return fmt.Errorf("nicks use a–z, 0–9, - and []\\`_^{|}; put %s in your display name (SETNAME)", nick)
+			return fmt.Errorf("%w; put %s in your display name (SETNAME)", nickCharError(nick[i:], i == 0), nick)
 		}
 		if !letter && !special && (i == 0 || !(isDigit(c) || c == '-')) {
 			return nickCharError(nick[i:], i == 0)
