@@ -256,6 +256,7 @@ func (s *Server) accountsChanged(ch accountChanges) {
 			c.kill("Account " + a.Name + " was deleted by the administrator")
 		}
 		n, err := s.detachAccountData(a)
+		s.profiles.forget(a.Name)
 		if err != nil {
 			s.log.Error("detach deleted account's data", "account", a.Name, "err", err)
 		}
@@ -318,6 +319,10 @@ func detachAccountFiles(dataDir string, a Account) (int, error) {
 	queue := filepath.Join(dataDir, "offline", party+".log")
 	if _, err := os.Stat(queue); err == nil {
 		moves = append(moves, [2]string{queue, filepath.Join(dest, "offline.log")})
+	}
+	profile := filepath.Join(dataDir, "profiles", party+".toml") // rooms, contacts, read markers
+	if _, err := os.Stat(profile); err == nil {
+		moves = append(moves, [2]string{profile, filepath.Join(dest, "profile.toml")})
 	}
 	logs := filepath.Join(dataDir, "logs")
 	ents, err := os.ReadDir(logs)

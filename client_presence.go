@@ -49,8 +49,8 @@ func init() {
 		"306":  (*clientSession).onOwnAway,    // RPL_NOWAWAY
 		"352":  (*clientSession).onWhoReply,   // RPL_WHOREPLY
 		"401":  (*clientSession).onNoSuchNick, // ERR_NOSUCHNICK: a call to someone offline
-		"732":  func(*clientSession, *Message, bool) {},
-		"733":  func(*clientSession, *Message, bool) {},
+		"732":  (*clientSession).onMonList,    // RPL_MONLIST: the account's saved contacts
+		"733":  (*clientSession).onEndOfMonList,
 	} {
 		messageHandlers[cmd] = h
 	}
@@ -85,6 +85,8 @@ type presenceBook struct {
 	users      map[string]*userStatus // clientFold(nick) →
 	contacts   []string
 	partners   []string // most recent first
+	monList    []string // 732 lines being collected until 733
+	fromServer bool     // the server sent the account's contacts: they win over the file
 	monitorOK  bool     // the server has MONITOR (ISUPPORT)
 	monLimit   int      // its limit; 0 none
 	watched    map[string]bool
@@ -271,10 +273,15 @@ func (cs *clientSession) startPresence() error {
 		cs.complain(err.Error())
 	}
 	pb.mu.Lock()
+	if pb.fromServer {
+		contacts = pb.contacts // the account's list, kept by the server for every device
+	}
 	pb.active, pb.contacts, pb.partners = true, contacts, partners
 	pb.snapshot = pb.monitorOK
 	pb.mu.Unlock()
-	if err := cs.monitorAdd(append(slices.Clone(contacts), partners...)...); err != nil {
+	// Only contacts are MONITORed: the server keeps an account's MONITOR list as its
+	// contacts on every device (the browser's too), so partners must not land in it.
+	if err := cs.monitorAdd(contacts...); err != nil {
 		return err
 	}
 	// The round trip also lets the server's auto-join (a default room) arrive first, so
@@ -348,7 +355,6 @@ func (cs *clientSession) notePartner(nick string) {
 	if err := writeNameList(pb.path("partners"), "Recent conversation partners, most recent first (written by labchat).", list); err != nil && !pb.reportedPartnerError() {
 		cs.complain(err.Error())
 	}
-	cs.monitorAdd(nick)
 }
 
 func (pb *presenceBook) reportedPartnerError() bool {
@@ -462,10 +468,42 @@ func cmdContacts(cs *clientSession, args string) error {
 		return cs.monitorAdd(name)
 	}
 	cs.note(name + " removed from your contacts")
-	if pb.isPartner(name) {
-		return nil
-	}
 	return cs.monitorRemove(name)
+}
+
+// onMonList collects the server's MONITOR list (732), sent at login and when another device
+// of the account changed it: the account's contacts.
+func (cs *clientSession) onMonList(m *Message, _ bool) {
+	pb := cs.presence
+	pb.mu.Lock()
+	for n := range strings.SplitSeq(m.Param(len(m.Params)-1), ",") {
+		if n != "" {
+			pb.monList = append(pb.monList, n)
+		}
+	}
+	pb.mu.Unlock()
+}
+
+// onEndOfMonList (733) makes the collected list the contacts, here and in the contacts file.
+func (cs *clientSession) onEndOfMonList(_ *Message, _ bool) {
+	pb := cs.presence
+	pb.mu.Lock()
+	list := pb.monList
+	pb.monList = nil
+	slices.SortFunc(list, func(a, b string) int { return strings.Compare(clientFold(a), clientFold(b)) })
+	changed := !slices.EqualFunc(list, pb.contacts, func(a, b string) bool { return clientFold(a) == clientFold(b) })
+	pb.contacts, pb.fromServer = list, true
+	pb.watched = map[string]bool{}
+	for _, n := range list {
+		pb.watched[clientFold(n)] = true // the server MONITORs them for this connection already
+	}
+	pb.mu.Unlock()
+	if !changed {
+		return
+	}
+	if err := writeNameList(pb.path("contacts"), "Contacts: one nick a line (kept by /contacts in labchat connect).", list); err != nil {
+		cs.complain(err.Error())
+	}
 }
 
 // changeContacts adds or removes name and returns the new list and whether it changed.

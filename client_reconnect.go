@@ -290,7 +290,7 @@ func (cs *clientSession) resumeSession() {
 	}
 	pb := cs.presence
 	pb.mu.Lock()
-	watch := append(append([]string(nil), pb.contacts...), pb.partners...)
+	watch := append([]string(nil), pb.contacts...)
 	active := pb.active
 	pb.mu.Unlock()
 	if active {

@@ -77,6 +77,9 @@ func init() {
 		"NS":           {run: (*Session).handleNickServCommand, minParams: 1},
 		"CHGHOST":      {run: (*Session).handleChghost, minParams: 2},
 		"METADATA":     {run: (*Session).handleMetadata, preReg: true},
+		"MARKREAD":     {run: (*Session).handleMarkread},
+		"CHANSERV":     {run: (*Session).handleChanServCommand, minParams: 1},
+		"CS":           {run: (*Session).handleChanServCommand, minParams: 1},
 	}
 }
 
@@ -272,6 +275,9 @@ func (s *Server) validNick(nick string) error {
 		c := nick[i]
 		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 		special := strings.IndexByte("[]\\`_^{|}", c) >= 0
+		if c >= 0x80 && utf8.ValidString(nick) {
+			return fmt.Errorf("%w; put %s in your display name (SETNAME)", nickCharError(nick[i:], i == 0), nick)
+		}
 		if !letter && !special && (i == 0 || !(isDigit(c) || c == '-')) {
 			return nickCharError(nick[i:], i == 0)
 		}
@@ -682,6 +688,7 @@ func (c *Session) saslChunk(arg string) {
 	if c.registered {
 		c.deliverOffline() // logged in after the welcome: deliver now
 		c.operAccount()
+		c.restoreAccount()
 	}
 	c.tryRegister()
 }
@@ -707,6 +714,9 @@ func (c *Session) handleRegister(m *Message) {
 		c.fail("REGISTER", "ALREADY_AUTHENTICATED", c.account, "You are already logged in")
 	case c.nick == "":
 		c.fail("REGISTER", "NEED_NICK", "*", "Send NICK first: the account is named after your nick")
+	case name != "" && validateAccountName(name) != nil:
+		// The name's own fault first: "张三" is told to use a display name, not to NICK.
+		c.fail("REGISTER", "BAD_ACCOUNT_NAME", name, accountNameRefusal(name, validateAccountName(name)))
 	case casefold(name) != casefold(c.nick):
 		c.fail("REGISTER", "ACCOUNT_NAME_MUST_BE_NICK", name, "The account name must be your current nick")
 	case cfg.RegistrationRequiresEmail && !strings.Contains(email, "@"):
@@ -723,6 +733,23 @@ type registerThrottledError struct{ wait time.Duration }
 
 func (e *registerThrottledError) Error() string { return "registration throttled" }
 
+// accountNameRefusal says exactly why validateAccountName refused name.
+func accountNameRefusal(name string, err error) string {
+	switch {
+	case errors.Is(err, errNameNotASCII):
+		return "Account names use a–z, 0–9, - and _; put " + name + " in your display name (SETNAME, or the display name field)"
+	case errors.Is(err, errNameTooLong):
+		return fmt.Sprintf("Account names are at most %d characters; %s has %d", maxAccountNameLen, name, len(name))
+	case errors.Is(err, errNameService):
+		return name + " is the name of a service of this server; choose another name"
+	case errors.Is(err, errReservedName):
+		return "That name is reserved for a device on Windows (con, prn, aux, nul, com1-9, lpt1-9); choose another nick"
+	case name == "" || name == "*":
+		return "An account needs a name"
+	}
+	return "Account names start with a letter and hold only letters, digits, - and _"
+}
+
 func nameOrStar(name string) string {
 	if name == "" {
 		return "*"
@@ -734,6 +761,13 @@ func (c *Session) register(name, email, password string) {
 	if svc := reservedServiceName(name); svc != "" {
 		c.fail("REGISTER", "BAD_ACCOUNT_NAME", name, "The name "+name+" is reserved: it is or looks like the service "+svc+"; choose another nick")
 		return
+	}
+	if c.nickProvisional && c.s.accounts.refresh() == nil && c.s.accountOwning(name) == "" {
+		// The account that held the nick was deleted since NICK (the poll may not have
+		// run yet): the nick is free unless someone online has it.
+		if code, _ := c.s.claimNick(c, c.nick); code == "" && !c.nickProvisional {
+			c.nickProvisional = false
+		}
 	}
 	if c.nickProvisional {
 		if c.s.accountOwning(name) == "" {
@@ -771,11 +805,8 @@ func (c *Session) register(name, email, password string) {
 	case errors.Is(err, ErrAccountDamaged):
 		c.fail("REGISTER", "ACCOUNT_EXISTS", name, "Account "+name+" exists but its file is damaged; ask the server's administrator")
 		return
-	case errors.Is(err, ErrBadAccountName) && errors.Is(err, errReservedName):
-		c.fail("REGISTER", "BAD_ACCOUNT_NAME", name, "That name is reserved for a device on Windows (con, prn, aux, nul, com1-9, lpt1-9); choose another nick")
-		return
 	case errors.Is(err, ErrBadAccountName):
-		c.fail("REGISTER", "BAD_ACCOUNT_NAME", name, "Account names start with a letter and hold only letters, digits, - and _ (at most 30)")
+		c.fail("REGISTER", "BAD_ACCOUNT_NAME", name, accountNameRefusal(name, err))
 		return
 	case errors.Is(err, ErrBadEmail):
 		c.fail("REGISTER", "INVALID_EMAIL", name, "That e-mail address cannot be stored: "+strings.TrimPrefix(err.Error(), ErrBadEmail.Error()+": "))

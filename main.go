@@ -232,6 +232,7 @@ type ServerConfig struct {
 	DefaultRoomQuiet          bool             `toml:"default_room_quiet"`
 	MonitorLimit              int              `toml:"monitor_limit"`
 	MaxRoomsPerConnection     int              `toml:"max_rooms_per_connection"`
+	RememberRooms             bool             `toml:"remember_rooms"`
 	Description               string           `toml:"description"`
 	ServicesName              string           `toml:"services_name"`
 	AdminContact              string           `toml:"admin_contact"`

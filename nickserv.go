@@ -20,7 +20,9 @@ import (
 const nickServ = "NickServ"
 
 // isServiceNick reports names that belong to a service and never to a user or account.
-func isServiceNick(name string) bool { return casefold(name) == casefold(nickServ) }
+func isServiceNick(name string) bool {
+	return casefold(name) == casefold(nickServ) || casefold(name) == casefold(chanServ)
+}
 
 // reservedServiceNames are the services users know from other networks. Only NickServ
 // exists here, but a user called ChanServ or NickServ_ could pose as one (and ask for
@@ -112,6 +114,7 @@ func (c *Session) nsIdentify(args []string) {
 	c.nsNotice("You're now logged in as " + c.account + ".")
 	c.operAccount()
 	c.deliverOffline()
+	c.restoreAccount()
 }
 
 func (c *Session) nsRegister(args []string) {

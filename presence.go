@@ -169,6 +169,9 @@ func (c *Session) handleMonitor(m *Message) {
 		c.reply(ERR_NEEDMOREPARAMS, "MONITOR", "Not enough parameters (MONITOR "+sub+" nick[,nick...])")
 	default:
 		run(c, m.Param(1))
+		if sub == "+" || sub == "-" || sub == "C" {
+			c.saveContacts()
+		}
 	}
 }
 
@@ -359,6 +362,9 @@ func (c *Session) cameOnline() {
 		s.monitorNotifyLocked(c, c.nick, true)
 	}
 	s.mu.Unlock()
+	if !gone {
+		c.restoreAccount()
+	}
 	if room := s.cfg.DefaultRoom; room != "" && !gone {
 		c.join(room, "")
 	}

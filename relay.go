@@ -182,7 +182,9 @@ func (c *Session) handlePrivmsg(m *Message) {
 		}
 		ev := Message{Tags: clientTags(m.Tags), Command: m.Command, Params: params}
 		if isServiceNick(target) {
-			if m.Command == "PRIVMSG" {
+			if m.Command == "PRIVMSG" && casefold(target) == casefold(chanServ) {
+				c.chanServ(text)
+			} else if m.Command == "PRIVMSG" {
 				c.nickServ(text)
 			}
 			continue

@@ -19,25 +19,27 @@ type Room struct {
 	created time.Time
 
 	// Guarded by Server.mu.
-	members  map[*Session]memberModes
-	topic    string
-	topicBy  string
-	topicAt  time.Time
-	modeT    bool // only operators set the topic
-	modeN    bool // no messages from outside
-	modeM    bool // moderated: only operators and voiced members speak
-	modeS    bool // secret: hidden from LIST, WHOIS and NAMES of non-members
-	modeI    bool // invite-only: JOIN needs an INVITE or a +I match
-	modeU    bool // quiet (auditorium): plain members' JOIN/PART/QUIT reach only operators
-	modeC    bool // no CTCP but ACTION (/me): a room's CTCP VERSION and PING floods stop
-	key      string
-	limit    int // +l: most members; 0 is none
-	bans     []maskEntry
-	excepts  []maskEntry
-	invex    []maskEntry
-	joinedAt map[*Session]time.Time
-	hist     roomHistory       // who may read its history (roomhistory.go)
-	meta     map[string]string // draft/metadata-3 keys (metadata.go)
+	members    map[*Session]memberModes
+	topic      string
+	topicBy    string
+	topicAt    time.Time
+	modeT      bool // only operators set the topic
+	modeN      bool // no messages from outside
+	modeM      bool // moderated: only operators and voiced members speak
+	modeS      bool // secret: hidden from LIST, WHOIS and NAMES of non-members
+	modeI      bool // invite-only: JOIN needs an INVITE or a +I match
+	modeU      bool // quiet (auditorium): plain members' JOIN/PART/QUIT reach only operators
+	modeC      bool // no CTCP but ACTION (/me): a room's CTCP VERSION and PING floods stop
+	key        string
+	limit      int // +l: most members; 0 is none
+	bans       []maskEntry
+	excepts    []maskEntry
+	invex      []maskEntry
+	joinedAt   map[*Session]time.Time
+	hist       roomHistory       // who may read its history (roomhistory.go)
+	meta       map[string]string // draft/metadata-3 keys (metadata.go)
+	founder    string            // account that created it, or was handed it (roomstate.go); "" for none
+	opAccounts []string          // accounts the founder made operators: @ at every join
 
 	relayMu sync.Mutex // tier 2; one relay at a time, so members see one order
 	list    []*Session // members snapshot for relays; nil after a change. Read and rebuilt
@@ -282,7 +284,11 @@ func (r *Room) showsUserLocked(c *Session) bool {
 }
 
 // join adds c to the room called name (creating it), after the room's access checks.
-func (c *Session) join(name, key string) {
+func (c *Session) join(name, key string) { c.joinAs(name, key, false) }
+
+// joinAs is join; saved is a room the account keeps (profile.go), rejoined at login past
+// the room's +i, +k and +l (the account is still its member), but not past a ban.
+func (c *Session) joinAs(name, key string, saved bool) {
 	s := c.s
 	s.mu.Lock()
 	if c.gone {
@@ -297,11 +303,20 @@ func (c *Session) join(name, key string) {
 		return
 	}
 	lobby := s.cfg.DefaultRoom != "" && folded == casefold(s.cfg.DefaultRoom)
+	founded := false
 	if !exists {
 		r = newRoom(name)
-		r.modeU = lobby && s.cfg.DefaultRoomQuiet
+		if rec := s.roomRecords[folded]; rec != nil {
+			r.name, r.logName = rec.Name, roomConversation(rec.Name)
+			r.applyRecordLocked(rec)
+		}
+		if lobby {
+			r.modeU = s.cfg.DefaultRoomQuiet
+		}
 		s.rooms[folded] = r
-		s.roomBornLocked(r)
+		if !s.roomRebornLocked(r) {
+			s.roomBornLocked(r)
+		}
 	}
 	if _, already := r.members[c]; already {
 		s.mu.Unlock()
@@ -309,16 +324,34 @@ func (c *Session) join(name, key string) {
 	}
 	// A connection of a user already in the room joins it as the user is: no refusal.
 	modes, shown := r.userModesLocked(c)
-	if exists && !shown {
-		if code, text := r.joinRefusalLocked(c, key); code != "" {
+	owner := r.accountIsOpLocked(c)
+	if !shown && !owner && (exists || r.founder != "" || r.limit > 0 || r.key != "" || r.modeI || len(r.bans) > 0) {
+		code, text := r.joinRefusalLocked(c, key)
+		if saved && code != ERR_BANNEDFROMCHAN {
+			code = ""
+		}
+		if code != "" {
+			if !exists {
+				delete(s.rooms, folded)
+				s.roomEmptiedLocked(r)
+			}
 			s.mu.Unlock()
 			c.reply(code, r.name, text)
+			if saved {
+				s.forgetRoom(c.account, r.name)
+			}
 			return
 		}
 		delete(c.invitedTo, r) // an invitation is good for one JOIN
 	}
-	if !exists && !lobby {
-		modes = memberOp // the founder runs the room; the lobby is run by server operators
+	switch {
+	case owner:
+		modes |= memberOp
+	case !exists && !lobby && r.founder == "":
+		modes = memberOp // the creator runs the room; the lobby is run by server operators
+		if c.account != "" {
+			r.founder, founded = c.account, true
+		}
 	}
 	r.addLocked(c, modes)
 	if shown {
@@ -327,9 +360,16 @@ func (c *Session) join(name, key string) {
 		r.broadcastJoinLocked(c)
 		r.awayOnJoinLocked(c)
 	}
+	roomName := r.name
 	s.mu.Unlock()
+	if founded {
+		s.saveRoom(r)
+	}
+	if !lobby && !saved {
+		s.rememberRoom(c.account, roomName)
+	}
 	c.sendTopic(r, false)
-	c.sendNames(r)
+	c.sendNamesJoin(r, true)
 	s.mu.RLock()
 	c.sendJoinMetadataLocked(r)
 	s.mu.RUnlock()
@@ -355,16 +395,24 @@ func (c *Session) handlePart(m *Message) {
 
 func (c *Session) part(name, reason string) {
 	s := c.s
+	if c.partLocked(name, reason) {
+		s.forgetRoom(c.account, name) // the account left it: no device rejoins it
+	}
+}
+
+// partLocked is PART's work; it reports whether c left the room.
+func (c *Session) partLocked(name, reason string) bool {
+	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.rooms[casefold(name)]
 	if !ok {
 		c.reply(ERR_NOSUCHCHANNEL, name, "No such channel")
-		return
+		return false
 	}
 	if _, member := r.members[c]; !member {
 		c.reply(ERR_NOTONCHANNEL, r.name, "You're not on that channel")
-		return
+		return false
 	}
 	params := []string{r.name}
 	if reason != "" {
@@ -377,6 +425,7 @@ func (c *Session) part(name, reason string) {
 		r.broadcastPresenceLocked(ev, c)
 	}
 	r.removeLocked(c)
+	return true
 }
 
 // lookupRoom returns the room called name, if it exists.
@@ -414,8 +463,16 @@ func (c *Session) handleNames(m *Message) {
 }
 
 // sendNames lists the room's members that c may see in 353 lines that fit the 512-byte limit.
-func (c *Session) sendNames(r *Room) {
-	c.reply(RPL_ENDOFNAMES, c.sendNamesLines(r), "End of /NAMES list")
+func (c *Session) sendNames(r *Room) { c.sendNamesJoin(r, false) }
+
+// sendNamesJoin is sendNames; after a JOIN it sends the room's read marker before 366, as
+// draft/read-marker asks.
+func (c *Session) sendNamesJoin(r *Room, joined bool) {
+	room := c.sendNamesLines(r)
+	if joined && c.caps&capReadMarker != 0 {
+		c.sendMarkread(room, c.readMarker(room))
+	}
+	c.reply(RPL_ENDOFNAMES, room, "End of /NAMES list")
 }
 
 // sendNamesLines sends the 353 lines of sendNames and returns the room's name.
@@ -482,8 +539,8 @@ func (c *Session) handleTopic(m *Message) {
 		topic = truncateUTF8(topic, maxTopicLen)
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	modes, member := r.members[c]
+	changed := false
 	switch {
 	case !member:
 		c.reply(ERR_NOTONCHANNEL, r.name, "You're not on that channel")
@@ -494,6 +551,11 @@ func (c *Session) handleTopic(m *Message) {
 		// Logged for draft/event-playback; a failed write costs only that replay.
 		s.logMessage(r.logName, o, c.nick)
 		r.broadcastLocked(o, c)
+		changed = true
+	}
+	s.mu.Unlock()
+	if changed {
+		s.saveRoom(r)
 	}
 }
 
@@ -664,31 +726,37 @@ func (c *Session) actingRoomLocked(name string) (*Room, memberModes, bool) {
 }
 
 func (c *Session) kick(room, nick, reason string) {
+	if account, name := c.kickLocked(room, nick, reason); account != "" {
+		c.s.forgetRoom(account, name) // kicked: no device of the account rejoins it
+	}
+}
+
+// kickLocked is KICK's work; it returns the account kicked (if any) and the room's name.
+func (c *Session) kickLocked(room, nick, reason string) (string, string) {
 	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, modes, ok := c.actingRoomLocked(room)
-	if !ok {
-		return
-	}
-	if !c.roomOpLocked(r, "KICK", modes) {
-		return
+	if !ok || !c.roomOpLocked(r, "KICK", modes) {
+		return "", ""
 	}
 	u := s.nicks[casefold(nick)]
 	if u == nil {
 		c.reply(ERR_NOSUCHNICK, nick, "No such nick")
-		return
+		return "", ""
 	}
 	in := r.sessionsOfLocked(u) // a user is kicked with all its connections in the room
 	if len(in) == 0 {
 		c.reply(ERR_USERNOTINCHANNEL, u.nick, r.name, "They aren't on that channel")
-		return
+		return "", ""
 	}
 	s.log.Info("kick", "by", c.nick, "room", r.name, "target", u.first().prefix(), "reason", reason)
 	r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "KICK", Params: []string{r.name, u.nick, reason}}), c)
+	name := r.name
 	for _, t := range in {
 		r.removeLocked(t)
 	}
+	return u.account, name
 }
 
 func (c *Session) handleMode(m *Message) {
@@ -731,10 +799,18 @@ func (c *Session) roomMode(r *Room, modes string, args []string) {
 		return
 	}
 	s := c.s
+	if c.roomModeLocked(r, modes, args) {
+		s.saveRoom(r)
+	}
+}
+
+// roomModeLocked is roomMode's work; it reports whether anything changed.
+func (c *Session) roomModeLocked(r *Room, modes string, args []string) bool {
+	s := c.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !c.roomOpLocked(r, "MODE", r.members[c]) {
-		return
+		return false
 	}
 	var change modeChange
 	adding := true
@@ -822,6 +898,7 @@ func (c *Session) roomMode(r *Room, modes string, args []string) {
 		}
 		s.log.Info("mode", "by", c.nick, "room", r.name, "change", strings.Join(logged, " "))
 	}
+	return len(change.modes) > 0
 }
 
 // setMemberMode gives or takes a prefix mode and returns the member's nick, or "" when
@@ -843,6 +920,12 @@ func (c *Session) setMemberMode(r *Room, adding bool, bit memberModes, nick stri
 		} else {
 			r.members[t] &^= bit
 		}
+	}
+	// The founder's (or a server operator's) +o makes the account an operator of the room
+	// for good, and -o ends that; other operators' are for this visit.
+	founder := c.account != "" && r.founder != "" && casefold(c.account) == casefold(r.founder)
+	if bit == memberOp && (founder || c.isOper()) {
+		r.setOpAccountLocked(u.account, adding)
 	}
 	return u.nick
 }

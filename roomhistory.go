@@ -3,10 +3,9 @@ package main
 // Who may read a room's history (CHATHISTORY): history follows visibility. The rule, in
 // docs/history.md:
 //  1. Only current members read a room's history, and never while banned from it.
-//  2. A room's history starts when the room was created. A room that empties and is created
-//     again starts with none: whoever re-creates #exam does not read the old #exam. A server
-//     restart is not an emptying: a room that had members when the server stopped goes on
-//     with its history when it is joined again, unless it was private at the time.
+//  2. A room keeps its history: what was said while it was public is readable by whoever
+//     may join it, after the room emptied and after a server restart alike (rooms have
+//     owners now, roomstate.go, so a name is not up for grabs when the room empties).
 //  3. What is said while a room is private (+s, +i or +k) is for who was a member then: a
 //     member reads those messages only if they were already in the room when each was said
 //     (joining later, even by INVITE, does not open the private past).
@@ -128,16 +127,34 @@ func (s *Server) logPosNow(r *Room) string {
 	return day + " " + strconv.FormatInt(size, 10)
 }
 
-// roomEmptiedLocked ends a room's history for good: the next room of that name starts afresh.
-// A room that logged nothing has nothing to hide and leaves no file. Shutdown empties every
-// room too, but that is no emptying (rule 2), so it writes nothing. s.mu must be write-locked.
+// roomEmptiedLocked records nothing: a room that empties keeps its history (rule 2), and
+// what it said while private is already hidden by the history-from file written when it
+// turned private. Kept as the one place a future rule would go. s.mu must be write-locked.
 func (s *Server) roomEmptiedLocked(r *Room) {
 	if s.history == nil || s.closed {
 		return
 	}
+	// The room's run so far (its floor, its private spells) goes on when it is joined
+	// again; only rooms that logged something are worth remembering.
 	if _, err := os.Stat(filepath.Join(s.history.dir, r.logName)); err == nil {
-		s.writeHistoryFrom(r, "none")
+		h := r.hist
+		h.joined = nil
+		s.emptiedHist[casefold(r.name)] = h
 	}
+}
+
+// roomRebornLocked gives a room created again in this run the history state it had when it
+// emptied, and reports false when there is none (then roomBornLocked sets it up).
+func (s *Server) roomRebornLocked(r *Room) bool {
+	h, ok := s.emptiedHist[casefold(r.name)]
+	if !ok {
+		return false
+	}
+	delete(s.emptiedHist, casefold(r.name))
+	h.joined = make(map[*Session]uint64)
+	r.hist = h
+	s.roomPrivacyLocked(r) // a spell that ended with the room ends now
+	return true
 }
 
 // roomPrivacyLocked records a change between public and private after MODE. s.mu must be

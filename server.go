@@ -76,8 +76,13 @@ type Server struct {
 	peak     int                              // most registered users at once, for LUSERS
 	closed   bool
 
-	accountUsers map[string]*User    // casefolded account → its user, while online
-	claims       map[string]*Session // casefolded nick → the unregistered connection that asked for it
+	accountUsers map[string]*User       // casefolded account → its user, while online
+	claims       map[string]*Session    // casefolded nick → the unregistered connection that asked for it
+	roomRecords  map[string]*roomRecord // casefolded room → what its file keeps (roomstate.go)
+	emptiedHist  map[string]roomHistory // casefolded room → its history state when it emptied
+
+	roomSaveMu sync.Mutex    // taken before mu: room files reach the disk in order (roomstate.go)
+	profiles   *profileStore // what follows each account to every device (profile.go)
 }
 
 // NewServer opens the data directory (taking its lock) and loads the accounts.
@@ -99,7 +104,7 @@ func NewServer(cfg ServerConfig, dataDir string, log *slog.Logger) (*Server, err
 		log.Error("account file skipped; the name stays taken until the file is repaired or removed", "file", sk.path, "err", sk.err)
 	}
 	removed := accounts.removedTemps
-	for _, sub := range []string{"", "offline"} {
+	for _, sub := range []string{"", "offline", "rooms", "profiles"} {
 		r, err := removeStaleTemps(filepath.Join(dataDir, sub))
 		if err != nil {
 			lock.Release()
@@ -140,6 +145,9 @@ func NewServer(cfg ServerConfig, dataDir string, log *slog.Logger) (*Server, err
 		s.offline = newOfflineQueues(filepath.Join(dataDir, "offline"), cfg.OfflineQueueMax)
 	}
 	s.isupport = s.buildISupport()
+	s.roomRecords = s.loadRoomRecords()
+	s.emptiedHist = make(map[string]roomHistory)
+	s.profiles = newProfileStore(filepath.Join(dataDir, "profiles"), log)
 	accounts.changed = s.accountsChanged
 	return s, nil
 }

@@ -51,6 +51,7 @@ const (
 	capRedaction     // draft/message-redaction (redact.go)
 	capMetadata      // draft/metadata-3 (metadata.go)
 	capEventPlayback // draft/event-playback: TAGMSG and TOPIC in CHATHISTORY replies
+	capReadMarker
 )
 
 // capNames is the order CAP LS lists them in; values are added by capValue.
@@ -70,6 +71,7 @@ var capNames = []struct {
 	{"draft/message-redaction", capRedaction},
 	{"draft/metadata-3", capMetadata},
 	{"draft/multiline", capMultiline},
+	{"draft/read-marker", capReadMarker},
 	{"echo-message", capEchoMessage},
 	{"extended-join", capExtendedJoin},
 	{"labeled-response", capLabeledResponse},

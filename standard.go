@@ -235,6 +235,7 @@ func (c *Session) handleSetname(m *Message) {
 	ev.account, ev.bot = c.account, c.bot
 	s.pushPresenceLocked(c, ev, capSetname) // room peers, and MONITOR watchers with extended-monitor
 	s.mu.Unlock()
+	c.saveDisplayName(name)
 	if c.caps&capSetname != 0 {
 		c.sendOwn(ev.bytesFor(c.caps))
 	} else {
@@ -268,6 +269,8 @@ var helpTopics = map[string][]string{
 	"MOTD":         {"MOTD", "Shows the message of the day."},
 	"NAMES":        {"NAMES <#room>[,<#room>...]", "Lists a room's members (up to 4 rooms); @ marks operators, + voiced members."},
 	"NICK":         {"NICK <newnick>", "Changes your nick. A nick registered as an account is its owner's."},
+	"CHANSERV":     {"CHANSERV <command> or PRIVMSG ChanServ :<command>", "Room ownership: INFO, OP, DEOP, TRANSFER, DROP, TAKEOVER. /msg ChanServ HELP."},
+	"MARKREAD":     {"MARKREAD <target> [timestamp=YYYY-MM-DDThh:mm:ss.sssZ]", "Gets or moves your read marker in a conversation (draft/read-marker); every device of your account is told."},
 	"NICKSERV":     {"NICKSERV <command> or PRIVMSG NickServ :<command>", "Account services: IDENTIFY, REGISTER, PASSWD, INFO. /msg NickServ HELP."},
 	"NOTICE":       {"NOTICE <target> :<text>", "Like PRIVMSG, but never answered automatically."},
 	"OPER":         {"OPER <name> <password>", "Become a server operator with an operator block's name and password", "(an operator account is one as soon as it logs in)."},
@@ -282,8 +285,8 @@ var helpTopics = map[string][]string{
 	"QUIT":         {"QUIT [:reason]", "Disconnects; the reason is shown to your rooms."},
 	"REDACT":       {"REDACT <target> <msgid> [:reason]", "Deletes a message: your own, any in a room you are an operator of, any at all", "as a server operator. History stops serving it (draft/message-redaction)."},
 	"REGISTER":     {"REGISTER <account> <email|*> <password>", "Creates an account named like your nick (IRCv3 account-registration)."},
-	"SETNAME":      {"SETNAME :<realname>", "Changes your realname (the name WHOIS shows)."},
 	"TAGMSG":       {"TAGMSG <target>", "A message with only tags: @+typing=active (typing), @+draft/reply=<msgid>;+draft/react=👍", "(a reaction); needs message-tags."},
+	"SETNAME":      {"SETNAME :<realname>", "Changes your realname (the name WHOIS shows); logged in, it is your display name on every device (张三, Zoë)."},
 	"TIME":         {"TIME", "The server's local time."},
 	"TOPIC":        {"TOPIC <#room> [:topic]", "Shows or sets a room's topic (operators only under +t)."},
 	"USER":         {"USER <username> 0 * :<realname>", "Part of connecting: your username and realname."},
@@ -295,7 +298,7 @@ var helpTopics = map[string][]string{
 }
 
 // helpAliases are commands documented under another entry.
-var helpAliases = map[string]string{"HELPOP": "HELP", "NS": "NICKSERV"}
+var helpAliases = map[string]string{"HELPOP": "HELP", "NS": "NICKSERV", "CS": "CHANSERV"}
 
 func (c *Session) handleHelp(m *Message) {
 	subject := strings.ToUpper(m.Param(0))

@@ -282,13 +282,19 @@ func isAtomicTemp(name string) bool {
 
 // validateAccountName allows what is both a valid nick and a safe file name on every OS the
 // binary runs on: a letter, then letters, digits, '-' and '_', and not a name Windows keeps
-// for a device (users/con.toml cannot be created or opened there).
+// for a device (users/con.toml cannot be created or opened there). Each refusal wraps its
+// own reason (errNameNotASCII, errNameTooLong, ...) so the client is told exactly why; a
+// name is never cut to fit.
 func validateAccountName(name string) error {
-	if name == "" || len(name) > 30 {
-		return fmt.Errorf("%w: %q must be 1 to 30 characters", ErrBadAccountName, name)
-	}
-	if isServiceNick(name) {
-		return fmt.Errorf("%w: %q is a service's name", ErrBadAccountName, name)
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: empty", ErrBadAccountName)
+	case !isASCII(name):
+		return fmt.Errorf("%w: %q: %w", ErrBadAccountName, name, errNameNotASCII)
+	case len(name) > maxAccountNameLen:
+		return fmt.Errorf("%w: %q has %d characters: %w", ErrBadAccountName, name, len(name), errNameTooLong)
+	case isServiceNick(name):
+		return fmt.Errorf("%w: %q: %w", ErrBadAccountName, name, errNameService)
 	}
 	for i := 0; i < len(name); i++ {
 		c := name[i]
@@ -301,6 +307,24 @@ func validateAccountName(name string) error {
 		return fmt.Errorf("%w: %q: %w", ErrBadAccountName, name, errReservedName)
 	}
 	return nil
+}
+
+// maxAccountNameLen bounds account names (they are file names and nicks).
+const maxAccountNameLen = 30
+
+var (
+	errNameNotASCII = errors.New("account names are ASCII")
+	errNameTooLong  = errors.New("longer than 30 characters")
+	errNameService  = errors.New("a service's name")
+)
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // isWindowsDeviceName reports a name Windows maps to a device whatever its extension
@@ -401,6 +425,9 @@ func (st *accountStore) RegisterFrom(name, email, password string, now time.Time
 	if err := validatePassword(password, st.minPassword); err != nil {
 		return err
 	}
+	// What memory says may be a second old: `labchat accounts delete` a moment ago must
+	// free the name now, not after the next poll. A failed reload is the poll's to log.
+	_ = st.refresh()
 	key := casefold(name)
 	st.mu.Lock()
 	switch {

@@ -39,6 +39,7 @@ type User struct {
 	sessions  []*Session        // registered connections, oldest first; never empty while in nicks
 	announced bool              // MONITOR watchers were told it came online
 	meta      map[string]string // draft/metadata-3 keys (metadata.go)
+	marks     map[string]string // a guest's read markers (an account's are in its profile)
 }
 
 // first is the user's oldest connection, whose address and realname WHOIS and WHO show.

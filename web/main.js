@@ -34,6 +34,8 @@ class App {
     this.sentHistory = [];
     this.historyPos = -1;
     this.monitored = new Set();
+    this.notes = new Map(); // conversation → its open desktop notification
+    this.markPending = new Map(); // conversation → [name, time] of a MARKREAD about to go
     this.fetched = new Set(); // conversations whose latest page was asked for
     this.loadingOlder = new Set();
     this.callTimers = new Map();
@@ -47,6 +49,21 @@ class App {
   newState() {
     this.state = new ChatState({ callTimeout: this.callTimeout });
     this.state.visible = !this.hidden();
+    // Read here is read everywhere: the server keeps the marker (draft/read-marker) and
+    // tells the account's other devices, which clear their badges and notifications.
+    // A busy room read live sends one marker per quarter second, not one per message.
+    this.state.onMarkRead = (c, time) => {
+      const queued = this.markPending.has(c.key);
+      this.markPending.set(c.key, [c.name, time]);
+      if (queued) return;
+      setTimeout(() => {
+        const [name, at] = this.markPending.get(c.key) || [];
+        this.markPending.delete(c.key);
+        if (name && this.client && this.client.connected && this.client.caps.has('draft/read-marker')) {
+          this.client.send('MARKREAD', name, 'timestamp=' + new Date(at).toISOString());
+        }
+      }, 250);
+    };
   }
 
   hidden() {
@@ -139,6 +156,8 @@ class App {
     this.wireClient(client);
     try {
       const who = await client.login({ account, password, register, email: email || '*' });
+      const display = register ? $('login-display').value.trim() : '';
+      if (display) client.send('SETNAME', display); // the account's display name, kept by the server
       this.loggedIn(who, { password, stay });
     } catch (err) {
       if (this.client === client) this.client = null;
@@ -377,6 +396,8 @@ class App {
     for (const e of fx) {
       switch (e.type) {
         case 'notify': this.onNotify(e); break;
+        case 'markread': this.onMarkReadElsewhere(e.conv); break;
+        case 'contacts': this.onContacts(); break;
         case 'presence': this.onPresence(e); break;
         case 'call': this.onCallChange(e.call); break;
         case 'callStored': this.callWire({ command: 'PRIVMSG', target: e.call.peer, verb: 'CANCEL', call: e.call }); break;
@@ -384,6 +405,23 @@ class App {
         case 'parted': case 'kicked': this.onParted(e.conv); break;
       }
     }
+  }
+
+  // onMarkReadElsewhere closes the desktop notifications of a conversation read on another
+  // device of the account.
+  onMarkReadElsewhere(key) {
+    const c = this.state.convs.get(key);
+    if (c && c.unread === 0) {
+      const n = this.notes.get(key);
+      if (n) { try { n.close(); } catch { /* already gone */ } this.notes.delete(key); }
+    }
+  }
+
+  // onContacts takes the account's contact list from the server (its saved MONITOR list):
+  // the server MONITORs them for this connection already.
+  onContacts() {
+    this.monitored = new Set(this.state.contacts.map((n) => casefold(n)));
+    if (this.account) this.store.setContacts(this.account, this.state.contacts);
   }
 
   onNotify(e) {
@@ -396,7 +434,8 @@ class App {
     if (this.hidden() && (e.kind === 'dm' || e.kind === 'mention' || e.kind === 'missed' || e.kind === 'invite')) {
       const title = e.kind === 'dm' ? this.t('notifDM', e.from) : e.kind === 'mention' ? this.t('notifMention', e.from, c.name)
         : e.kind === 'invite' ? this.t('invited', e.from, e.text) : this.t('notifMissed', e.from);
-      notify(title, e.text || '', 'conv:' + c.key, () => this.open(c.name));
+      const n = notify(title, e.text || '', 'conv:' + c.key, () => this.open(c.name));
+      if (n) this.notes.set(c.key, n);
     }
   }
 

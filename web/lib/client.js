@@ -23,6 +23,7 @@ export const wantedCaps = [
   'sasl', 'draft/account-registration', 'server-time', 'message-tags', 'echo-message', 'batch',
   'draft/chathistory', 'away-notify', 'extended-monitor', 'account-notify', 'multi-prefix', 'cap-notify',
   'draft/multiline', 'draft/message-redaction', 'draft/event-playback',
+  'draft/read-marker', 'setname', 'extended-join',
 ];
 
 // multilineLimits reads the draft/multiline cap value ("max-bytes=8192,max-lines=100").

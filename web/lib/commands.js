@@ -76,6 +76,10 @@ export const commands = {
     usage: '/away [message]',
     run(args, ctx) { ctx.ui.setAway(args.trim() || ctx.t('awayDefault')); },
   },
+  setname: {
+    usage: '/setname DISPLAY NAME',
+    run(args, ctx) { ctx.send('SETNAME', need(args.trim(), this.usage)); },
+  },
   back: {
     usage: '/back',
     run(args, ctx) { ctx.ui.setAway(''); },

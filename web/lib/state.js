@@ -29,6 +29,10 @@ export class ChatState {
     this.convs = new Map();
     this.users = new Map();
     this.contacts = [];
+    this.monList = null; // 732 lines being collected until 733: the account's saved contacts
+    this.markers = new Map(); // casefolded conversation → read marker (ms), from MARKREAD
+    this.onMarkRead = null; // (conv, time) => void: tell the server this conversation was read
+    this.realnames = new Map(); // casefolded nick → display name (extended-join, SETNAME, WHO)
     this.calls = new Map();
     this.active = null;
     this.visible = true;
@@ -91,6 +95,41 @@ export class ChatState {
   markRead(c) {
     c.unread = 0;
     c.mention = false;
+    const last = this.lastMessageTime(c);
+    if (last && last > (this.markers.get(c.key) || 0)) {
+      this.markers.set(c.key, last);
+      if (this.onMarkRead) this.onMarkRead(c, last);
+    }
+  }
+
+  // lastMessageTime is the time of c's newest chat message (not a system line), or 0.
+  lastMessageTime(c) {
+    for (let i = c.messages.length - 1; i >= 0; i--) {
+      if (c.messages[i].kind !== 'system') return c.messages[i].time;
+    }
+    return 0;
+  }
+
+  // recountUnread sets c's unread count and divider from its read marker: every message of
+  // someone else newer than the marker is unread, also those that came while offline.
+  // The conversation on screen gets the divider only: it is being read.
+  recountUnread(c) {
+    if (!this.markers.has(c.key)) return;
+    const marker = this.markers.get(c.key);
+    const unread = c.messages.filter((m) => m.kind !== 'system' && !m.self && m.time > marker);
+    c.divider = unread.length ? unread[0].id : null;
+    if (c.key === this.active && this.visible) {
+      this.markRead(c);
+      return;
+    }
+    c.unread = unread.length;
+    if (!unread.length) c.mention = false;
+  }
+
+  // displayName is the name to show for nick: its display name (张三) when it has one.
+  displayName(nick) {
+    const n = this.realnames.get(casefold(nick));
+    return n && n !== nick ? n : '';
   }
 
   totalUnread() {
@@ -141,11 +180,11 @@ export class ChatState {
     return this.contacts.some((n) => casefold(n) === casefold(nick));
   }
 
-  // watchList is who the client MONITORs: contacts and direct-chat partners.
+  // watchList is who the client MONITORs: the contacts. The server keeps that list for the
+  // account (its saved MONITOR list), so it is the contact list on every device.
   watchList() {
     const names = new Map();
     for (const n of this.contacts) names.set(casefold(n), n);
-    for (const c of this.convs.values()) if (c.kind === 'dm') names.set(c.key, c.name);
     names.delete(casefold(this.me.nick));
     return [...names.values()];
   }
@@ -180,7 +219,10 @@ export class ChatState {
   // countUnread bumps c's unread count for a message the user has not seen, and places the
   // "new messages" divider before the first of them.
   countUnread(c, m) {
-    if (c.key === this.active && this.visible) return;
+    if (c.key === this.active && this.visible) {
+      this.markRead(c); // shown on this screen: read here, so read on the other devices too
+      return;
+    }
     c.unread++;
     if (!c.divider) c.divider = m.id;
   }
@@ -214,6 +256,8 @@ export class ChatState {
       this.onPrivmsg(msg, { history: true, forceConv: target, at: older ? added : -1 });
       if ((this.find(target)?.messages.length || 0) > before) added++;
     }
+    const c = this.find(target);
+    if (c && added) this.recountUnread(c);
     return added;
   }
 
@@ -530,6 +574,37 @@ export class ChatState {
 }
 
 const handlers = {
+  MARKREAD(msg) { // draft/read-marker: this account read up to here, on some device
+    const target = msg.params[0] || '';
+    const v = msg.params[1] || '*';
+    const time = v.startsWith('timestamp=') ? Date.parse(v.slice(10)) || 0 : 0;
+    const key = casefold(target);
+    if (time <= (this.markers.get(key) || 0) && this.markers.has(key)) return [];
+    this.markers.set(key, time);
+    const c = this.find(target);
+    if (!c) return [];
+    this.recountUnread(c);
+    return [{ type: 'markread', conv: c.key }];
+  },
+
+  '732'(msg) { // RPL_MONLIST: the account's saved contacts, pushed at login and on change
+    this.monList ||= [];
+    for (const n of (msg.params[1] || '').split(',')) if (n) this.monList.push(n);
+    return [];
+  },
+
+  '733'() { // RPL_ENDOFMONLIST
+    this.contacts = this.monList || [];
+    this.monList = null;
+    return [{ type: 'contacts' }];
+  },
+
+  SETNAME(msg) {
+    const { nick } = parseSource(msg.source);
+    this.realnames.set(casefold(nick), msg.params[0] || '');
+    return [];
+  },
+
   PRIVMSG: ChatState.prototype.onPrivmsg,
   NOTICE: ChatState.prototype.onPrivmsg,
   TAGMSG: ChatState.prototype.onTagmsg,
@@ -552,6 +627,7 @@ const handlers = {
 
   JOIN(msg) {
     const { nick } = parseSource(msg.source);
+    if (msg.params.length >= 3) this.realnames.set(casefold(nick), msg.params[2]); // extended-join
     const c = this.conv(msg.params[0], 'room');
     if (this.isMe(nick)) {
       c.name = msg.params[0];
@@ -669,6 +745,8 @@ const handlers = {
     if (!nick || this.isMe(nick)) return [];
     const u = this.user(nick);
     this.setStatus(nick, flags.includes('G') ? 'away' : 'online', flags.includes('G') ? u.away || ' ' : '');
+    const realname = (msg.params[7] || '').replace(/^\d+ /, '');
+    if (realname) this.realnames.set(casefold(nick), realname);
     return [];
   },
 

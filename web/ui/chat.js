@@ -146,6 +146,7 @@ function personRow(app, nick, prefix = '', room = null) {
     dot(status, statusLabel(app, nick)),
     prefix ? h('span', { class: 'prefix' }, prefix) : null,
     h('span', { class: 'p-name' }, nick + (st.isMe(nick) ? ' (' + app.t('me') + ')' : '')),
+    st.displayName(nick) ? h('span', { class: 'display-name' }, st.displayName(nick)) : null,
     status === 'away' && u && u.away.trim() ? h('span', { class: 'p-away' }, u.away) : null));
 }
 
@@ -408,7 +409,8 @@ function messageNode(app, c, m, grouped) {
   const cls = ['msg', m.kind, m.self ? 'self' : '', mention ? 'mention' : '', m.offline ? 'offline' : '', m.multiline ? 'multiline' : ''].filter(Boolean).join(' ');
   const body = m.kind === 'action' ? ['* ' + m.from + ' ', ...textNodes(m.text)] : bodyNodes(m.text);
   const meta = grouped ? null : h('div', { class: 'meta' },
-    m.self ? null : h('button', { type: 'button', class: 'from', onclick: (e) => app.personMenu(m.from, e.currentTarget) }, m.from),
+    m.self ? null : h('button', { type: 'button', class: 'from', onclick: (e) => app.personMenu(m.from, e.currentTarget) }, m.from,
+      app.state.displayName(m.from) ? h('span', { class: 'display-name' }, app.state.displayName(m.from)) : null),
     h('time', { datetime: new Date(m.time).toISOString(), title: new Date(m.time).toLocaleString() }, timeText(app, m.time)));
   return h('div', { class: cls, 'data-msgid': m.msgid || '', 'data-from': m.from, 'data-kind': m.kind },
     meta,

@@ -11,6 +11,7 @@ export function renderLogin(app) {
   $('tab-login').setAttribute('aria-selected', String(!register));
   $('tab-register').setAttribute('aria-selected', String(register));
   $('email-field').hidden = !register;
+  $('display-field').hidden = !register;
   $('login-password').setAttribute('autocomplete', register ? 'new-password' : 'current-password');
   const btn = $('login-submit');
   if (!btn.disabled) btn.textContent = t(register ? 'register' : 'login');
@@ -68,7 +69,7 @@ export function loginErrorView(app, err, { account = '', password = '' } = {}) {
         onclick: () => { app.loginMode = 'login'; app.showLoginError(null); renderLogin(app); },
       }, t('haveAccount'))];
     case 'password-short': return [p(err.min ? t('errPasswordShort', err.min) : t('errPasswordShortAny', err.text))];
-    case 'bad-name': return [p(t('errBadName'))];
+    case 'bad-name': return [p(badNameText(t, who, err.text || ''))];
     case 'locked': return [p(t('errLocked', who))];
     case 'throttled': return [p(t('errThrottled', err.wait || 60))];
     case 'server-down': return [p(t('errServerDown'))];
@@ -81,6 +82,16 @@ export function loginErrorView(app, err, { account = '', password = '' } = {}) {
     case 'login-lost': return [p(t('loginLost', err.text))];
   }
   return [p(t('errFailed', err.text || err.message || String(err)))];
+}
+
+// badNameText says exactly why a name was refused (the server's words decide where the name
+// alone cannot: a service's name, a Windows device name).
+export function badNameText(t, name, serverText) {
+  if (/[^\x00-\x7f]/.test(name)) return t('errNameAscii', name);
+  if (name.length > 30) return t('errNameLong', name, name.length);
+  if (/service/i.test(serverText)) return t('errNameService', name);
+  if (/device|reserved/i.test(serverText)) return t('errNameReserved', name);
+  return t('errNameChars', name);
 }
 
 export function formatWhen(ms, lang) {

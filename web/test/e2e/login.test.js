@@ -56,7 +56,22 @@ test('wrong password, name taken, password too short, bad name: each says so', a
   await page.fill('#login-account', '9lives' + run);
   await page.fill('#login-password', 'secret-x');
   await page.click('#login-submit');
-  assert.match(await errorText(page), /Names start with a letter/);
+  assert.match(await errorText(page), /Account names start with a letter, then letters, digits, - and _ \(9lives/);
+
+  // Each refused name says exactly why, and nothing is cut to fit (issue 16).
+  for (const [bad, why] of [
+    ['张三', /Account names use a–z, 0–9, - and _; put 张三 in your display name/],
+    ['Zoë', /put Zoë in your display name/],
+    ['a'.repeat(31), /at most 30 characters; a{31} has 31/],
+    ['NickServ', /NickServ is the name of a service/],
+    ['con', /con is a name Windows keeps for a device/],
+  ]) {
+    await page.fill('#login-account', bad);
+    await page.click('#login-submit');
+    await page.waitForFunction((re) => new RegExp(re).test(document.querySelector('#login-error').innerText), why.source, { timeout: 10000 })
+      .catch(() => {});
+    assert.match(await errorText(page), why, bad);
+  }
 
   await page.click('#tab-login');
   await login(page, name);
