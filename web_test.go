@@ -184,6 +184,7 @@ func TestBrowserE2E(t *testing.T) {
 	cfg.RequireLogin = true // as shipped: the login screen is the way in
 	cfg.DefaultRoom = "#lobby"
 	cfg.WebListen = "127.0.0.1:0"
+	cfg.Operators = append(cfg.Operators, OperatorConfig{Account: "teacher"}) // serverwords.test.js
 	rs := &restartableServer{t: t, cfg: cfg, dir: t.TempDir()}
 	if err := rs.start(); err != nil {
 		t.Fatal(err)
