@@ -229,9 +229,9 @@ func init() {
 			cs.operSaid = true
 			return say("you are now a server operator")
 		},
-		RPL_HELPSTART:   func(_ *clientSession, p []string) (string, bool) { return arg(p, 1), true },
-		RPL_HELPTXT:     func(_ *clientSession, p []string) (string, bool) { return "  " + arg(p, 1), true },
-		RPL_ENDOFHELP:   quiet,
+		RPL_HELPSTART: func(_ *clientSession, p []string) (string, bool) { return arg(p, 1), true },
+		RPL_HELPTXT:   func(_ *clientSession, p []string) (string, bool) { return "  " + arg(p, 1), true },
+		RPL_ENDOFHELP: quiet,
 		ERR_HELPNOTFOUND: func(_ *clientSession, p []string) (string, bool) {
 			return say("no help for %s (HELP alone lists the commands)", arg(p, 0))
 		},

@@ -452,7 +452,7 @@ type historyRun struct {
 	stamp    []byte // the time column of the second stampSec
 	stampSec int64
 	seen     sameTimeIDs
-	calls    callFolder     // CALL lines become one line per call (calllog.go)
+	calls    callFolder // CALL lines become one line per call (calllog.go)
 	// A call's line is shown at its ring's time, but known only at its end: from a ring on,
 	// what follows waits in pending until the calls before it have ended.
 	pending  []pendingLine
