@@ -89,9 +89,47 @@ func (p *prompt) ringFor(ev chatEvent) {
 	if ev.direct {
 		p.notify("labchat: "+ev.From, ev.Text)
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	io.WriteString(p.out, "\a")
+	p.bellPattern(bellsMessage)
+}
+
+// The bell patterns: how many bells, bellGap apart. Terminals play (or flash) each BEL,
+// and most merge bells closer than about 100 ms, hence the gap.
+const (
+	bellsMessage = 1
+	bellsOnline  = 2
+	bellsCall    = 3
+	bellGap      = 180 * time.Millisecond
+)
+
+// bellPattern rings n bells bellGap apart, unless the bell is off; the first at once.
+func (p *prompt) bellPattern(n int) {
+	if p.bell == "off" || n <= 0 {
+		return
+	}
+	ring := func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		io.WriteString(p.out, "\a")
+	}
+	ring()
+	if n > 1 {
+		go func() {
+			for range n - 1 {
+				time.Sleep(bellGap) // a sound's rhythm, not a wait for an event
+				ring()
+			}
+		}()
+	}
+}
+
+// contactOnline: two bells and a desktop notification when a contact comes online (with
+// bell = "all" or "dm"; a contact's arrival is news about a person, like a DM).
+func (p *prompt) contactOnline(nick string) {
+	if p.bell == "off" {
+		return
+	}
+	p.notify("labchat", nick+" is online")
+	p.bellPattern(bellsOnline)
 }
 
 // askCredentials fills in the account (offering the remembered ones) and the password.

@@ -395,12 +395,14 @@ var killNotice = regexp.MustCompile(`^Killed (\S+) \((.*)\)$`)
 
 func (cs *clientSession) onQuit(m *Message, raw bool) {
 	who := nickOf(m.Source)
-	if strings.HasPrefix(m.Param(0), "Killed by "+cs.myNick()+" (") {
+	if why, ok := strings.CutPrefix(m.Param(0), "Killed by "+cs.myNick()+" ("); ok {
 		if cs.killSaid[clientFold(who)] { // our own KILL, already said
 			delete(cs.killSaid, clientFold(who))
 			return
 		}
 		cs.killSaid[clientFold(who)] = true
+		cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindInfo, Text: "you disconnected " + who + " from the server (" + strings.TrimSuffix(why, ")") + ")"})
+		return
 	}
 	cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindQuit, From: who, Text: m.Param(0)})
 }
