@@ -29,7 +29,7 @@ func TestWebPortChecksTheHostHeader(t *testing.T) {
 		resp := string(buf[:n])
 		code := 0
 		if f := strings.Fields(resp); len(f) > 1 {
-			code = atoiOr(f[1])
+			code = statusCodeOf(f[1])
 		}
 		return code, resp
 	}
@@ -79,7 +79,7 @@ func TestWebHostsIsValidated(t *testing.T) {
 	}
 }
 
-func atoiOr(s string) int {
+func statusCodeOf(s string) int {
 	n := 0
 	for _, c := range s {
 		if c < '0' || c > '9' {
