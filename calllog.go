@@ -78,15 +78,26 @@ func (cf *callFolder) feed(e LogEntry) (summary LogEntry, show, isCall bool) {
 // nobody answered.
 func (cf *callFolder) flush() []LogEntry {
 	var out []LogEntry
+	cf.flushEach(func(_ string, e LogEntry) { out = append(out, e) })
+	return out
+}
+
+// flushEach is flush, naming each call's id.
+func (cf *callFolder) flushEach(fn func(id string, e LogEntry)) {
 	for id, c := range cf.open {
 		state := "missed"
 		if !c.answered.IsZero() {
 			state = "answered"
 		}
-		out = append(out, c.summary(cf.me, state, time.Time{}))
+		fn(id, c.summary(cf.me, state, time.Time{}))
 		delete(cf.open, id)
 	}
-	return out
+}
+
+// isOpen reports whether call id has rung and not ended.
+func (cf *callFolder) isOpen(id string) bool {
+	_, ok := cf.open[id]
+	return ok
 }
 
 func (c *foldedCall) summary(me, state string, end time.Time) LogEntry {

@@ -45,6 +45,8 @@ const (
 	// them. It keeps a flood-limited server's queue short (labchat drops a client 200 lines
 	// ahead) while costing one round trip per window.
 	pipelineWindow = 50
+	// pacingNotice: a window of lines taking longer than this means the server paces us.
+	pacingNotice = 2 * time.Second
 	// saslChunk is the AUTHENTICATE payload size limit from the IRCv3 SASL spec.
 	saslChunk = 400
 	// maxStdinLine is where pipeline mode cuts a line without a newline into several messages,
@@ -546,6 +548,8 @@ type clientSession struct {
 	typing          map[string]typingState       // who is typing where; guarded by mu
 	batchSeq        int                          // names the multiline batches sent; guarded by mu
 	whowas          bool                         // inside a WHOWAS reply (its 312 reads differently); dispatch only
+	operSaid        bool                         // 381 or MODE +o said "you are now a server operator": the other is not repeated; dispatch only
+	killSaid        map[string]bool              // a kill (our notice or the victim's QUIT) shown: its twin is not; dispatch only
 	callProbe       string                       // during /call's round trip: the callee, whose 401 or "offline" notice is caught
 	callProbeResult string                       // what the probe found: callStateFailed, callStateStored or ""
 	settling        bool                         // until the login's burst is over: rings are held (client_calls.go)
@@ -563,11 +567,14 @@ func newClientSession(cc *clientConn, opts *clientOptions, sink eventSink) *clie
 		done:   make(chan struct{}),
 		nick:   opts.user,
 		target: opts.to,
-		rooms:  map[string]string{}, nicks: map[string]string{},
+		rooms:  map[string]string{}, nicks: map[string]string{}, killSaid: map[string]bool{},
 		pongs:    map[string]chan struct{}{},
 		records:  newClientRecords(opts),
 		presence: newPresenceBook(opts.dataDir),
 		calls:    newCallBook(),
+	}
+	if opts.interactive && strings.ContainsAny(opts.to[:min(1, len(opts.to))], "#&") {
+		cs.target = "" // the room becomes the target when its JOIN succeeds, not before
 	}
 	close(cs.online)
 	cs.ccp.Store(cc)
@@ -1070,6 +1077,7 @@ func (cs *clientSession) sendLines(ctx context.Context, stdin io.Reader) error {
 	readErr := make(chan error, 1)
 	go readStdinLines(stdin, lines, readErr)
 	unconfirmed := 0
+	pacingSaid := false
 	for {
 		select {
 		case line, ok := <-lines:
@@ -1100,8 +1108,13 @@ func (cs *clientSession) sendLines(ctx context.Context, stdin io.Reader) error {
 				}
 			}
 			if unconfirmed++; unconfirmed >= pipelineWindow {
-				if err := cs.roundTrip("window"); err != nil && !cs.survive(err, &unconfirmed) {
-					return err
+				started := time.Now()
+				if err := cs.roundTrip("window"); err != nil {
+					if !cs.survive(err, &unconfirmed) {
+						return err
+					}
+				} else {
+					cs.notePacing(unconfirmed, time.Since(started), &pacingSaid)
 				}
 				unconfirmed = 0
 			}
@@ -1146,6 +1159,17 @@ func (cs *clientSession) sayTo(target, text string) error {
 		return cs.sendMultiline(target, text)
 	}
 	return cs.sendText(target, text)
+}
+
+// notePacing says once that the server is holding our lines back: its flood control takes a
+// few lines a second from every connection, so a long pipeline slows down on purpose.
+func (cs *clientSession) notePacing(lines int, took time.Duration, said *bool) {
+	if *said || took < pacingNotice || lines == 0 {
+		return
+	}
+	*said = true
+	rate := float64(lines) / took.Seconds()
+	cs.complain(fmt.Sprintf("the server is pacing this connection at about %.0f lines a second (its flood control, flood_rate/flood_burst in the server's config, the same for every client); the rest of the input follows at that pace", rate))
 }
 
 // survive waits for a reconnect after a send failed on a lost connection, and reports

@@ -553,12 +553,9 @@ func (cs *clientSession) replyToCall(peer, verb string) error {
 	return nil
 }
 
-// ringBell is the prompt's call bell: every ring, unless the bell is off.
+// ringBell is the prompt's call bell: every ring, unless the bell is off. A call rings
+// three times in quick succession (a message is one bell, a contact coming online two), so
+// the three are told apart by ear; see docs/client.md.
 func (p *prompt) ringBell() {
-	if p.bell == "off" {
-		return
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.out.Write([]byte("\a"))
+	p.bellPattern(bellsCall)
 }

@@ -98,6 +98,28 @@ func cmdInvite(cs *clientSession, args string) error {
 	return cs.sendCmd("INVITE", nick, room)
 }
 
+// confirmed sends a room command and waits for the server to take it. Typed from outside
+// the room, the change is not echoed to us (the server tells only the members), so when no
+// error came back, done is said in our own words; inside the room the echo says it.
+func (cs *clientSession) confirmed(room, command string, params []string, done string) error {
+	cs.mu.Lock()
+	errorsBefore := cs.lineErrors
+	cs.mu.Unlock()
+	if err := cs.sendCmd(command, params...); err != nil {
+		return err
+	}
+	if err := cs.roundTrip("confirm"); err != nil {
+		return err
+	}
+	cs.mu.Lock()
+	refused := cs.lineErrors != errorsBefore
+	cs.mu.Unlock()
+	if !refused && done != "" && !cs.joined(room) {
+		cs.note(done)
+	}
+	return nil
+}
+
 // banMask turns a nick into nick!*@*; masks and $a:account stay as they are.
 func banMask(s string) string {
 	if strings.ContainsAny(s, "!@$*?") {
@@ -120,7 +142,11 @@ func banOrUnban(cs *clientSession, cmd, mode, args string) error {
 	if !cs.oneWord(cmd, who) {
 		return nil
 	}
-	return cs.sendCmd("MODE", room, mode, banMask(who))
+	done := "you banned " + describeMask(banMask(who)) + " from " + room
+	if mode == "-b" {
+		done = "you lifted the ban on " + describeMask(banMask(who)) + " in " + room
+	}
+	return cs.confirmed(room, "MODE", []string{room, mode, banMask(who)}, done)
 }
 
 func cmdKey(cs *clientSession, args string) error {
@@ -130,11 +156,11 @@ func cmdKey(cs *clientSession, args string) error {
 	}
 	switch {
 	case key == "off":
-		return cs.sendCmd("MODE", room, "-k", "*")
+		return cs.confirmed(room, "MODE", []string{room, "-k", "*"}, "you removed the key of "+room)
 	case !cs.oneWord("key", key):
 		return nil
 	}
-	return cs.sendCmd("MODE", room, "+k", key)
+	return cs.confirmed(room, "MODE", []string{room, "+k", key}, "you set a key on "+room+": joining needs /join "+room+" "+key)
 }
 
 func cmdLimit(cs *clientSession, args string) error {
@@ -143,13 +169,13 @@ func cmdLimit(cs *clientSession, args string) error {
 		return nil
 	}
 	if n == "off" {
-		return cs.sendCmd("MODE", room, "-l")
+		return cs.confirmed(room, "MODE", []string{room, "-l"}, "you removed the member limit of "+room)
 	}
 	if v, err := strconv.Atoi(n); err != nil || v < 1 {
 		cs.complain("usage: /limit [#ROOM] N|off (N: the most members, at least 1)")
 		return nil
 	}
-	return cs.sendCmd("MODE", room, "+l", n)
+	return cs.confirmed(room, "MODE", []string{room, "+l", n}, "you limited "+room+" to "+n+" members")
 }
 
 // cmdMode: /mode alone shows the target room's modes; /mode [#ROOM|NICK] CHANGES [ARGS].
@@ -161,6 +187,9 @@ func cmdMode(cs *clientSession, args string) error {
 			target = cs.myNick()
 		}
 		fields = append([]string{target}, fields...)
+	}
+	if cs.isRoom(fields[0]) && len(fields) > 1 {
+		return cs.confirmed(fields[0], "MODE", fields, describeOwnModeChange(fields[0], fields[1], fields[2:]))
 	}
 	return cs.sendCmd("MODE", fields...)
 }
@@ -195,4 +224,25 @@ func cmdPasswd(cs *clientSession, args string) error {
 	}
 	cs.opts.password = pw // a reconnect logs in with the new one
 	return nil
+}
+
+// describeOwnModeChange says a room mode change we made, as the echo would ("you made #lab
+// invite-only; you gave carol voice ...").
+func describeOwnModeChange(room, modes string, args []string) string {
+	var out []string
+	adding := true
+	for _, c := range modes {
+		if c == '+' || c == '-' {
+			adding = c == '+'
+			continue
+		}
+		a := ""
+		if strings.ContainsRune(modeArgs[adding], c) && len(args) > 0 {
+			a, args = args[0], args[1:]
+		}
+		if text := describeRoomModeChange("you", room, adding, byte(c), a, false); text != "" {
+			out = append(out, text)
+		}
+	}
+	return strings.Join(out, "; ")
 }

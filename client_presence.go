@@ -156,7 +156,16 @@ func (cs *clientSession) setStatus(m *Message, raw bool, nick, state, away strin
 	}
 	if ev, news := cs.presence.update(nick, state, away, msgTime(m)); news {
 		cs.show(raw, ev)
+		if s, ok := cs.sink.(interface{ contactOnline(string) }); ok && !raw && state == stateOnline && ev.State == stateOnline && cs.presence.isContact(nick) {
+			s.contactOnline(nick)
+		}
 	}
+}
+
+func (pb *presenceBook) isContact(name string) bool {
+	pb.mu.Lock()
+	defer pb.mu.Unlock()
+	return slices.ContainsFunc(pb.contacts, func(p string) bool { return clientFold(p) == clientFold(name) })
 }
 
 // onAway is an away-notify push: ":nick!u@h AWAY :message", or "AWAY" alone when back.

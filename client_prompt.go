@@ -89,9 +89,47 @@ func (p *prompt) ringFor(ev chatEvent) {
 	if ev.direct {
 		p.notify("labchat: "+ev.From, ev.Text)
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	io.WriteString(p.out, "\a")
+	p.bellPattern(bellsMessage)
+}
+
+// The bell patterns: how many bells, bellGap apart. Terminals play (or flash) each BEL,
+// and most merge bells closer than about 100 ms, hence the gap.
+const (
+	bellsMessage = 1
+	bellsOnline  = 2
+	bellsCall    = 3
+	bellGap      = 180 * time.Millisecond
+)
+
+// bellPattern rings n bells bellGap apart, unless the bell is off; the first at once.
+func (p *prompt) bellPattern(n int) {
+	if p.bell == "off" || n <= 0 {
+		return
+	}
+	ring := func() {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		io.WriteString(p.out, "\a")
+	}
+	ring()
+	if n > 1 {
+		go func() {
+			for range n - 1 {
+				time.Sleep(bellGap) // a sound's rhythm, not a wait for an event
+				ring()
+			}
+		}()
+	}
+}
+
+// contactOnline: two bells and a desktop notification when a contact comes online (with
+// bell = "all" or "dm"; a contact's arrival is news about a person, like a DM).
+func (p *prompt) contactOnline(nick string) {
+	if p.bell == "off" {
+		return
+	}
+	p.notify("labchat", nick+" is online")
+	p.bellPattern(bellsOnline)
 }
 
 // askCredentials fills in the account (offering the remembered ones) and the password.
@@ -428,7 +466,7 @@ func init() {
 	slashCommands = []slashCommand{
 		{"msg", "NICK|#ROOM TEXT", "send one message without changing the target", completeTarget, cmdMsg},
 		{"query", "NICK|#ROOM", "send plain lines to NICK (or a room) from now on", completeTarget, cmdQuery},
-		{"join", "#ROOM", "join a room (created if new) and make it the target", completeRoom, cmdJoin},
+		{"join", "#ROOM [KEY]", "join a room (created if new) and make it the target; KEY for a room with a key", completeRoom, cmdJoin},
 		{"part", "[#ROOM] [REASON]", "leave a room (default: the current one)", completeRoom, cmdPart},
 		{"rooms", "", "list the server's rooms", completeNothing, func(cs *clientSession, _ string) error { return cs.sendCmd("LIST") }},
 		{"names", "[#ROOM]", "who is in a room (default: the current one)", completeRoom, cmdNames},
@@ -447,6 +485,8 @@ func init() {
 		{"reply", "NICK TEXT", "reply to NICK's last message here (shown quoted to others)", completeNick, cmdReply},
 		{"react", "NICK EMOJI", "react to NICK's last message here, e.g. /react bob 👍", completeNick, cmdReact},
 		{"delete", "[NICK]", "delete your last message here (room operators: NICK's)", completeNick, cmdDelete},
+		{"topic", "[#ROOM] [TEXT|-]", "show the topic, set it to TEXT, or clear it (-)", completeRoom, cmdTopic},
+		{"kick", "[#ROOM] NICK [REASON]", "remove NICK from a room, with a reason they see", completeNick, cmdKick},
 		{"invite", "NICK [#ROOM]", "invite NICK to a room (default: the current one)", completeNick, cmdInvite},
 		{"mode", "[#ROOM|NICK] [+-MODES ARGS]", "show or change modes, e.g. /mode +m, /mode #lab +v carol", completeTarget, cmdMode},
 		{"ban", "[#ROOM] [NICK|MASK|$a:ACCOUNT]", "ban from a room (alone: list the bans)", completeNick, cmdBan},
@@ -517,20 +557,67 @@ func cmdQuery(cs *clientSession, args string) error {
 	return nil
 }
 
+// cmdJoin: /join #ROOM [KEY]. The room becomes the target when the server lets us in
+// (onJoin); a refused JOIN leaves the target as it was.
 func cmdJoin(cs *clientSession, args string) error {
-	if args != "" && !cs.isRoom(args) {
-		args = "#" + args
+	room, key, _ := strings.Cut(args, " ")
+	key = strings.TrimSpace(key)
+	if room != "" && !cs.isRoom(room) {
+		room = "#" + room
 	}
-	if !cs.oneWord("join", args) {
+	if !cs.oneWord("join", room) || strings.Contains(key, " ") || strings.HasPrefix(key, ":") {
 		return nil
 	}
 	cs.mu.Lock()
-	cs.askedRoom = clientFold(args)
+	cs.askedRoom = clientFold(room)
 	cs.mu.Unlock()
-	if err := cs.sendCmd("JOIN", args); err != nil {
+	params := []string{room}
+	if key != "" {
+		params = append(params, key)
+	}
+	if err := cs.sendCmd("JOIN", params...); err != nil {
 		return err
 	}
-	return cs.roundTrip("join") // so the next prompt shows the new target
+	err := cs.roundTrip("join") // so the next prompt shows the new target
+	cs.mu.Lock()
+	if cs.askedRoom == clientFold(room) {
+		cs.askedRoom = "" // refused: a later JOIN of it (an invitation, a rejoin) is not this one
+	}
+	cs.mu.Unlock()
+	return err
+}
+
+// cmdKick: /kick [#ROOM] NICK [REASON].
+func cmdKick(cs *clientSession, args string) error {
+	room, rest, ok := cs.roomAndRest("kick", args)
+	if !ok {
+		return nil
+	}
+	nick, why, _ := strings.Cut(rest, " ")
+	if !cs.oneWord("kick", nick) {
+		return nil
+	}
+	params := []string{room, nick}
+	if why = strings.TrimSpace(why); why != "" {
+		params = append(params, why)
+	}
+	return cs.confirmed(room, "KICK", params, "")
+}
+
+// cmdTopic: /topic [#ROOM] shows the topic; /topic [#ROOM] TEXT sets it; /topic [#ROOM] -
+// clears it.
+func cmdTopic(cs *clientSession, args string) error {
+	room, text, ok := cs.roomAndRest("topic", args)
+	if !ok {
+		return nil
+	}
+	switch text {
+	case "":
+		return cs.sendCmd("TOPIC", room)
+	case "-":
+		return cs.confirmed(room, "TOPIC", []string{room, ""}, "you cleared the topic of "+room)
+	}
+	return cs.confirmed(room, "TOPIC", []string{room, text}, "you set the topic of "+room+": "+text)
 }
 
 func cmdPart(cs *clientSession, args string) error {

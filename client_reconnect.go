@@ -18,7 +18,10 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
+	"regexp"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -69,7 +72,40 @@ func (cc *clientConn) watch() {
 var errNotConnected = errors.New("not connected to the server")
 
 // finalServerErrors are ERROR reasons after which reconnecting would be wrong.
-var finalServerErrors = []string{"Killed", "Logged in from", "banned", "K-Lined"}
+var finalServerErrors = []string{"Killed", "Logged in from", "banned", "K-Lined", "was deleted by the administrator", "was locked by the administrator"}
+
+// accountGone matches the server's ERROR when the account itself was deleted or locked
+// (accounts.go accountsChanged): said at once, as what it is, with no reconnect.
+var accountGone = regexp.MustCompile(`Account (\S+) was (deleted|locked) by the administrator`)
+
+// describeConnError says why a connection failed or ended in a student's words, not as a Go
+// error ("dial tcp 127.0.0.1:6667: connect: connection refused"); the cause is kept in
+// brackets for those who want to look it up.
+func describeConnError(addr string, err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "the server " + addr + " is not accepting connections (is it running? connection refused)"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "the connection to " + addr + " was reset (connection reset by peer)"
+	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
+		return "there is no route to " + addr + " (is the network up?)"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the server " + addr + " closed the connection"
+	case errors.Is(err, syscall.EPIPE):
+		return "the connection to " + addr + " broke (broken pipe)"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "the server " + addr + " did not answer in time"
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return "the server name " + dns.Name + " cannot be found"
+	}
+	if ee, ok := errors.AsType[*exitError](err); ok && ee.err != nil {
+		return strings.TrimPrefix(ee.err.Error(), "connect to "+addr+": ")
+	}
+	return err.Error()
+}
 
 // resumeState is the session's memory across a reconnect; dispatch-goroutine (run) only.
 type resumeState struct {
@@ -157,6 +193,9 @@ func (cs *clientSession) connectionEnded(cc *clientConn) error {
 	reason := cs.serverErr
 	cs.serverErr = ""
 	if reason != "" {
+		if m := accountGone.FindStringSubmatch(reason); m != nil {
+			return finalError{withExit(exitLoginRefused, fmt.Errorf("your account %s was %s by the administrator, so the server disconnected you (ask your instructor)", m[1], m[2]))}
+		}
 		err := withExit(exitProtocol, fmt.Errorf("server %s closed the connection: %s", cs.opts.addr, reason))
 		for _, f := range finalServerErrors {
 			if strings.Contains(reason, f) {
@@ -169,7 +208,10 @@ func (cs *clientSession) connectionEnded(cc *clientConn) error {
 	if err == nil {
 		err = io.EOF
 	}
-	return withExit(exitProtocol, fmt.Errorf("connection to %s lost: %w", cs.opts.addr, err))
+	if cc.silent.Load() {
+		return withExit(exitProtocol, fmt.Errorf("connection to %s lost: the server stopped answering: %w", cs.opts.addr, err))
+	}
+	return withExit(exitProtocol, fmt.Errorf("connection lost: %s: %w", describeConnError(cs.opts.addr, err), err))
 }
 
 // goOffline forgets the rooms (remembering them for the rejoin) and shows "reconnecting".
@@ -207,7 +249,7 @@ func (cs *clientSession) goOnline(cc *clientConn) {
 // reconnect logs in again with backoff; nil when the session ends instead (endErr says why).
 func (cs *clientSession) reconnect(cause error) *clientConn {
 	cs.goOffline()
-	cs.sink.event(chatEvent{Time: time.Now(), Kind: kindError, Text: fmt.Sprintf("%v; reconnecting ...", cause)})
+	cs.sink.event(chatEvent{Time: time.Now(), Kind: kindError, Text: lostText(cs.opts.addr, cause) + "; reconnecting ..."})
 	cs.opts.register = false // the account exists now: log in to it
 	delay := reconnectFirst
 	for attempt := 1; ; attempt++ {
@@ -235,8 +277,31 @@ func (cs *clientSession) reconnect(cause error) *clientConn {
 			cs.endErr = err // a changed password or a deleted account: trying again will not help
 			return nil
 		}
-		cs.sink.event(chatEvent{Time: time.Now(), Kind: kindError, Text: err.Error()})
+		cs.sink.event(chatEvent{Time: time.Now(), Kind: kindError, Text: "not yet: " + describeConnError(cs.opts.addr, err)})
 		delay = min(2*delay, reconnectMax)
+	}
+}
+
+// lostText is the first line after a drop: what happened, without the Go error's chain.
+func lostText(addr string, cause error) string {
+	var ee *exitError
+	if errors.As(cause, &ee) && ee.err != nil {
+		if text, _, ok := strings.Cut(ee.err.Error(), ": "+describeRawCause(ee.err)); ok && describeRawCause(ee.err) != "" {
+			return text
+		}
+		return ee.err.Error()
+	}
+	return cause.Error()
+}
+
+// describeRawCause is the innermost error's text (what lostText leaves out).
+func describeRawCause(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
 	}
 }
 

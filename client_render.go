@@ -221,10 +221,17 @@ func init() {
 		RPL_STATSUPTIME: trailing,
 		RPL_STATSDEBUG:  func(_ *clientSession, p []string) (string, bool) { return say("stats: %s", arg(p, 1)) },
 		RPL_ENDOFSTATS:  quiet,
-		RPL_YOUREOPER:   func(*clientSession, []string) (string, bool) { return say("you are now a server operator") },
-		RPL_HELPSTART:   func(_ *clientSession, p []string) (string, bool) { return arg(p, 1), true },
-		RPL_HELPTXT:     func(_ *clientSession, p []string) (string, bool) { return "  " + arg(p, 1), true },
-		RPL_ENDOFHELP:   quiet,
+		RPL_YOUREOPER: func(cs *clientSession, _ []string) (string, bool) {
+			if cs.operSaid { // the MODE +o said it already
+				cs.operSaid = false
+				return "", false
+			}
+			cs.operSaid = true
+			return say("you are now a server operator")
+		},
+		RPL_HELPSTART: func(_ *clientSession, p []string) (string, bool) { return arg(p, 1), true },
+		RPL_HELPTXT:   func(_ *clientSession, p []string) (string, bool) { return "  " + arg(p, 1), true },
+		RPL_ENDOFHELP: quiet,
 		ERR_HELPNOTFOUND: func(_ *clientSession, p []string) (string, bool) {
 			return say("no help for %s (HELP alone lists the commands)", arg(p, 0))
 		},
@@ -460,7 +467,19 @@ func (cs *clientSession) onMode(m *Message, raw bool) {
 		who = "the server"
 	}
 	if !cs.isRoom(target) {
-		cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindInfo, Text: describeUserModeChange(cs.isSelf(target), target, m.Param(1))})
+		self, modes := cs.isSelf(target), m.Param(1)
+		if self && strings.HasPrefix(modes, "+") && strings.Contains(modes, "o") {
+			if cs.operSaid { // 381 said it already
+				cs.operSaid = false
+				modes = strings.Replace(modes, "o", "", 1)
+				if strings.Trim(modes, "+-") == "" {
+					return
+				}
+			} else {
+				cs.operSaid = true
+			}
+		}
+		cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindInfo, Text: describeUserModeChange(self, target, modes)})
 		return
 	}
 	args := m.Params[min(2, len(m.Params)):]

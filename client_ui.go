@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -306,6 +307,15 @@ func (cs *clientSession) onServerNotice(m *Message, raw bool) {
 		return // /call says it in its own words
 	}
 	ev := chatEvent{Time: msgTime(m), Kind: kindInfo, Text: text}
+	if k := killNotice.FindStringSubmatch(text); k != nil {
+		// Our KILL's confirmation; the victim's QUIT in a shared room says the same.
+		if cs.killSaid[clientFold(k[1])] {
+			delete(cs.killSaid, clientFold(k[1]))
+			return
+		}
+		cs.killSaid[clientFold(k[1])] = true
+		ev.Text = "you disconnected " + k[1] + " from the server (" + k[2] + ")"
+	}
 	if rest, ok := strings.CutPrefix(text, "Previous login: "); ok {
 		ev.Kind, ev.Text = kindLastLogin, "last login "+describeLogin(rest)
 	} else if text == "First login to this account" {
@@ -381,8 +391,20 @@ func (cs *clientSession) leftRoom(room string) {
 	cs.promptChanged()
 }
 
+var killNotice = regexp.MustCompile(`^Killed (\S+) \((.*)\)$`)
+
 func (cs *clientSession) onQuit(m *Message, raw bool) {
-	cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindQuit, From: nickOf(m.Source), Text: m.Param(0)})
+	who := nickOf(m.Source)
+	if why, ok := strings.CutPrefix(m.Param(0), "Killed by "+cs.myNick()+" ("); ok {
+		if cs.killSaid[clientFold(who)] { // our own KILL, already said
+			delete(cs.killSaid, clientFold(who))
+			return
+		}
+		cs.killSaid[clientFold(who)] = true
+		cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindInfo, Text: "you disconnected " + who + " from the server (" + strings.TrimSuffix(why, ")") + ")"})
+		return
+	}
+	cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindQuit, From: who, Text: m.Param(0)})
 }
 
 func (cs *clientSession) onNick(m *Message, raw bool) {

@@ -452,7 +452,12 @@ type historyRun struct {
 	stamp    []byte // the time column of the second stampSec
 	stampSec int64
 	seen     sameTimeIDs
-	calls    callFolder     // CALL lines become one line per call (calllog.go)
+	calls    callFolder // CALL lines become one line per call (calllog.go)
+	// A call's line is shown at its ring's time, but known only at its end: from a ring on,
+	// what follows waits in pending until the calls before it have ended.
+	pending  []pendingLine
+	pendBase int            // the sequence number of pending[0]
+	slots    map[string]int // call id → the sequence number of its place in pending
 	last     []historyEntry // with --limit: a ring of the last matches
 	nlast    int            // matches put in last
 	skipped  int            // lines not in the log format
@@ -476,10 +481,17 @@ func (hr *historyRun) run(files []logFile) error {
 		}
 		files = files[n:]
 	}
-	for _, e := range hr.calls.flush() { // calls whose end is not in the logs
-		if err := hr.emit(historyEntry{LogEntry: e}); err != nil {
-			return err
+	var fillErr error
+	hr.calls.flushEach(func(id string, e LogEntry) { // calls whose end is not in the logs
+		if err := hr.fill(id, historyEntry{LogEntry: e}); err != nil && fillErr == nil {
+			fillErr = err
 		}
+	})
+	if fillErr != nil {
+		return fillErr
+	}
+	if err := hr.drain(true); err != nil {
+		return err
 	}
 	return hr.flushLast()
 }
@@ -539,12 +551,101 @@ func (hr *historyRun) emit(e historyEntry) error {
 	if e.MsgID != "" && !hr.seen.add(e.Time, e.MsgID) {
 		return nil
 	}
+	wasOpen := false
+	id, verb, callLine := callOfText(e.Text)
+	if callLine {
+		wasOpen = hr.calls.isOpen(id)
+	}
 	if sum, show, isCall := hr.calls.feed(e.LogEntry); isCall {
-		if !show {
+		switch {
+		case callLine && verb == callRing && !wasOpen && hr.calls.isOpen(id):
+			if hr.slots == nil {
+				hr.slots = map[string]int{}
+			}
+			hr.slots[id] = hr.pendBase + len(hr.pending)
+			hr.pending = append(hr.pending, pendingLine{})
+			return nil
+		case show:
+			e.LogEntry = sum
+			return hr.fill(id, e)
+		}
+		return nil
+	}
+	if len(hr.pending) > 0 {
+		hr.pending = append(hr.pending, pendingLine{e: e, ready: true})
+		// A call that never ends (a log cut short) must not hold the rest forever.
+		return hr.drain(len(hr.pending) > maxPendingLines)
+	}
+	return hr.keep(e)
+}
+
+// pendingLine is a line waiting for the calls that rang before it to end; a call's own
+// place is not ready until its end gives its summary.
+type pendingLine struct {
+	e     historyEntry
+	ready bool
+	drop  bool // a call whose summary --grep does not match
+}
+
+// maxPendingLines bounds the lines held behind an unfinished call.
+const maxPendingLines = 10000
+
+// callOfText reads a CALL line's id and verb.
+func callOfText(text string) (id, verb string, ok bool) {
+	body, isCTCP := strings.CutPrefix(text, "\x01")
+	if !isCTCP {
+		return "", "", false
+	}
+	return parseCall(strings.TrimSuffix(body, "\x01"))
+}
+
+// fill puts call id's summary in its place and prints what is no longer waiting. --grep
+// is applied to the summary here: the matcher let the call's raw CTCP lines through.
+func (hr *historyRun) fill(id string, e historyEntry) error {
+	seq, ok := hr.slots[id]
+	if !ok {
+		if hr.q.re != nil && !hr.q.re.MatchString(e.Text) {
 			return nil
 		}
-		e.LogEntry = sum
+		return hr.keep(e)
 	}
+	delete(hr.slots, id)
+	p := &hr.pending[seq-hr.pendBase]
+	p.e, p.ready = e, true
+	p.drop = hr.q.re != nil && !hr.q.re.MatchString(e.Text)
+	return hr.drain(false)
+}
+
+// drain prints the ready lines at the front of pending; force prints past an open call
+// (its summary then comes at the end, out of place, rather than never).
+func (hr *historyRun) drain(force bool) error {
+	for len(hr.pending) > 0 && (hr.pending[0].ready || force) {
+		p := hr.pending[0]
+		hr.pending = hr.pending[1:]
+		hr.pendBase++
+		if !p.ready {
+			for id, seq := range hr.slots {
+				if seq == hr.pendBase-1 {
+					delete(hr.slots, id) // its summary is printed when it comes
+				}
+			}
+			continue
+		}
+		if p.drop {
+			continue
+		}
+		if err := hr.keep(p.e); err != nil {
+			return err
+		}
+		if force && len(hr.pending) <= maxPendingLines/2 {
+			force = false
+		}
+	}
+	return nil
+}
+
+// keep prints e, or with --limit keeps it among the last N.
+func (hr *historyRun) keep(e historyEntry) error {
 	if hr.q.limit == 0 {
 		return hr.print(e)
 	}
@@ -845,6 +946,11 @@ func newLineMatcher(q *historyQuery) *lineMatcher {
 	}
 	if q.re != nil {
 		m.literals = requiredLiterals(q.re.String())
+		if len(m.literals) > 0 {
+			// A call's lines are CTCP; --grep is matched against the call's summary
+			// ("missed call from alice"), so they are let through to the folder.
+			m.literals = append(m.literals, []byte(`\x01CALL `))
+		}
 	}
 	return m
 }
@@ -900,7 +1006,7 @@ func (m *lineMatcher) match(line []byte) (e LogEntry, ok, bad bool) {
 			}
 			text = m.scratch
 		}
-		if !m.re.Match(text) {
+		if !m.re.Match(text) && !bytes.HasPrefix(text, []byte("\x01CALL ")) {
 			return e, false, false
 		}
 	}

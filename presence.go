@@ -194,9 +194,9 @@ func (c *Session) monitorAdd(targets string) {
 			continue
 		}
 		c.watchLocked(key, nick)
-		if u := s.nicks[key]; u != nil {
+		if u, as := s.watchedUserLocked(key, nick); u != nil {
 			t := u.first()
-			online = append(online, t.prefix())
+			online = append(online, as)
 			if t.presence.away != "" && c.caps&(capExtendedMonitor|capAwayNotify) == capExtendedMonitor|capAwayNotify {
 				awayEvents = append(awayEvents, awayEvent(t))
 			}
@@ -278,8 +278,8 @@ func (c *Session) monitorStatus() {
 	var online, offline []string
 	s.mu.RLock()
 	for key, nick := range c.presence.monitors {
-		if u := s.nicks[key]; u != nil {
-			online = append(online, u.first().prefix())
+		if u, as := s.watchedUserLocked(key, nick); u != nil {
+			online = append(online, as)
 		} else {
 			offline = append(offline, nick)
 		}
@@ -331,12 +331,31 @@ func (s *Server) monitorNotifyLocked(c *Session, nick string, online bool) {
 // nickChangedLocked moves MONITOR state along with a nick change: watchers of the old nick
 // see it go offline, watchers of the new one see it come online; a change of case alone is
 // no news. s.mu must be held; c.nick is already the new nick.
+//
+// The account's own name stays online while the account is (messages to it reach the
+// current nick, relay.go), so a /nick away from it is not "went offline" to its contacts.
 func (c *Session) nickChangedLocked(old string) {
 	if casefold(old) == casefold(c.nick) {
 		return
 	}
-	c.s.monitorNotifyLocked(c, old, false)
+	if c.account == "" || casefold(old) != casefold(c.account) {
+		c.s.monitorNotifyLocked(c, old, false)
+	}
 	c.s.monitorNotifyLocked(c, c.nick, true)
+}
+
+// watchedUserLocked finds who a MONITOR entry watches: the user of that nick, or the
+// account of that name online under another nick. as is the RPL_MONONLINE target, under
+// the watched name so the watcher can match it. s.mu must be held.
+func (s *Server) watchedUserLocked(key, nick string) (u *User, as string) {
+	if u = s.nicks[key]; u != nil {
+		return u, u.first().prefix()
+	}
+	if u = s.accountUsers[key]; u != nil {
+		t := u.first()
+		return u, nick + "!" + t.userOrNick() + "@" + t.hostname()
+	}
+	return nil, ""
 }
 
 // wentOfflineLocked is unregister's part: watchers hear of it when c was its user's last
@@ -344,6 +363,9 @@ func (c *Session) nickChangedLocked(old string) {
 func (c *Session) wentOfflineLocked() {
 	if c.registered && c.lastConnectionLocked() && c.u.announced {
 		c.s.monitorNotifyLocked(c, c.nick, false)
+		if c.account != "" && casefold(c.account) != casefold(c.nick) {
+			c.s.monitorNotifyLocked(c, c.account, false) // its account name was online too
+		}
 	}
 	c.unwatchAllLocked()
 }

@@ -208,6 +208,16 @@ func (c *Session) relayToUser(target string, ev Message, notice bool, multi []ml
 	u := s.nicks[casefold(target)]
 	if u == nil {
 		s.mu.RUnlock()
+		// An account online under another nick (after a /nick) still gets what is sent to
+		// its account name, at its current nick: not "no such nick", not a stored message.
+		if account := s.accountOwning(target); account != "" {
+			s.mu.RLock()
+			if u = s.accountUsers[casefold(account)]; u == nil {
+				s.mu.RUnlock()
+			}
+		}
+	}
+	if u == nil {
 		if ev.Command == "PRIVMSG" && c.storeOffline(target, ev, multi) {
 			return
 		}

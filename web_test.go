@@ -191,6 +191,7 @@ func TestBrowserE2E(t *testing.T) {
 	// A lab PC reaching the server by name over plain http (not a secure context): the
 	// browser maps labserver.test to 127.0.0.1, and the Host check must know the name.
 	cfg.WebHosts = append(cfg.WebHosts, "labserver.test")
+	cfg.Operators = append(cfg.Operators, OperatorConfig{Account: "teacher"}) // serverwords.test.js
 	rs := &restartableServer{t: t, cfg: cfg, dir: t.TempDir()}
 	if err := rs.start(); err != nil {
 		t.Fatal(err)

@@ -11,7 +11,8 @@ import { casefold, isRoom, ctcp, splitMessage } from './lib/irc.js';
 import { Sounds, TitleFlasher, notify, askNotificationPermission } from './ui/alerts.js';
 import { $, icon } from './ui/dom.js';
 import { renderLogin, loginErrorView } from './ui/login.js';
-import { renderSidebar, renderHeader, renderMessages, renderMembers, renderCallBar, renderBanner, renderTyping } from './ui/chat.js';
+import { renderSidebar, renderHeader, renderMessages, renderMembers, renderCallBar, renderBanner, renderTyping, renderAnnouncements } from './ui/chat.js';
+import { kickSentence } from './lib/numerics.js';
 import { openMenu, closeMenu, promptDialog, showRoomList } from './ui/dialogs.js';
 import { Voice } from './ui/call.js';
 
@@ -402,7 +403,10 @@ class App {
         case 'call': this.onCallChange(e.call); break;
         case 'callStored': this.callWire({ command: 'PRIVMSG', target: e.call.peer, verb: 'CANCEL', call: e.call }); break;
         case 'joined': this.onJoined(e.conv); break;
-        case 'parted': case 'kicked': this.onParted(e.conv); break;
+        case 'parted': this.onParted(e.conv); break;
+        case 'kicked': this.onKicked(e); break;
+        case 'announce': this.onAnnounce(e.announcement); break;
+        case 'renamed': this.onRenamed(e); break;
       }
     }
   }
@@ -430,8 +434,11 @@ class App {
     if (c.kind === 'dm') this.syncMonitor();
     const seen = c.key === this.state.active && !this.hidden();
     if (c.muted) return;
-    if (!seen || e.kind === 'missed') this.playThrottled(e.kind === 'mention' ? 'mention' : 'message');
-    if (this.hidden() && (e.kind === 'dm' || e.kind === 'mention' || e.kind === 'missed' || e.kind === 'invite')) {
+    if (e.kind === 'missed') {
+      this.sounds.stopRing();
+      this.sounds.play('missed');
+    } else if (!seen) this.playThrottled(e.kind === 'mention' ? 'mention' : 'message');
+    if ((this.hidden() || (e.kind === 'missed' && !seen)) && (e.kind === 'dm' || e.kind === 'mention' || e.kind === 'missed' || e.kind === 'invite')) {
       const title = e.kind === 'dm' ? this.t('notifDM', e.from) : e.kind === 'mention' ? this.t('notifMention', e.from, c.name)
         : e.kind === 'invite' ? this.t('invited', e.from, e.text) : this.t('notifMissed', e.from);
       const n = notify(title, e.text || '', 'conv:' + c.key, () => this.open(c.name));
@@ -477,6 +484,26 @@ class App {
     }
   }
 
+  // onKicked leaves the room and says why where the student lands, with a sound and, in a
+  // hidden tab, a desktop notification: the room does not just vanish.
+  onKicked(e) {
+    this.onParted(e.conv);
+    const c = this.activeConv() || this.state.conv(SERVER);
+    if (c.key !== e.conv) this.state.system(c, '', { kick: e.kick });
+    this.playThrottled('mention');
+    if (this.hidden()) notify(kickSentence(e.kick, this.lang), '', 'kick:' + e.conv, () => this.open(c.name));
+  }
+
+  onAnnounce(a) {
+    this.playThrottled('mention');
+    if (this.hidden()) notify(this.t('notifAnnouncement', a.from), a.text, 'announce:' + a.id, () => window.focus());
+  }
+
+  onRenamed({ from, to }) {
+    if (this.fetched.delete(casefold(from))) this.fetched.add(casefold(to));
+    this.syncMonitor();
+  }
+
   saveRooms() {
     const rooms = [...this.state.convs.values()].filter((c) => c.kind === 'room' && c.joined).map((c) => c.name);
     this.store.setRooms(this.account, rooms);
@@ -488,7 +515,11 @@ class App {
     const ringing = this.state.ringingCalls();
     if (k.state === 'ringing') {
       const left = Math.max(0, this.callTimeout - (Date.now() - k.at));
-      this.callTimers.set(k.id, setTimeout(() => { this.state.callTimedOut(k.id); this.afterCallTimeout(k.id); }, left));
+      this.callTimers.set(k.id, setTimeout(() => {
+        const out = this.state.callTimedOut(k.id);
+        this.afterCallTimeout(k.id);
+        if (out && out.effects) this.handleEffects(out.effects.filter((e) => e.type === 'notify'));
+      }, left));
       const c = this.state.convs.get(k.conv);
       if (!c || !c.muted) this.sounds.ring();
       if (this.hidden()) notify(this.t('notifCall', k.peer), '', 'call:' + k.id, () => this.showRing());
@@ -622,7 +653,8 @@ class App {
     // Each conversation keeps its own half-typed line.
     const input = $('input');
     const before = this.activeConv();
-    if (before) before.draft = input.value;
+    // A command being run (/query, /call) is not a draft of the conversation it was typed in.
+    if (before) before.draft = this.submitting ? '' : input.value;
     const c = this.state.setActive(name);
     if (c !== before) {
       input.value = (c && c.draft) || '';
@@ -668,8 +700,11 @@ class App {
       t: this.t,
       ui: this,
     };
+    this.submitting = true;
+    const from = this.activeConv();
     try {
       runInput(line, ctx);
+      if (from) from.draft = '';
       this.sentHistory.push(line);
       if (this.sentHistory.length > 100) this.sentHistory.shift();
       this.historyPos = -1;
@@ -679,6 +714,8 @@ class App {
     } catch (err) {
       if (err instanceof CommandError) this.composerError(err.message);
       else { this.composerError(String(err.message || err)); console.error(err); }
+    } finally {
+      this.submitting = false;
     }
   }
 
@@ -815,6 +852,7 @@ class App {
     renderSidebar(this);
     renderHeader(this);
     renderBanner(this);
+    renderAnnouncements(this);
     renderCallBar(this);
     renderMessages(this);
     renderTyping(this);

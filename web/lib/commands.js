@@ -104,6 +104,24 @@ export const commands = {
     },
   },
   list: { usage: '/list', run(args, ctx) { ctx.ui.showRoomList(); } },
+  // /notice TARGET text sends the whole text as one trailing parameter; $* is an
+  // operator's announcement to everyone.
+  notice: {
+    usage: '/notice NICK|#room|$* text',
+    run(args, ctx) {
+      const m = /^(\S+)\s+(.+)$/s.exec(args.trim());
+      if (!m) throw new CommandError(this.usage);
+      ctx.send('NOTICE', m[1], m[2]);
+    },
+  },
+  announce: {
+    usage: '/announce text',
+    run(args, ctx) { ctx.send('NOTICE', '$*', need(args, this.usage)); },
+  },
+  whois: {
+    usage: '/whois NICK',
+    run(args, ctx) { ctx.send('WHOIS', oneWord(args, this.usage)); },
+  },
   kick: {
     usage: '/kick NICK [reason]',
     run(args, ctx) {

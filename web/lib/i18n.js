@@ -178,6 +178,10 @@ const strings = {
     deop: 'Remove room operator',
     voice: 'Let speak in a moderated room (+v)',
     devoice: 'Remove voice',
+    announcement: 'Announcement from {0}: {1}',
+    announcementFrom: 'Announcement from {0}:',
+    dismiss: 'Dismiss',
+    notifAnnouncement: 'Announcement from {0}',
   },
   zh: {
     appName: 'labchat',
@@ -353,6 +357,10 @@ const strings = {
     deop: '取消聊天室管理员',
     voice: '允许在管制聊天室发言（+v）',
     devoice: '取消发言权',
+    announcement: '{0} 的通知：{1}',
+    announcementFrom: '{0} 的通知：',
+    dismiss: '关闭',
+    notifAnnouncement: '{0} 发布了通知',
   },
 };
 

@@ -14,8 +14,11 @@ export const SERVER = '*server';
 const quietNumerics = new Set([
   '001', '002', '003', '004', '005', '250', '251', '252', '253', '254', '255', '265', '266',
   '321', '322', '323', '329', '333', '352', '353', '315', '372', '375', '376', '422',
-  '730', '731', '732', '733', '900', '903', '305', '306', '332', '331', '301', '341',
+  '730', '731', '732', '733', '900', '903', '305', '306', '332', '331', '301', '341', '318', '369',
 ]);
+
+// The WHOIS replies gathered into one card (RPL_WHOISUSER starts it, RPL_ENDOFWHOIS shows it).
+const whoisParts = new Set(['311', '312', '313', '317', '319', '330', '335', '301', '276', '320', '338', '378', '379', '671']);
 
 const groupGap = 5 * 60 * 1000; // messages closer than this from one sender form a group
 
@@ -40,6 +43,9 @@ export class ChatState {
     this.echo = true;
     this.serverName = '';
     this.previousLogin = '';
+    this.loginNoticeShown = false;
+    this.announcements = [];
+    this.whois = null;
     this.conv(SERVER, 'server');
   }
 
@@ -71,9 +77,13 @@ export class ChatState {
     return all.sort((a, b) => (a.kind === b.kind ? t(b) - t(a) || a.name.localeCompare(b.name) : a.kind === 'room' ? -1 : 1));
   }
 
+  // showLoginNotice adds the previous-login line once per login: the server sends it again
+  // after every reconnect, and the student already read it.
   showLoginNotice(c) {
     const n = this.loginNotice;
     this.loginNotice = null;
+    if (this.loginNoticeShown) return;
+    this.loginNoticeShown = true;
     this.system(c, '', { ...n, login: true });
   }
 
@@ -268,6 +278,8 @@ export class ChatState {
     const time = messageTime(msg, this.now()).getTime();
     const self = this.isMe(nick);
     const fromServer = !msg.source.includes('!') && !msg.source.includes('@') && (nick === this.serverName || nick.includes('.') || !nick);
+    // NOTICE/PRIVMSG $* (or $server.name) is an operator's announcement to everyone.
+    if (target.startsWith('$')) return history ? [] : this.onAnnouncement(msg, nick, text, time);
     if (fromServer && !history) return this.onServerNotice(msg, text);
     const room = isRoom(target);
     const convName = forceConv || (room ? target : self ? target : nick);
@@ -303,6 +315,19 @@ export class ChatState {
     return [{ type: 'notify', kind: !room ? 'dm' : mention ? 'mention' : 'message', conv: c.key, from: nick, text, offline }];
   }
 
+  onAnnouncement(msg, nick, text, time) {
+    const a = { id: msg.tags.msgid || 'a' + ++localSeq, from: nick, text: stripFormatting(text), time, self: this.isMe(nick) };
+    if (this.announcements.some((x) => x.id === a.id)) return [];
+    this.announcements.push(a);
+    if (this.announcements.length > 5) this.announcements.shift();
+    this.system(this.conv(SERVER), a.text, { i18n: 'announcement', args: [nick, a.text] });
+    return a.self ? [] : [{ type: 'announce', announcement: a }];
+  }
+
+  dismissAnnouncement(id) {
+    this.announcements = this.announcements.filter((a) => a.id !== id);
+  }
+
   onServerNotice(msg, text) {
     const stored = /^(\S+) is offline; message stored/.exec(text);
     if (stored) {
@@ -320,7 +345,10 @@ export class ChatState {
     }
     const prev = /^Previous login: (\S+) from (\S+)/.exec(text);
     if (prev) this.previousLogin = prev[1];
-    this.system(this.conv(SERVER), text);
+    const notice = { serverNotice: true };
+    this.system(this.conv(SERVER), text, notice);
+    // A notice that answers what the user just did (a KILL's "Killed ...") goes where they are.
+    if (!prev && this.active && this.active !== SERVER && /^Killed /.test(text)) this.system(this.convs.get(this.active), text, notice);
     // The login notice is for the student's eyes: it goes to the first conversation shown.
     if (prev) this.loginNotice = { i18n: 'previousLoginFrom', args: [prev[1], prev[2]] };
     else if (/^First login to this account/.test(text)) this.loginNotice = { i18n: 'firstLogin', args: [] };
@@ -341,9 +369,25 @@ export class ChatState {
     const c = this.conv(convName);
     const peer = self ? msg.params[0] : nick;
     if (history) {
+      // A call is one line: its RING starts it, and the replies that follow in the history
+      // (CANCEL, ANSWER, DECLINE, HANGUP) give it its outcome, as on the device that saw it.
+      const line = this.findCallLine(c, call.id);
       if (call.verb === 'RING') {
-        this.addMessage(c, { msgid: msg.tags.msgid, time, from: nick, text: '', kind: 'call', self, call: { state: self ? 'called' : 'rang', id: call.id } }, { history: true, at });
+        if (line) this.callLine(c, call.id, {}, { msgid: msg.tags.msgid });
+        else this.addMessage(c, { msgid: msg.tags.msgid, time, from: nick, text: '', kind: 'call', self, call: { state: self ? 'called' : 'rang', id: call.id, outgoing: self } }, { history: true, at });
+        return [];
       }
+      if (!line) return [];
+      if (msg.tags.msgid) c.seen.add(msg.tags.msgid);
+      const out = !!line.call.outgoing;
+      const final = ['no-answer', 'cancelled', 'declined', 'missed', 'hungup', 'failed', 'stored', 'elsewhere'].includes(line.call.state);
+      const next = {
+        CANCEL: out ? 'no-answer' : 'missed',
+        ANSWER: 'answered',
+        DECLINE: 'declined',
+        HANGUP: line.call.state === 'answered' ? 'hungup' : '',
+      }[call.verb];
+      if (next && !(final && call.verb !== 'HANGUP')) this.callLine(c, call.id, { state: next });
       return [];
     }
     const existing = this.calls.get(call.id);
@@ -358,6 +402,7 @@ export class ChatState {
       case 'RING': {
         if (existing) return [];
         if (this.now() - time >= this.callTimeout) {
+          if (this.findCallLine(c, call.id)) return [];
           const m = this.addMessage(c, { msgid: msg.tags.msgid, time, from: peer, text: '', kind: 'call', call: { state: 'missed', id: call.id } });
           if (m) this.countUnread(c, m);
           return m ? [{ type: 'notify', kind: 'missed', conv: c.key, from: peer }] : [];
@@ -373,7 +418,7 @@ export class ChatState {
         if (existing && existing.outgoing && existing.state === 'calling') {
           existing.state = 'active';
           existing.peerVoice = '+labchat/voice' in msg.tags;
-          this.addMessage(c, { time, from: peer, text: '', kind: 'call', call: { state: 'answered', id: call.id, outgoing: true } });
+          this.callLine(c, call.id, { state: 'answered', outgoing: true }, { time, from: peer });
           return [{ type: 'call', call: existing }];
         }
         return [];
@@ -393,7 +438,7 @@ export class ChatState {
     const c = this.conv(peer);
     const k = { id, peer, outgoing: true, state: 'calling', at: this.now(), conv: c.key };
     this.calls.set(id, k);
-    this.addMessage(c, { time: k.at, from: this.me.nick, self: true, text: '', kind: 'call', call: { state: 'calling', id, outgoing: true } });
+    this.callLine(c, id, { state: 'calling', outgoing: true }, { time: k.at, from: this.me.nick, self: true });
     return k;
   }
 
@@ -402,7 +447,7 @@ export class ChatState {
     const k = this.calls.get(id);
     if (!k || k.outgoing || k.state !== 'ringing') return null;
     k.state = 'active';
-    this.addMessage(this.conv(k.peer), { time: this.now(), from: k.peer, text: '', kind: 'call', call: { state: 'answered', id } });
+    this.callLine(this.conv(k.peer), id, { state: 'answered' }, { time: this.now(), from: k.peer });
     return { command: 'NOTICE', target: k.peer, verb: 'ANSWER', call: k };
   }
 
@@ -432,7 +477,7 @@ export class ChatState {
       this.endCall(k, 'no-answer');
       return { command: 'PRIVMSG', target: k.peer, verb: 'CANCEL', call: k };
     }
-    if (!k.outgoing && k.state === 'ringing') this.endCall(k, 'missed');
+    if (!k.outgoing && k.state === 'ringing') return { effects: this.endCall(k, 'missed') };
     return null;
   }
 
@@ -440,13 +485,29 @@ export class ChatState {
     this.calls.delete(k.id);
     k.state = how;
     const c = this.conv(k.peer);
-    const m = this.addMessage(c, { time: this.now(), from: k.outgoing ? this.me.nick : k.peer, self: k.outgoing, text: '', kind: 'call', call: { state: how, id: k.id, outgoing: k.outgoing } });
+    const m = this.callLine(c, k.id, { state: how, outgoing: k.outgoing }, { time: this.now(), from: k.outgoing ? this.me.nick : k.peer, self: k.outgoing });
     const fx = [{ type: 'call', call: k }];
     if (how === 'missed' && m) {
       this.countUnread(c, m);
       fx.push({ type: 'notify', kind: 'missed', conv: c.key, from: k.peer });
     }
     return fx;
+  }
+
+  findCallLine(c, id) {
+    return c.messages.find((x) => x.kind === 'call' && x.call && x.call.id === id) || null;
+  }
+
+  // callLine adds the one line of call id, or updates it: each call shows once, with its
+  // latest state ("Calling ken…" becomes "ken answered", then "The call with ken ended").
+  callLine(c, id, call, fields = {}) {
+    const old = this.findCallLine(c, id);
+    if (!old) return this.addMessage(c, { text: '', kind: 'call', ...fields, call: { id, ...call } });
+    old.call = { ...old.call, ...call };
+    if (fields.msgid && !old.msgid) old.msgid = fields.msgid;
+    if (fields.msgid) c.seen.add(fields.msgid);
+    if (c.last && c.last.call && c.last.call.id === id) c.last = { ...c.last, call: old.call };
+    return old;
   }
 
   currentCall() {
@@ -558,6 +619,7 @@ export class ChatState {
 
   // amOp reports whether the user runs room c (@, or ~ & of other servers).
   amOp(c) {
+    if (this.me.oper && c && c.kind === 'room') return true; // a server operator may moderate any room
     const me = c && c.members.get(casefold(this.me.nick));
     return !!me && /[~&@%]/.test(me.prefix);
   }
@@ -565,10 +627,28 @@ export class ChatState {
   // ---- the rest of the protocol ----
 
   onNumeric(msg) {
+    if (this.whois && whoisParts.has(msg.command) && casefold(msg.params[1] || '') === casefold(this.whois.nick)) {
+      this.whois.parts[msg.command] = msg.params.slice(1);
+      return [];
+    }
+    if (msg.command === '311') {
+      this.whois = { nick: msg.params[1], parts: { 311: msg.params.slice(1) }, at: this.active };
+      return [];
+    }
+    if (msg.command === '318') return this.endWhois();
     if (quietNumerics.has(msg.command)) return [];
     const text = msg.params.slice(1).filter((p, i, a) => i === a.length - 1 || !/^[#&]/.test(p) || a.length === 2).join(' ');
     const c = (this.active && this.convs.get(this.active)) || this.conv(SERVER);
-    this.system(c, text, { numeric: msg.command });
+    this.system(c, text, { numeric: msg.command, params: msg.params.slice(1) });
+    return [];
+  }
+
+  endWhois() {
+    const w = this.whois;
+    this.whois = null;
+    if (!w) return [];
+    const c = (w.at && this.convs.get(w.at)) || this.conv(SERVER);
+    this.system(c, w.nick, { whois: w });
     return [];
   }
 }
@@ -610,8 +690,14 @@ const handlers = {
   TAGMSG: ChatState.prototype.onTagmsg,
   REDACT: ChatState.prototype.onRedact,
 
+  '381'() { // RPL_YOUREOPER
+    this.me.oper = true;
+    return [];
+  },
+
   '001'(msg) {
     this.me.nick = msg.params[0];
+    this.me.oper = false; // a new connection starts without operator rights
     this.serverName = msg.source;
     this.connectedAt = this.now();
     // Direct messages from now until the PONG of the client's welcome PING are the ones
@@ -663,11 +749,12 @@ const handlers = {
     const who = msg.params[1];
     if (!c) return [];
     c.members.delete(casefold(who));
-    this.system(c, who, { i18n: 'kicked', args: [who, by, msg.params[2] || ''] });
-    if (this.isMe(who)) {
+    const kick = { by, who, room: c.name, reason: msg.params[2] || '', me: this.isMe(who) };
+    this.system(c, who, { kick });
+    if (kick.me) {
       c.joined = false;
       c.members.clear();
-      return [{ type: 'kicked', conv: c.key }];
+      return [{ type: 'kicked', conv: c.key, kick }];
     }
     return [];
   },
@@ -698,6 +785,26 @@ const handlers = {
     if (u) {
       this.users.delete(casefold(nick));
       this.users.set(casefold(to), { ...u, nick: to });
+    }
+    // One conversation per person: the direct chat follows the new nick, merged with one
+    // that already exists under it.
+    const dm = this.convs.get(casefold(nick));
+    if (dm && dm.kind === 'dm' && casefold(nick) !== casefold(to)) {
+      const into = this.convs.get(casefold(to));
+      this.convs.delete(dm.key);
+      if (into && into.kind === 'dm') {
+        for (const m of dm.messages) if (!m.msgid || !into.seen.has(m.msgid)) this.addMessage(into, m, { history: true });
+        into.unread += dm.unread;
+        if (this.active === dm.key) this.active = into.key;
+        this.system(into, '', { i18n: 'nick', args: [nick, to] });
+      } else {
+        dm.key = casefold(to);
+        dm.name = to;
+        this.convs.set(dm.key, dm);
+        if (this.active === casefold(nick)) this.active = dm.key;
+        this.system(dm, '', { i18n: 'nick', args: [nick, to] });
+      }
+      return [{ type: 'renamed', from: nick, to }];
     }
     return [];
   },
@@ -811,7 +918,7 @@ const handlers = {
     const text = msg.params[msg.params.length - 1] || '';
     const target = msg.params.length > 3 ? msg.params[2] : '';
     const c = (target && this.find(target)) || (this.active && this.convs.get(this.active)) || this.conv(SERVER);
-    this.system(c, text, { fail: msg.params[1] });
+    this.system(c, text, { fail: msg.params[1], failContext: msg.params.length > 3 ? msg.params[2] : '' });
     return [];
   },
 
@@ -823,6 +930,14 @@ const handlers = {
 
   MODE(msg) {
     const target = msg.params[0] || '';
+    if (!isRoom(target) && this.isMe(target)) {
+      let add = true;
+      for (const ch of msg.params[1] || '') {
+        if (ch === '+' || ch === '-') add = ch === '+';
+        else if (ch === 'o') this.me.oper = add;
+      }
+      return [];
+    }
     const c = this.find(target);
     if (!isRoom(target) || !c) return [];
     const { nick: by } = parseSource(msg.source);

@@ -9,6 +9,7 @@ const sounds = {
   online: [[523, 0, 0.12, 'triangle'], [659, 0.11, 0.12, 'triangle'], [784, 0.22, 0.2, 'triangle']],
   call: [[440, 0, 0.4, 'sine'], [480, 0, 0.4, 'sine'], [440, 0.55, 0.4, 'sine'], [480, 0.55, 0.4, 'sine']],
   mention: [[988, 0, 0.1, 'square'], [740, 0.1, 0.16, 'square']],
+  missed: [[660, 0, 0.18, 'sine'], [494, 0.2, 0.18, 'sine'], [392, 0.4, 0.3, 'sine']], // falling: the call is over
 };
 
 export class Sounds {

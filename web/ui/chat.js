@@ -4,6 +4,7 @@
 import { h, $, icon } from './dom.js';
 import { linkify, isRoom } from '../lib/irc.js';
 import { SERVER } from '../lib/state.js';
+import { numericSentence, failSentence, noticeSentence, kickSentence, formatters } from '../lib/numerics.js';
 import { autoGrow, completeName } from '../main.js';
 
 let wired = false;
@@ -110,7 +111,7 @@ export function renderSidebar(app) {
     const last = c.last ? lastLine(app, c) : '';
     const avatar = room ? h('span', { class: 'c-icon', 'aria-hidden': 'true' }, '#')
       : h('span', { class: 'c-icon' }, c.name.slice(0, 1).toUpperCase(), dot(st.status(c.name), statusLabel(app, c.name)));
-    const badge = c.unread ? h('span', { class: 'badge' + (c.mention || c.kind === 'dm' ? ' mention' : ''), 'data-unread': c.unread, 'aria-label': t('unread', c.unread) }, String(c.unread))
+    const badge = c.unread ? h('span', { class: 'badge' + (c.mention || c.kind === 'dm' ? ' mention' : ''), 'data-unread': c.unread, role: 'img', 'aria-label': t('unread', c.unread) }, String(c.unread))
       : c.muted ? h('span', { class: 'muted-mark' }, icon('bellOff', t('unmute'))) : h('span');
     return h('li', {},
       h('button', {
@@ -210,6 +211,22 @@ export function renderBanner(app) {
   }
   b.replaceChildren(h('span', {}, text), button);
   b.hidden = false;
+}
+
+// renderAnnouncements shows operators' announcements (NOTICE $*) as a banner above every
+// conversation until the student dismisses them.
+export function renderAnnouncements(app) {
+  const box = $('announcements');
+  const list = app.state.announcements;
+  if (!list.length) { box.hidden = true; box.replaceChildren(); return; }
+  box.replaceChildren(...list.map((a) => h('div', { class: 'announcement', 'data-announcement': a.id },
+    icon('bell'),
+    h('div', { class: 'a-body' },
+      h('strong', {}, app.t('announcementFrom', a.from)), ' ',
+      h('span', { class: 'a-text' }, ...textNodes(a.text)),
+      h('time', { class: 'muted', datetime: new Date(a.time).toISOString() }, ' · ' + timeText(app, a.time))),
+    h('button', { type: 'button', class: 'icon', 'aria-label': app.t('dismiss'), title: app.t('dismiss'), onclick: () => { app.state.dismissAnnouncement(a.id); app.render(); } }, '×'))));
+  box.hidden = false;
 }
 
 export function renderCallBar(app) {
@@ -361,7 +378,7 @@ export function renderMessages(app) {
       prevDay = day;
     }
     if (m.id === c.divider) items.push({ key: 'divider', make: () => h('div', { class: 'divider', role: 'separator', id: 'new-divider' }, app.t('newMessages')) });
-    items.push({ key: 'm:' + m.id + ':' + (m.rev || 0), make: () => messageNode(app, c, m, st.groupedWithPrevious(c, i) && new Date(c.messages[i - 1].time).toDateString() === day) });
+    items.push({ key: 'm:' + m.id + ':' + (m.rev || 0) + (m.call ? ':' + m.call.state : ''), make: () => messageNode(app, c, m, st.groupedWithPrevious(c, i) && new Date(c.messages[i - 1].time).toDateString() === day) });
   });
   const keys = items.map((it) => it.key);
   const prev = sameConv ? app.renderedKeys || [] : null;
@@ -393,11 +410,54 @@ export function renderMessages(app) {
   }
 }
 
+// systemText is a system line in the user's language: the server's numerics, FAIL codes
+// and notices are translated (lib/numerics.js); only what the table lacks stays as sent.
+function systemText(app, m, args) {
+  if (m.kick) return kickSentence(m.kick, app.lang);
+  if (m.i18n) return app.t(m.i18n, ...args);
+  if (m.numeric && m.params) {
+    const s = numericSentence(m.numeric, m.params, app.lang);
+    if (s !== null) return s;
+  }
+  if (m.fail) return failSentence(m.fail, m.failContext || '', m.text, app.lang);
+  if (m.serverNotice) return noticeSentence(m.text, app.lang) ?? m.text;
+  return m.text;
+}
+
+const whoisLabels = {
+  en: { title: 'About {0}', name: 'Name', account: 'Account', from: 'Connected from', server: 'Server', rooms: 'Rooms', idle: 'Idle', since: 'Online since', away: 'Away', role: 'Role', oper: 'Server operator', bot: 'Bot', notLoggedIn: 'not logged in' },
+  zh: { title: '关于 {0}', name: '名字', account: '账号', from: '连接来源', server: '服务器', rooms: '聊天室', idle: '空闲', since: '上线时间', away: '离开', role: '身份', oper: '服务器管理员', bot: '机器人', notLoggedIn: '未登录' },
+};
+
+// whoisCard shows a WHOIS answer as a card: no epoch seconds, no raw parameters.
+function whoisCard(app, w) {
+  const L = whoisLabels[app.lang === 'zh' ? 'zh' : 'en'];
+  const f = formatters(app.lang);
+  const p = w.parts;
+  const rows = [];
+  const row = (label, value) => { if (value) rows.push(h('dt', {}, label), h('dd', {}, value)); };
+  if (p['311']) { row(L.name, p['311'][4]); row(L.from, p['311'][2]); }
+  row(L.account, p['330'] ? p['330'][1] : L.notLoggedIn);
+  if (p['301']) row(L.away, p['301'][1]);
+  if (p['319']) row(L.rooms, f.rooms(p['319'][1]));
+  if (p['317']) {
+    row(L.idle, f.duration(Number(p['317'][1]) * 1000));
+    row(L.since, f.date(Number(p['317'][2]) * 1000));
+  }
+  if (p['312']) row(L.server, p['312'][1]);
+  const roles = [p['313'] ? L.oper : '', p['335'] ? L.bot : ''].filter(Boolean).join(', ');
+  row(L.role, roles);
+  const title = L.title.replace('{0}', w.nick);
+  return h('section', { class: 'whois-card', 'data-kind': 'whois', 'data-nick': w.nick, 'aria-label': title },
+    h('h3', {}, title), h('dl', {}, ...rows));
+}
+
 function messageNode(app, c, m, grouped) {
   const st = app.state;
   if (m.kind === 'system') {
+    if (m.whois) return whoisCard(app, m.whois);
     const args = m.i18n === 'previousLoginFrom' ? [new Date(m.args[0]).toLocaleString(app.lang === 'zh' ? 'zh-CN' : undefined), m.args[1]] : m.args || [];
-    const text = m.i18n ? app.t(m.i18n, ...args) : m.text;
+    const text = systemText(app, m, args);
     const join = m.invite ? h('button', { type: 'button', class: 'small primary', 'data-invite': m.invite, onclick: () => { app.pendingOpen = m.invite.toLowerCase(); try { app.send('JOIN', m.invite); } catch (err) { app.composerError(err.message); } } }, app.t('join')) : null;
     return h('div', { class: 'sys' + (m.fail || m.numeric?.[0] === '4' ? ' error' : '') + (join ? ' invite' : ''), 'data-kind': 'system' }, text, join ? ' ' : null, join);
   }

@@ -69,5 +69,6 @@ test('a kick from the member menu', async () => {
   await bob.click('#prompt-ok');
   await alice.waitForFunction((r) => !window.labchat.state.find(r).joined, room);
   await alice.locator(`#conv-list [data-conv="${room}"]`).waitFor({ state: 'detached' });
-  await bob.locator('#messages .sys', { hasText: A + ' was removed by ' + B }).waitFor();
+  await bob.locator('#messages .sys', { hasText: B + ' removed ' + A + ' from ' + room + ': test over' }).waitFor();
+  await alice.locator('#messages .sys', { hasText: B + ' removed you from ' + room + ': test over' }).waitFor();
 });

@@ -41,9 +41,9 @@ test('the terminal client\'s commands', () => {
 
 test('unknown commands pass through; usage errors are CommandErrors', () => {
   const c = ctx();
-  runInput('/whois bob', c);
+  runInput('/stats u', c);
   runInput('/mode #lab +i', c);
-  assert.deepEqual(c.raw, ['WHOIS bob', 'MODE #lab +i']);
+  assert.deepEqual(c.raw, ['STATS u', 'MODE #lab +i']);
   assert.throws(() => runInput('/msg bob', c), CommandError);
   assert.throws(() => runInput('/call #lab', ctx('#lab', 'room')), CommandError);
   assert.throws(() => runInput('hi', ctx(null, 'server')), CommandError);
