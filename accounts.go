@@ -255,6 +255,7 @@ func (s *Server) accountsChanged(ch accountChanges) {
 		for _, c := range s.sessionsOf(a.Name) {
 			c.kill("Account " + a.Name + " was deleted by the administrator")
 		}
+		s.files.forgetAccount(a)
 		n, err := s.detachAccountData(a)
 		if err != nil {
 			s.log.Error("detach deleted account's data", "account", a.Name, "err", err)
@@ -327,6 +328,11 @@ func detachAccountFiles(dataDir string, a Account) (int, error) {
 	for _, e := range ents {
 		if e.IsDir() && dmHasParty(e.Name(), party) {
 			moves = append(moves, [2]string{filepath.Join(logs, e.Name()), filepath.Join(dest, "logs", e.Name())})
+		}
+	}
+	for _, id := range accountUploads(dataDir, a) {
+		for _, name := range []string{id + ".toml", id} {
+			moves = append(moves, [2]string{filepath.Join(dataDir, filesDirName, name), filepath.Join(dest, filesDirName, name)})
 		}
 	}
 	for i, mv := range moves {

@@ -608,6 +608,9 @@ func (c *Session) loggedIn() {
 		user = "*" // irssi authenticates before it sends NICK and USER
 	}
 	c.reply(RPL_LOGGEDIN, c.nickOrStar()+"!"+user+"@"+c.hostname(), c.account, "You are now logged in as "+c.account)
+	if c.registered {
+		c.sendFilehostISupport() // logged in after the welcome: now it may upload
+	}
 }
 
 // saslChunkLen is the AUTHENTICATE payload size; a shorter chunk (or "+") ends a response.

@@ -186,6 +186,7 @@ func (c *Session) run() {
 		defer close(readerDone)
 		c.readLoop(lines)
 	}()
+	defer c.s.files.revoke(c)
 	defer func() {
 		<-c.writerDone
 		c.conn.Close() // unblocks the reader if the writer ended on an error

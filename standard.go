@@ -158,6 +158,9 @@ func (c *Session) sendISupport() {
 	if tok := c.turnToken(); tok != "" {
 		tokens = append(slices.Clone(tokens), tok)
 	}
+	if ft := c.filehostTokens(); ft != nil {
+		tokens = append(slices.Clone(tokens), ft...)
+	}
 	for i := 0; i < len(tokens); i += 12 {
 		part := tokens[i:min(i+12, len(tokens))]
 		c.reply(RPL_ISUPPORT, append(slices.Clone(part), "are supported by this server")...)
