@@ -57,6 +57,7 @@ func init() {
 		"MOTD":         {run: (*Session).handleMotd},
 		"LUSERS":       {run: (*Session).handleLusers},
 		"CHATHISTORY":  {run: (*Session).handleChathistory, minParams: 1},
+		"SEARCH":       {run: (*Session).handleSearch, minParams: 1},
 		"AWAY":         {run: (*Session).handleAway},
 		"MONITOR":      {run: (*Session).handleMonitor, minParams: 1},
 		"OPER":         {run: (*Session).handleOper, minParams: 1},

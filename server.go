@@ -452,6 +452,8 @@ func (s *Server) offersCap(bit capSet) bool {
 	switch bit {
 	case capChathistory, capEventPlayback, capRedaction:
 		return s.history != nil
+	case capSearch:
+		return s.history != nil && s.cfg.Search
 	}
 	return true
 }

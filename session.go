@@ -51,6 +51,7 @@ const (
 	capRedaction     // draft/message-redaction (redact.go)
 	capMetadata      // draft/metadata-3 (metadata.go)
 	capEventPlayback // draft/event-playback: TAGMSG and TOPIC in CHATHISTORY replies
+	capSearch        // soju.im/search (search.go)
 )
 
 // capNames is the order CAP LS lists them in; values are added by capValue.
@@ -80,6 +81,7 @@ var capNames = []struct {
 	{"sasl", capSASL},
 	{"server-time", capServerTime},
 	{"setname", capSetname},
+	{"soju.im/search", capSearch},
 	{"userhost-in-names", capUserhostInNames},
 }
 
