@@ -187,16 +187,20 @@ func TestFilehostUploadAndDownloadBetweenUsers(t *testing.T) {
 	}
 	bob.send("QUIT")
 	bob.expectClosed()
+	// The token dies when the session's goroutine ends, just after the close.
 	deadline := time.Now().Add(ioTimeout)
 	for {
-		r := uploadTo(t, bobURL, "late.txt", []byte("x"), nil)
+		r := doHTTP(t, http.MethodGet, pngURL, nil, bearer(bobURL))
 		if r.status == 401 && strings.Contains(string(r.body), "expired") {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("upload with a dead session's token: %d %s", r.status, r.body)
+			t.Fatalf("download with a dead session's token: %d %s", r.status, r.body)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	if r := uploadTo(t, bobURL, "late.txt", []byte("x"), nil); r.status != 401 {
+		t.Fatalf("upload with a dead session's token: %d %s", r.status, r.body)
 	}
 
 	// The files and their metadata are plain files under the data dir.

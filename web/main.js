@@ -14,6 +14,7 @@ import { renderLogin, loginErrorView } from './ui/login.js';
 import { renderSidebar, renderHeader, renderMessages, renderMembers, renderCallBar, renderBanner, renderTyping } from './ui/chat.js';
 import { openMenu, closeMenu, promptDialog, showRoomList } from './ui/dialogs.js';
 import { Voice } from './ui/call.js';
+import { upload, showProgress, uploadMessage } from './ui/files.js';
 
 // How long a call rings: the terminal client's default call_timeout (tests shorten it).
 const defaultCallTimeout = 30000;
@@ -35,6 +36,7 @@ class App {
     this.historyPos = -1;
     this.monitored = new Set();
     this.fetched = new Set(); // conversations whose latest page was asked for
+    this.uploadSeq = 0;
     this.loadingOlder = new Set();
     this.callTimers = new Map();
     this.lastActivity = Date.now();
@@ -640,6 +642,24 @@ class App {
     } catch (err) {
       if (err instanceof CommandError) this.composerError(err.message);
       else { this.composerError(String(err.message || err)); console.error(err); }
+    }
+  }
+
+  // uploadFile uploads one file (attach button, drop, paste) and sends its link to the
+  // conversation open when the upload began.
+  async uploadFile(file) {
+    const c = this.activeConv();
+    if (!c || c.kind === 'server') { this.composerError(this.t('uploadNoConv')); return; }
+    const id = String(++this.uploadSeq);
+    showProgress(this, id, file.name, 0, file.size);
+    try {
+      const link = await upload(this, file, (sent, total) => showProgress(this, id, file.name, sent, total));
+      this.sendText(c.name, uploadMessage(file.name, file.size, link));
+      this.composerError('');
+    } catch (err) {
+      this.composerError(this.t('uploadFailed', file.name, err.message));
+    } finally {
+      showProgress(this, id, file.name, 0, -1);
     }
   }
 
