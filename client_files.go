@@ -196,6 +196,43 @@ func (cs *clientSession) pipelineUpload(ctx context.Context, stdout io.Writer) e
 	return nil
 }
 
+// cmdRmfile deletes an uploaded file: the uploader's own, or any as a server operator.
+func cmdRmfile(cs *clientSession, args string) error {
+	link := strings.TrimSpace(args)
+	u, err := url.Parse(link)
+	if link == "" || err != nil || !strings.HasPrefix(u.Path, "/files/") {
+		cs.complain("usage: /rmfile LINK (the http://…/files/… link of an upload)")
+		return nil
+	}
+	up := cs.files.uploadURL()
+	if up == "" {
+		cs.complain("this server takes no uploads (no draft/FILEHOST), so it has no files to delete")
+		return nil
+	}
+	token := up[strings.LastIndex(up, "/")+1:]
+	ctx, cancel := context.WithTimeout(cs.ctx, dialTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, link, nil)
+	if err != nil {
+		cs.complain("rmfile: " + err.Error())
+		return nil
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		cs.complain("rmfile: " + err.Error())
+		return nil
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusNoContent {
+		cs.complain("rmfile refused: " + strings.TrimSpace(string(body)))
+		return nil
+	}
+	cs.note("deleted " + link + " from the server")
+	return nil
+}
+
 // ---- search ----
 
 // escapeSearchValue escapes an attribute value as a message-tag value.

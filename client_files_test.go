@@ -114,6 +114,13 @@ func TestConnectInteractiveUploadAndSearch(t *testing.T) {
 	})
 	tp.tmux("send-keys", "-t", "lc", "/search nothing-like-this", "Enter")
 	tp.waitScreen("no result", func(lines []string) bool { return strings.Contains(strings.Join(lines, "\n"), "search: nothing found") })
+	link := linkInText.FindString(msg)
+	tp.tmux("send-keys", "-t", "lc", "-l", "/rmfile "+link)
+	tp.tmux("send-keys", "-t", "lc", "Enter")
+	tp.waitScreen("the file deleted", func(lines []string) bool { return strings.Contains(strings.Join(lines, "\n"), "deleted "+link) })
+	if r := doHTTP(t, http.MethodGet, link, nil, bearer(aliceURL)); r.status != 404 {
+		t.Errorf("after /rmfile: %d", r.status)
+	}
 	tp.tmux("send-keys", "-t", "lc", "/quit", "Enter")
 	tp.waitGone()
 }

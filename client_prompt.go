@@ -444,6 +444,7 @@ func init() {
 		{"hangup", "", "end the call in progress (on both sides)", completeNothing, cmdHangup},
 		{"history", "[NICK|#ROOM] [N]", "the server's last N messages (default 20) of a conversation", completeTarget, cmdHistory},
 		{"upload", "FILE", "upload a file to the server and send its link to the target (progress on stderr)", completeNothing, cmdUpload},
+		{"rmfile", "LINK", "delete an uploaded file from the server (yours, or any as an operator)", completeNothing, cmdRmfile},
 		{"search", "WORDS [in #ROOM|NICK]", "search the messages you may read on the server", completeNothing, cmdSearch},
 		{"context", "N", "show result N of the last /search in its conversation", completeNothing, cmdContext},
 		{"me", "TEXT", "send an action (* you TEXT) to the target", completeNothing, cmdMe},

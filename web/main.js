@@ -200,6 +200,7 @@ class App {
   wireClient(client) {
     client.on('message', ({ msg }) => {
       if (this.client !== client) return;
+      if (msg.command === '381') this.state.me.oper = true; // RPL_YOUREOPER: may delete any file
       if (msg.command === 'TAGMSG' && this.voice.onTagmsg(msg)) return;
       const fx = this.state.apply(msg);
       this.handleEffects(fx);

@@ -415,7 +415,7 @@ function messageNode(app, c, m, grouped) {
   return h('div', { class: cls, 'data-msgid': m.msgid || '', 'data-from': m.from, 'data-kind': m.kind },
     meta,
     m.replyTo ? quoteNode(app, c, m) : null,
-    h('div', { class: 'bubble' }, body, fileCards(app, m.text)),
+    h('div', { class: 'bubble' }, body, fileCards(app, m.text, m.self || app.state.me.oper)),
     reactionsNode(app, c, m),
     actionsNode(app, c, m),
     m.offline ? h('div', { class: 'offline-tag' }, icon('mail'), ' ' + app.t('offlineMsg') + ' · ' + new Date(m.time).toLocaleString(app.lang === 'zh' ? 'zh-CN' : undefined)) : null);

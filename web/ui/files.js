@@ -133,13 +133,22 @@ export { uploadMessage };
 // ---- cards ----
 
 // fileCards are the cards for the file links in a message's text.
-export function fileCards(app, text) {
+// canDelete: the message is the user's own (its uploader) or the user is a server operator;
+// the server decides in the end (403 otherwise).
+export function fileCards(app, text, canDelete = false) {
   const cards = [];
   for (const word of text.split(/\s+/)) {
     const link = parseFileLink(word.replace(/[.,;:!?)\]]+$/, ''));
-    if (link) cards.push(card(app, link, sizeIn(text)));
+    if (link) cards.push(card(app, link, sizeIn(text), canDelete));
   }
   return cards;
+}
+
+// deleteFile asks the server to delete a file (DELETE /files/<id>).
+export async function deleteFile(app, path) {
+  const res = await fetch(path, { method: 'DELETE', headers: { Authorization: 'Bearer ' + token(app) } });
+  if (res.status !== 204) throw new Error((await res.text()).trim() || String(res.status));
+  blobs.delete(path);
 }
 
 function sizeIn(text) {
@@ -147,7 +156,7 @@ function sizeIn(text) {
   return m ? m[1] + ' ' + m[2] : '';
 }
 
-function card(app, link, size) {
+function card(app, link, size, canDelete) {
   const kind = fileKind(link.name);
   const status = h('span', { class: 'file-status', role: 'status' });
   const fail = (err) => {
@@ -165,12 +174,23 @@ function card(app, link, size) {
       status.textContent = '';
     } catch (err) { fail(err); }
   };
+  const remove = canDelete ? h('button', {
+    type: 'button', class: 'small danger file-delete',
+    onclick: async () => {
+      if (!window.confirm(app.t('deleteFileConfirm', link.name))) return;
+      try {
+        await deleteFile(app, link.path);
+        el.classList.add('deleted');
+        el.replaceChildren(h('span', { class: 'file-status' }, app.t('fileGone')));
+      } catch (err) { fail(err); }
+    },
+  }, app.t('deleteFile')) : null;
   let el;
   if (kind === 'image') {
     const img = h('img', { class: 'file-preview', alt: link.name, 'data-file': link.id });
     el = h('figure', { class: 'file-card image', 'data-file-kind': kind },
       h('button', { type: 'button', class: 'preview-btn', 'aria-label': app.t('openImage', link.name), onclick: async () => { try { window.open((await fetchFile(app, link.path)).url, '_blank', 'noopener'); } catch (err) { fail(err); } } }, img),
-      h('figcaption', {}, link.name, size ? ' · ' + size : '', ' ', h('button', { type: 'button', class: 'small file-download', onclick: download }, app.t('download')), status));
+      h('figcaption', {}, link.name, size ? ' · ' + size : '', ' ', h('button', { type: 'button', class: 'small file-download', onclick: download }, app.t('download')), remove, status));
     fetchFile(app, link.path).then((f) => { img.src = f.url; }, fail);
   } else {
     el = h('div', { class: 'file-card ' + kind, 'data-file-kind': kind, 'data-file': link.id },
@@ -179,7 +199,7 @@ function card(app, link, size) {
         h('span', { class: 'file-name' }, link.name),
         h('span', { class: 'file-meta' }, [kind === 'capture' ? app.t('captureKind') : app.t('fileKind'), size].filter(Boolean).join(' · '))),
       h('button', { type: 'button', class: 'small primary file-download', onclick: download }, app.t('download')),
-      status);
+      remove, status);
   }
   return el;
 }

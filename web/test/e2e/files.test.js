@@ -230,3 +230,17 @@ test('search finds a message and opens it in its conversation', async () => {
   await bob.page.locator('#search-results li', { hasText: 'Nothing found' }).waitFor();
   await bob.page.click('#search-close');
 });
+
+test('the uploader deletes a file; others then get "deleted"', async () => {
+  await openConv(alice.page, room.toLowerCase());
+  await openConv(bob.page, room.toLowerCase());
+  const mine = alice.page.locator('#messages .file-card.file', { hasText: 'commands.txt' });
+  await mine.waitFor();
+  assert.equal(await bob.page.locator('#messages .file-card.file', { hasText: 'commands.txt' }).locator('.file-delete').count(), 0, 'no delete button on others\' files');
+  alice.page.once('dialog', (d) => d.accept());
+  await mine.locator('.file-delete').click();
+  await alice.page.locator('#messages .file-card.deleted').waitFor();
+  const href = await bob.page.locator('#messages .bubble a[href*="/commands.txt"]').getAttribute('href');
+  const status = await bob.page.evaluate(async (p) => (await fetch(p, { headers: { Authorization: 'Bearer ' + window.labchat.client.isupport['DRAFT/FILEHOST'].split('/').pop() } })).status, new URL(href).pathname);
+  assert.equal(status, 404);
+});
