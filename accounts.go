@@ -358,7 +358,7 @@ func accountsCommand() *cli.Command {
 		{Name: "add", Usage: "create an account (password from a prompt or LABCHAT_PASSWORD)", ArgsUsage: "NAME",
 			Flags: []cli.Flag{&cli.StringFlag{Name: "email", Usage: "the account's e-mail `ADDRESS`"}}, Action: runAccountsAdd},
 		{Name: "passwd", Usage: "set an account's password (prompt or LABCHAT_PASSWORD)", ArgsUsage: "NAME", Action: runAccountsPasswd},
-		{Name: "delete", Usage: "delete an account: its connections close, its offline queue and DMs move to deleted/", ArgsUsage: "NAME", Action: runAccountsDelete},
+		{Name: "delete", Usage: "delete an account: its connections close, its offline queue, DMs and uploaded files move to deleted/", ArgsUsage: "NAME", Action: runAccountsDelete},
 		{Name: "lock", Usage: "lock an account: no login, its connections close", ArgsUsage: "NAME", Action: accountFlagAction("lock", func(a *Account) { a.Locked = true })},
 		{Name: "unlock", Usage: "unlock a locked account", ArgsUsage: "NAME", Action: accountFlagAction("unlock", func(a *Account) { a.Locked = false })},
 		{Name: "oper", Usage: "make an account a server operator from its next login (--remove undoes it)", ArgsUsage: "NAME",
@@ -698,7 +698,7 @@ func runAccountsDelete(c *cli.Context) error {
 		if !errors.Is(lerr, ErrLocked) {
 			return lerr
 		}
-		fmt.Fprintf(c.App.Writer, "account %s deleted; the running server closes its connections and moves its offline queue and DMs to %s\n", a.Name, filepath.Join(env.dataDir, "deleted"))
+		fmt.Fprintf(c.App.Writer, "account %s deleted; the running server closes its connections and moves its offline queue, DMs and uploaded files to %s\n", a.Name, filepath.Join(env.dataDir, "deleted"))
 		return nil
 	}
 	defer serverLock.Release()
