@@ -357,3 +357,30 @@ func TestFilehostSurvivesRestartAndCleansCrashLeftovers(t *testing.T) {
 		}
 	}
 }
+
+func TestFilehostCredentialsStayOutOfTraces(t *testing.T) {
+	cfg := uploadsConfig(t)
+	cfg.WebListen = "127.0.0.1:0"
+	trace := &syncBuffer{}
+	ts, _ := startServerWith(t, cfg, "", func(s *Server) { s.trace = newTracer(trace) })
+	alice := registerAccount(t, ts.addr, "alice", "alicepw1")
+	u := filehostURL(t, alice)
+	tok := u[strings.LastIndex(u, "/")+1:]
+	loc := uploadTo(t, u, "a.txt", []byte("a\n"), nil).header.Get("Location")
+	req, _ := http.NewRequest("GET", loc, nil)
+	req.SetBasicAuth("alice", "alicepw1")
+	if r := doHTTP(t, http.MethodGet, loc, nil, map[string]string{"Authorization": req.Header.Get("Authorization")}); r.status != 200 {
+		t.Fatalf("basic fetch: %d", r.status)
+	}
+	alice.sync()
+	out := trace.String()
+	basic := strings.TrimPrefix(req.Header.Get("Authorization"), "Basic ")
+	for _, secret := range []string{tok, basic, "alicepw1"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the trace shows %q", secret)
+		}
+	}
+	if !strings.Contains(out, "/upload/***") {
+		t.Errorf("the trace does not show the upload at all:\n%s", out)
+	}
+}

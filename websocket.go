@@ -478,7 +478,11 @@ func (w *webServer) traceRequest(r *http.Request, status int) {
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		remote = unmapped(ap).String()
 	}
-	w.srv.trace.printf("http request %s <- %s %s %q -> %d %s", local, remote, r.Method, r.URL.RequestURI(), status, http.StatusText(status))
+	uri := r.URL.RequestURI()
+	if i := strings.Index(uri, "/upload/"); i >= 0 {
+		uri = uri[:i] + "/upload/***" // the session's upload token (filehost.go)
+	}
+	w.srv.trace.printf("http request %s <- %s %s %q -> %d %s", local, remote, r.Method, uri, status, http.StatusText(status))
 }
 
 // --- the WebSocket transport ---
