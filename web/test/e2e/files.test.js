@@ -201,8 +201,8 @@ test('search finds a message and opens it in its conversation', async () => {
   const marker = 'needle' + run;
   await say(alice.page, 'before the ' + marker);
   await say(alice.page, 'the ' + marker + ' is in the haystack');
-  for (let i = 0; i < 40; i++) await say(alice.page, 'filler line ' + i);
-  await messageText(alice.page, 'filler line 39').waitFor();
+  for (let i = 0; i < 12; i++) await say(alice.page, 'filler line ' + i);
+  await messageText(alice.page, 'filler line 11').waitFor();
   await openConv(bob.page, A); // somewhere else first
   await bob.page.click('#search-btn');
   await bob.page.fill('#search-input', marker + ' haystack');
