@@ -255,6 +255,7 @@ func (s *Server) accountsChanged(ch accountChanges) {
 		for _, c := range s.sessionsOf(a.Name) {
 			c.kill("Account " + a.Name + " was deleted by the administrator")
 		}
+		s.files.forgetAccount(a)
 		n, err := s.detachAccountData(a)
 		s.profiles.forget(a.Name)
 		if err != nil {
@@ -334,6 +335,11 @@ func detachAccountFiles(dataDir string, a Account) (int, error) {
 			moves = append(moves, [2]string{filepath.Join(logs, e.Name()), filepath.Join(dest, "logs", e.Name())})
 		}
 	}
+	for _, id := range accountUploads(dataDir, a) {
+		for _, name := range []string{id + ".toml", id} {
+			moves = append(moves, [2]string{filepath.Join(dataDir, filesDirName, name), filepath.Join(dest, filesDirName, name)})
+		}
+	}
 	for i, mv := range moves {
 		if err := os.MkdirAll(filepath.Dir(mv[1]), 0o700); err != nil {
 			return i, fmt.Errorf("detach %s: %w", mv[0], err)
@@ -357,7 +363,7 @@ func accountsCommand() *cli.Command {
 		{Name: "add", Usage: "create an account (password from a prompt or LABCHAT_PASSWORD)", ArgsUsage: "NAME",
 			Flags: []cli.Flag{&cli.StringFlag{Name: "email", Usage: "the account's e-mail `ADDRESS`"}}, Action: runAccountsAdd},
 		{Name: "passwd", Usage: "set an account's password (prompt or LABCHAT_PASSWORD)", ArgsUsage: "NAME", Action: runAccountsPasswd},
-		{Name: "delete", Usage: "delete an account: its connections close, its offline queue and DMs move to deleted/", ArgsUsage: "NAME", Action: runAccountsDelete},
+		{Name: "delete", Usage: "delete an account: its connections close, its offline queue, DMs and uploaded files move to deleted/", ArgsUsage: "NAME", Action: runAccountsDelete},
 		{Name: "lock", Usage: "lock an account: no login, its connections close", ArgsUsage: "NAME", Action: accountFlagAction("lock", func(a *Account) { a.Locked = true })},
 		{Name: "unlock", Usage: "unlock a locked account", ArgsUsage: "NAME", Action: accountFlagAction("unlock", func(a *Account) { a.Locked = false })},
 		{Name: "oper", Usage: "make an account a server operator from its next login (--remove undoes it)", ArgsUsage: "NAME",
@@ -697,7 +703,7 @@ func runAccountsDelete(c *cli.Context) error {
 		if !errors.Is(lerr, ErrLocked) {
 			return lerr
 		}
-		fmt.Fprintf(c.App.Writer, "account %s deleted; the running server closes its connections and moves its offline queue and DMs to %s\n", a.Name, filepath.Join(env.dataDir, "deleted"))
+		fmt.Fprintf(c.App.Writer, "account %s deleted; the running server closes its connections and moves its offline queue, DMs and uploaded files to %s\n", a.Name, filepath.Join(env.dataDir, "deleted"))
 		return nil
 	}
 	defer serverLock.Release()

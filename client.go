@@ -67,6 +67,7 @@ func connectCommand() *cli.Command {
 			&cli.BoolFlag{Name: "register", Usage: "create the account first, then log in"},
 			&cli.StringFlag{Name: "password-file", Usage: "read the password from the first line of `FILE`"},
 			&cli.StringFlag{Name: "to", Usage: "send to `TARGET` (a nick or #room; rooms are joined first)"},
+			&cli.StringFlag{Name: "upload", Usage: "upload `FILE` to the server (draft/FILEHOST), send its link to --to, print the link and exit"},
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "print incoming messages to stdout, one per line"},
 			&cli.BoolFlag{Name: "json", Usage: "with --follow: print JSON lines"},
 			&cli.BoolFlag{Name: "multiline", Aliases: []string{"m"}, Usage: "with --to: lines that arrive together (a file, a paste) are sent as one multiline message"},
@@ -86,6 +87,7 @@ type clientOptions struct {
 	password     string // never logged, never shown
 	register     bool
 	to           string
+	upload       string // --upload FILE: upload, send the link to to, exit
 	follow       bool
 	multiline    bool // --multiline: a burst of stdin lines is one message
 	json         bool
@@ -142,6 +144,7 @@ func connectOptions(c *cli.Context) (*clientOptions, error) {
 		user:         c.String("user"),
 		register:     c.Bool("register"),
 		to:           c.String("to"),
+		upload:       c.String("upload"),
 		follow:       c.Bool("follow"),
 		multiline:    c.Bool("multiline"),
 		json:         c.Bool("json"),
@@ -176,7 +179,17 @@ func connectOptions(c *cli.Context) (*clientOptions, error) {
 	if strings.ContainsAny(opts.to, " ,\x00\r\n") {
 		return nil, usageErrorf("--to %q: want one nick or #room", opts.to)
 	}
-	opts.interactive = term.IsTerminal(int(os.Stdin.Fd())) && !opts.follow
+	if opts.upload != "" && (opts.to == "" || opts.follow) {
+		return nil, usageErrorf("--upload FILE sends the file's link to someone: add --to NICK|#ROOM (and no --follow)")
+	}
+	if opts.upload != "" {
+		if st, err := os.Stat(opts.upload); err != nil {
+			return nil, usageErrorf("--upload: %v", err)
+		} else if !st.Mode().IsRegular() {
+			return nil, usageErrorf("--upload %s: not a regular file", opts.upload)
+		}
+	}
+	opts.interactive = term.IsTerminal(int(os.Stdin.Fd())) && !opts.follow && opts.upload == ""
 	if !opts.interactive && opts.to == "" && !opts.follow {
 		return nil, usageErrorf("stdin is not a terminal: use --to TARGET to send its lines, or --follow to print incoming messages")
 	}
@@ -514,6 +527,7 @@ type clientSession struct {
 	recordFailed atomic.Bool   // recording stopped after an error, already reported
 	presence     *presenceBook // others' status, contacts, partners (client_presence.go)
 	calls        *callBook     // calls ringing now (client_calls.go)
+	files        clientFiles   // FILEHOST and /search results (client_files.go)
 
 	done   chan struct{} // closed by run when the session has ended (no more reconnecting)
 	endErr error         // why it ended (nil: as asked); written before done is closed
@@ -589,7 +603,7 @@ func (cs *clientSession) setConn(cc *clientConn) { cs.ccp.Store(cc) }
 func (cs *clientSession) closeConn() { cs.conn().close() }
 
 // wantedCaps are the capabilities the client uses when the server offers them.
-var wantedCaps = []string{"sasl", "server-time", "message-tags", "echo-message", "away-notify", "extended-monitor", "batch", "draft/chathistory", "draft/multiline", "draft/message-redaction"}
+var wantedCaps = []string{"sasl", "server-time", "message-tags", "echo-message", "away-notify", "extended-monitor", "batch", "draft/chathistory", "draft/multiline", "draft/message-redaction", "soju.im/search"}
 
 // login runs connection registration up to the end of the MOTD: capabilities, REGISTER when
 // asked, SASL PLAIN (or PASS when the server has no SASL), then the welcome.
@@ -864,6 +878,7 @@ func (lg *loginState) onISupport(m *Message) {
 			lg.cs.chantypes = v
 		}
 		lg.cs.presence.noteISupport(tok)
+		lg.cs.files.noteFilehost(tok)
 	}
 }
 
@@ -906,7 +921,7 @@ func (cs *clientSession) handle(in inbound) {
 	if m.Command == "BATCH" && cs.onMultilineBatch(m) || m.Tags["batch"] != "" && cs.multilineLine(m) {
 		return
 	}
-	if m.Tags["batch"] != "" && cs.onHistoryLine(m, raw) {
+	if m.Tags["batch"] != "" && (cs.onSearchLine(m) || cs.onHistoryLine(m, raw)) {
 		return
 	}
 	if h, ok := messageHandlers[m.Command]; ok {
@@ -1032,6 +1047,11 @@ func (cs *clientSession) runPipeline(ctx context.Context, stdin io.Reader) error
 		if none := 0; !cs.survive(err, &none) {
 			return err
 		}
+	}
+	if cs.opts.upload != "" {
+		err := cs.pipelineUpload(ctx, os.Stdout)
+		cs.quit("labchat done")
+		return err
 	}
 	if err := cs.sendLines(ctx, stdin); err != nil {
 		return err

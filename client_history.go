@@ -65,6 +65,9 @@ func cmdHistory(cs *clientSession, args string) error {
 
 // onBatch opens and closes chathistory batches; other batch types are shown as they come.
 func (cs *clientSession) onBatch(m *Message, raw bool) {
+	if cs.onSearchBatch(m, raw) {
+		return
+	}
 	ref := m.Param(0)
 	if id, ok := strings.CutPrefix(ref, "+"); ok {
 		if m.Param(1) == "chathistory" {

@@ -57,6 +57,7 @@ func init() {
 		"MOTD":         {run: (*Session).handleMotd},
 		"LUSERS":       {run: (*Session).handleLusers},
 		"CHATHISTORY":  {run: (*Session).handleChathistory, minParams: 1},
+		"SEARCH":       {run: (*Session).handleSearch, minParams: 1},
 		"AWAY":         {run: (*Session).handleAway},
 		"MONITOR":      {run: (*Session).handleMonitor, minParams: 1},
 		"OPER":         {run: (*Session).handleOper, minParams: 1},
@@ -614,6 +615,9 @@ func (c *Session) loggedIn() {
 		user = "*" // irssi authenticates before it sends NICK and USER
 	}
 	c.reply(RPL_LOGGEDIN, c.nickOrStar()+"!"+user+"@"+c.hostname(), c.account, "You are now logged in as "+c.account)
+	if c.registered {
+		c.sendFilehostISupport() // logged in after the welcome: now it may upload
+	}
 }
 
 // saslChunkLen is the AUTHENTICATE payload size; a shorter chunk (or "+") ends a response.

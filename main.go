@@ -242,6 +242,11 @@ type ServerConfig struct {
 	WebTrustedProxies         []string         `toml:"web_trusted_proxies"`
 	WebHosts                  []string         `toml:"web_hosts"`
 	WebHeaderTimeout          Duration         `toml:"web_header_timeout"`
+	WebURL                    string           `toml:"web_url"`
+	Uploads                   bool             `toml:"uploads"`
+	UploadMaxBytes            int64            `toml:"upload_max_bytes"`
+	UploadQuotaBytes          int64            `toml:"upload_quota_bytes"`
+	Search                    bool             `toml:"search"`
 	TLSListen                 string           `toml:"tls_listen"`
 	TLSCert                   string           `toml:"tls_cert"`
 	TLSKey                    string           `toml:"tls_key"`

@@ -49,6 +49,7 @@ type Server struct {
 	history  *chatLog       // nil when server.history is off
 	redacted redactions     // redacted msgids per conversation (redact.go)
 	offline  *offlineQueues // nil when server.offline_queue_max is 0
+	files    *fileHost      // uploads (filehost.go); nil when server.uploads or the web port is off
 	trace    *tracer        // nil unless --trace; set before Listen
 
 	diskErrAt atomic.Int64  // unix nanoseconds of the last logged history write error
@@ -143,6 +144,12 @@ func NewServer(cfg ServerConfig, dataDir string, log *slog.Logger) (*Server, err
 	}
 	if cfg.OfflineQueueMax > 0 {
 		s.offline = newOfflineQueues(filepath.Join(dataDir, "offline"), cfg.OfflineQueueMax)
+	}
+	if cfg.Uploads && cfg.WebListen != "" {
+		if s.files, err = openFileHost(dataDir, &cfg, log); err != nil {
+			lock.Release()
+			return nil, err
+		}
 	}
 	s.isupport = s.buildISupport()
 	s.roomRecords = s.loadRoomRecords()
@@ -453,6 +460,8 @@ func (s *Server) offersCap(bit capSet) bool {
 	switch bit {
 	case capChathistory, capEventPlayback, capRedaction:
 		return s.history != nil
+	case capSearch:
+		return s.history != nil && s.cfg.Search
 	}
 	return true
 }

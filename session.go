@@ -51,7 +51,8 @@ const (
 	capRedaction     // draft/message-redaction (redact.go)
 	capMetadata      // draft/metadata-3 (metadata.go)
 	capEventPlayback // draft/event-playback: TAGMSG and TOPIC in CHATHISTORY replies
-	capReadMarker
+	capReadMarker    // draft/read-marker (readmarker.go)
+	capSearch        // soju.im/search (search.go)
 )
 
 // capNames is the order CAP LS lists them in; values are added by capValue.
@@ -82,6 +83,7 @@ var capNames = []struct {
 	{"sasl", capSASL},
 	{"server-time", capServerTime},
 	{"setname", capSetname},
+	{"soju.im/search", capSearch},
 	{"userhost-in-names", capUserhostInNames},
 }
 
@@ -188,6 +190,7 @@ func (c *Session) run() {
 		defer close(readerDone)
 		c.readLoop(lines)
 	}()
+	defer c.s.files.revoke(c)
 	defer func() {
 		<-c.writerDone
 		c.conn.Close() // unblocks the reader if the writer ended on an error

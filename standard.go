@@ -158,6 +158,9 @@ func (c *Session) sendISupport() {
 	if tok := c.turnToken(); tok != "" {
 		tokens = append(slices.Clone(tokens), tok)
 	}
+	if ft := c.filehostTokens(); ft != nil {
+		tokens = append(slices.Clone(tokens), ft...)
+	}
 	for i := 0; i < len(tokens); i += 12 {
 		part := tokens[i:min(i+12, len(tokens))]
 		c.reply(RPL_ISUPPORT, append(slices.Clone(part), "are supported by this server")...)
@@ -254,6 +257,7 @@ var helpTopics = map[string][]string{
 	"BATCH":        {"BATCH +<ref> draft/multiline <target> ... BATCH -<ref>", "Sends the PRIVMSG (or NOTICE) lines tagged @batch=<ref> between them as ONE", "message of many lines (draft/multiline; limits in the cap value). A line tagged", "draft/multiline-concat joins the one before without a line break."},
 	"CAP":          {"CAP LS 302 | CAP REQ :<caps> | CAP LIST | CAP END", "IRCv3 capability negotiation, done by your client before it connects."},
 	"CHATHISTORY":  {"CHATHISTORY LATEST|BEFORE|AFTER|AROUND|BETWEEN|TARGETS <target> ...", "Replays the messages of a room you are in or of your own direct messages."},
+	"SEARCH":       {"SEARCH :text=<words>[;in=<#room|nick>][;from=<nick>][;limit=<n>]", "Searches the messages you may read (your rooms and your own DMs); needs the", "soju.im/search capability. Values escape a space as \\s and ';' as \\:."},
 	"HELP":         {"HELP [command]", "HELP lists the commands; HELP <command> explains one."},
 	"INFO":         {"INFO", "What this server is."},
 	"INVITE":       {"INVITE <nick> <#room> | INVITE", "Invites someone into a room you are in (into a +i room: operators only);", "the invitation lets them in once, past +i, +k, +l and bans. INVITE alone", "lists the rooms you are invited to."},

@@ -392,6 +392,9 @@ func (r *lineRedactor) show(b []byte) string {
 		} else {
 			secretAt = secretOffset(line)
 		}
+		if secretAt < 0 {
+			secretAt = uploadSecretOffset(line)
+		}
 		out = append(out, maskSegment(line, start, secretAt)...)
 		r.pending = line[:0]
 		if line[len(line)-1] != '\n' {
@@ -403,6 +406,20 @@ func (r *lineRedactor) show(b []byte) string {
 		return strconv.Quote(string(out[:traceShowBytes])) + "..."
 	}
 	return strconv.Quote(string(out))
+}
+
+// uploadSecretOffset finds file-sharing credentials (filehost.go) in a traced line: the
+// session token after /upload/ (in RPL_ISUPPORT and in the HTTP request line) and an HTTP
+// Authorization header (Basic carries the password, Bearer the token). -1 if none.
+func uploadSecretOffset(line []byte) int {
+	const authz = "authorization:"
+	if len(line) >= len(authz) && bytes.EqualFold(line[:len(authz)], []byte(authz)) {
+		return len(authz)
+	}
+	if i := bytes.Index(line, []byte("/upload/")); i >= 0 {
+		return i + len("/upload/")
+	}
+	return -1
 }
 
 // maskSegment returns line[start:] with everything from secretAt to the line end shown as ***.

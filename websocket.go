@@ -96,6 +96,18 @@ func validateWebConfig(cfg *ServerConfig) error {
 			return usageErrorf("config server.web_hosts %q: %v", h, err)
 		}
 	}
+	if cfg.WebURL != "" {
+		u, err := url.Parse(cfg.WebURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return usageErrorf("config server.web_url %q: want the web port's address as users reach it, such as http://labserver:8080 (scheme and host, no path)", cfg.WebURL)
+		}
+	}
+	if cfg.Uploads && cfg.UploadMaxBytes <= 0 {
+		return usageErrorf("config server.upload_max_bytes must be a positive number of bytes (26214400 is 25 MiB)")
+	}
+	if cfg.Uploads && cfg.UploadQuotaBytes < cfg.UploadMaxBytes {
+		return usageErrorf("config server.upload_quota_bytes (%d) must be at least upload_max_bytes (%d)", cfg.UploadQuotaBytes, cfg.UploadMaxBytes)
+	}
 	if _, err := parseTrustedProxies(cfg.WebTrustedProxies); err != nil {
 		return usageErrorf("config server.web_trusted_proxies: %v", err)
 	}
@@ -258,6 +270,10 @@ func (w *webServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		w.upgrade(rw, r)
 		return
 	}
+	if isFilesRequest(r.URL.Path) {
+		w.serveFiles(rw, r)
+		return
+	}
 	w.serveFile(rw, r)
 }
 
@@ -339,6 +355,7 @@ func (w *webServer) upgrade(rw http.ResponseWriter, r *http.Request) {
 	netConn.SetDeadline(time.Time{}) // HTTP's request timeouts end here; the session keeps its own
 	binary := strings.EqualFold(ws.Subprotocol(), subprotocolBinary)
 	t := newWSTransport(ws, binary, netConn, w.srv.trace)
+	t.base = w.requestBase(r)
 	if w.srv.trace != nil {
 		w.srv.trace.printf("ws open %s <- %s %s (HTTP 101 Switching Protocols; from now on the TCP bytes are WebSocket frames)", t.local, t.remote, t.modeName())
 	}
@@ -461,7 +478,11 @@ func (w *webServer) traceRequest(r *http.Request, status int) {
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		remote = unmapped(ap).String()
 	}
-	w.srv.trace.printf("http request %s <- %s %s %q -> %d %s", local, remote, r.Method, r.URL.RequestURI(), status, http.StatusText(status))
+	uri := r.URL.RequestURI()
+	if i := strings.Index(uri, "/upload/"); i >= 0 {
+		uri = uri[:i] + "/upload/***" // the session's upload token (filehost.go)
+	}
+	w.srv.trace.printf("http request %s <- %s %s %q -> %d %s", local, remote, r.Method, uri, status, http.StatusText(status))
 }
 
 // --- the WebSocket transport ---
@@ -486,6 +507,7 @@ type wsTransport struct {
 
 	tr            *tracer // nil unless --trace
 	local, remote string
+	base          string // scheme://host the page came from (filehost.go's links)
 	rd, wr        lineRedactor
 }
 

@@ -15,6 +15,7 @@ import { renderSidebar, renderHeader, renderMessages, renderMembers, renderCallB
 import { kickSentence } from './lib/numerics.js';
 import { openMenu, closeMenu, promptDialog, showRoomList } from './ui/dialogs.js';
 import { Voice } from './ui/call.js';
+import { upload, showProgress, uploadMessage } from './ui/files.js';
 
 // How long a call rings: the terminal client's default call_timeout (tests shorten it).
 const defaultCallTimeout = 30000;
@@ -38,6 +39,7 @@ class App {
     this.notes = new Map(); // conversation → its open desktop notification
     this.markPending = new Map(); // conversation → [name, time] of a MARKREAD about to go
     this.fetched = new Set(); // conversations whose latest page was asked for
+    this.uploadSeq = 0;
     this.loadingOlder = new Set();
     this.callTimers = new Map();
     this.lastActivity = Date.now();
@@ -218,6 +220,7 @@ class App {
   wireClient(client) {
     client.on('message', ({ msg }) => {
       if (this.client !== client) return;
+      if (msg.command === '381') this.state.me.oper = true; // RPL_YOUREOPER: may delete any file
       if (msg.command === 'TAGMSG' && this.voice.onTagmsg(msg)) return;
       const fx = this.state.apply(msg);
       this.handleEffects(fx);
@@ -716,6 +719,24 @@ class App {
       else { this.composerError(String(err.message || err)); console.error(err); }
     } finally {
       this.submitting = false;
+    }
+  }
+
+  // uploadFile uploads one file (attach button, drop, paste) and sends its link to the
+  // conversation open when the upload began.
+  async uploadFile(file) {
+    const c = this.activeConv();
+    if (!c || c.kind === 'server') { this.composerError(this.t('uploadNoConv')); return; }
+    const id = String(++this.uploadSeq);
+    showProgress(this, id, file.name, 0, file.size);
+    try {
+      const link = await upload(this, file, (sent, total) => showProgress(this, id, file.name, sent, total));
+      this.sendText(c.name, uploadMessage(file.name, file.size, link));
+      this.composerError('');
+    } catch (err) {
+      this.composerError(this.t('uploadFailed', file.name, err.message));
+    } finally {
+      showProgress(this, id, file.name, 0, -1);
     }
   }
 

@@ -24,6 +24,7 @@ export const wantedCaps = [
   'draft/chathistory', 'away-notify', 'extended-monitor', 'account-notify', 'multi-prefix', 'cap-notify',
   'draft/multiline', 'draft/message-redaction', 'draft/event-playback',
   'draft/read-marker', 'setname', 'extended-join',
+  'soju.im/search',
 ];
 
 // multilineLimits reads the draft/multiline cap value ("max-bytes=8192,max-lines=100").
@@ -255,6 +256,12 @@ export class Client {
         if (this.listWait) { const w = this.listWait; this.listWait = null; this.timers.clearTimeout(w.timer); w.resolve(w.rooms); return; }
         break;
       case 'FAIL':
+        if (msg.params[0] === 'SEARCH' && this.searchWait) {
+          const w = this.searchWait;
+          this.searchWait = null;
+          this.timers.clearTimeout(w.timer);
+          w.reject(new Error(msg.params[msg.params.length - 1]));
+        }
         if (msg.params[0] === 'CHATHISTORY' && this.historyWaits.length) {
           const w = this.historyWaits.shift();
           this.timers.clearTimeout(w.timer);
@@ -391,6 +398,12 @@ export class Client {
       else this.emit('message', { msg: one });
       return;
     }
+    if (b.type === 'soju.im/search' && this.searchWait) {
+      const w = this.searchWait;
+      this.searchWait = null;
+      this.timers.clearTimeout(w.timer);
+      w.resolve(b.messages);
+    }
     if (b.type === 'chathistory' || b.type === 'draft/chathistory-targets') {
       const key = b.type === 'chathistory' ? casefold(b.params[0] || '') : '*targets';
       const i = this.historyWaits.findIndex((w) => w.target === key);
@@ -486,6 +499,7 @@ export class Client {
     for (const w of this.historyWaits) { this.timers.clearTimeout(w.timer); w.reject(err); }
     this.historyWaits = [];
     if (this.listWait) { this.timers.clearTimeout(this.listWait.timer); this.listWait.reject(err); this.listWait = null; }
+    if (this.searchWait) { this.timers.clearTimeout(this.searchWait.timer); this.searchWait.reject(err); this.searchWait = null; }
     this.batches.clear();
   }
 
@@ -563,6 +577,22 @@ export class Client {
       }, requestTimeout);
       this.historyWaits.push(w);
       this.rawSend('CHATHISTORY', ['TARGETS', 'timestamp=' + from.toISOString(), 'timestamp=' + to.toISOString(), String(limit)]);
+    });
+  }
+
+  // search runs SEARCH (soju.im/search) and resolves with the matching messages.
+  search(attrs) {
+    return new Promise((resolve, reject) => {
+      if (!this.connected) { reject(new Error('not connected')); return; }
+      if (!this.caps.has('soju.im/search') || !this.caps.has('batch')) { reject(new Error('no-search')); return; }
+      if (this.searchWait) { this.timers.clearTimeout(this.searchWait.timer); this.searchWait.reject(new Error('replaced')); }
+      const w = { resolve, reject };
+      w.timer = this.timers.setTimeout(() => {
+        if (this.searchWait === w) this.searchWait = null;
+        reject(new Error('search timed out'));
+      }, requestTimeout);
+      this.searchWait = w;
+      this.rawSend('SEARCH', [attrs]);
     });
   }
 

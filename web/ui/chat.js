@@ -6,11 +6,13 @@ import { linkify, isRoom } from '../lib/irc.js';
 import { SERVER } from '../lib/state.js';
 import { numericSentence, failSentence, noticeSentence, kickSentence, formatters } from '../lib/numerics.js';
 import { autoGrow, completeName } from '../main.js';
+import { fileCards, wireFiles, openFileLink } from './files.js';
 
 let wired = false;
 
 function wire(app) {
   wired = true;
+  wireFiles(app);
   $('away-btn').onclick = () => app.setAway(app.state.me.away ? '' : app.t('awayDefault'));
   $('join-btn').onclick = () => app.askJoin();
   $('list-btn').onclick = () => app.showRoomList();
@@ -274,8 +276,8 @@ function dayText(app, ms) {
   return d.toLocaleDateString(app.lang === 'zh' ? 'zh-CN' : undefined, { year: 'numeric', month: 'long', day: 'numeric', weekday: 'short' });
 }
 
-function textNodes(text) {
-  return linkify(text).map((p) => (p.href ? h('a', { href: p.href, target: '_blank', rel: 'noopener noreferrer nofollow' }, p.text) : p.text));
+function textNodes(text, app) {
+  return linkify(text).map((p) => (p.href ? h('a', { href: p.href, target: '_blank', rel: 'noopener noreferrer nofollow', onclick: (e) => openFileLink(app, p.href, e) }, p.text) : p.text));
 }
 
 // blocks splits a message into text and ``` code fences; a fence left open runs to the end.
@@ -293,11 +295,11 @@ export function blocks(text) {
   return out;
 }
 
-function bodyNodes(text) {
-  if (!text.includes('```')) return textNodes(text);
+function bodyNodes(text, app) {
+  if (!text.includes('```')) return textNodes(text, app);
   return blocks(text).map((b) => (b.code !== undefined
     ? h('pre', { class: 'code', 'data-lang': b.lang || null }, h('code', {}, b.code))
-    : h('span', {}, textNodes(b.text.replace(/^\n|\n$/g, '')))));
+    : h('span', {}, textNodes(b.text.replace(/^\n|\n$/g, ''), app))));
 }
 
 const quickReactions = ['👍', '❤️', '😂', '🎉', '👀', '✅'];
@@ -466,8 +468,8 @@ function messageNode(app, c, m, grouped) {
       icon('phone'), callText(app, m, c), h('span', { class: 'muted' }, ' · ' + timeText(app, m.time)));
   }
   const mention = !m.self && c.kind === 'room' && m.kind !== 'notice' && new RegExp('(^|[^\\w-])' + st.me.nick.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') + '($|[^\\w-])', 'i').test(m.text);
-  const cls = ['msg', m.kind, m.self ? 'self' : '', mention ? 'mention' : '', m.offline ? 'offline' : '', m.multiline ? 'multiline' : ''].filter(Boolean).join(' ');
-  const body = m.kind === 'action' ? ['* ' + m.from + ' ', ...textNodes(m.text)] : bodyNodes(m.text);
+  const cls = ['msg', m.kind, m.self ? 'self' : '', mention ? 'mention' : '', m.offline ? 'offline' : '', m.multiline ? 'multiline' : '', m.msgid && c.highlight === m.msgid ? 'found' : ''].filter(Boolean).join(' ');
+  const body = m.kind === 'action' ? ['* ' + m.from + ' ', ...textNodes(m.text, app)] : bodyNodes(m.text, app);
   const meta = grouped ? null : h('div', { class: 'meta' },
     m.self ? null : h('button', { type: 'button', class: 'from', onclick: (e) => app.personMenu(m.from, e.currentTarget) }, m.from,
       app.state.displayName(m.from) ? h('span', { class: 'display-name' }, app.state.displayName(m.from)) : null),
@@ -475,7 +477,7 @@ function messageNode(app, c, m, grouped) {
   return h('div', { class: cls, 'data-msgid': m.msgid || '', 'data-from': m.from, 'data-kind': m.kind },
     meta,
     m.replyTo ? quoteNode(app, c, m) : null,
-    h('div', { class: 'bubble' }, body),
+    h('div', { class: 'bubble' }, body, fileCards(app, m.text, m.self || app.state.me.oper)),
     reactionsNode(app, c, m),
     actionsNode(app, c, m),
     m.offline ? h('div', { class: 'offline-tag' }, icon('mail'), ' ' + app.t('offlineMsg') + ' · ' + new Date(m.time).toLocaleString(app.lang === 'zh' ? 'zh-CN' : undefined)) : null);
