@@ -8,7 +8,8 @@ import { Store } from './lib/store.js';
 import { runInput, CommandError } from './lib/commands.js';
 import { pickLanguage, translator, languages } from './lib/i18n.js';
 import { casefold, isRoom, ctcp, splitMessage } from './lib/irc.js';
-import { Sounds, TitleFlasher, notify, askNotificationPermission } from './ui/alerts.js';
+import { Sounds, TitleFlasher, notify as pageNotify, askNotificationPermission } from './ui/alerts.js';
+import { Desktop, notifyVia } from './ui/desktop.js';
 import { $, icon } from './ui/dom.js';
 import { renderLogin, loginErrorView } from './ui/login.js';
 import { renderSidebar, renderHeader, renderMessages, renderMembers, renderCallBar, renderBanner, renderTyping } from './ui/chat.js';
@@ -39,6 +40,7 @@ class App {
     this.lastActivity = Date.now();
     this.renderQueued = false;
     this.hiddenOverride = null;
+    this.desktop = new Desktop(this);
     this.newState();
   }
 
@@ -71,6 +73,7 @@ class App {
       $('scrim').classList.remove('open');
       $('scrim').hidden = true;
     });
+    this.desktop.start();
     this.tryStoredLogin();
   }
 
@@ -150,6 +153,7 @@ class App {
   showLoginError(err, ctx = {}) {
     const box = $('login-error');
     if (!err) { box.hidden = true; box.replaceChildren(); return; }
+    if (err.code === 'server-down') this.desktop.serverDown();
     box.replaceChildren(...loginErrorView(this, err, ctx));
     box.hidden = false;
   }
@@ -170,6 +174,10 @@ class App {
     $('chat-screen').hidden = false;
     this.render();
     $('input').focus();
+    if (this.desktop.pendingOpen) {
+      this.open(this.desktop.pendingOpen);
+      this.desktop.pendingOpen = null;
+    }
   }
 
   logout() {
@@ -188,6 +196,8 @@ class App {
     $('chat-screen').hidden = true;
     $('login-screen').hidden = false;
     this.title.update(0, false, 'labchat');
+    this.desktop.setBadge(0);
+    this.desktop.report();
     renderLogin(this);
   }
 
@@ -393,7 +403,7 @@ class App {
     if (this.hidden() && (e.kind === 'dm' || e.kind === 'mention' || e.kind === 'missed' || e.kind === 'invite')) {
       const title = e.kind === 'dm' ? this.t('notifDM', e.from) : e.kind === 'mention' ? this.t('notifMention', e.from, c.name)
         : e.kind === 'invite' ? this.t('invited', e.from, e.text) : this.t('notifMissed', e.from);
-      notify(title, e.text || '', 'conv:' + c.key, () => this.open(c.name));
+      notifyVia(pageNotify, title, e.text || '', 'conv:' + c.key, () => this.open(c.name), { open: c.name });
     }
   }
 
@@ -449,7 +459,7 @@ class App {
       this.callTimers.set(k.id, setTimeout(() => { this.state.callTimedOut(k.id); this.afterCallTimeout(k.id); }, left));
       const c = this.state.convs.get(k.conv);
       if (!c || !c.muted) this.sounds.ring();
-      if (this.hidden()) notify(this.t('notifCall', k.peer), '', 'call:' + k.id, () => this.showRing());
+      if (this.hidden()) notifyVia(pageNotify, this.t('notifCall', k.peer), '', 'call:' + k.id, () => this.showRing(), { open: k.peer, ring: true });
     } else {
       clearTimeout(this.callTimers.get(k.id));
       this.callTimers.delete(k.id);
@@ -757,6 +767,7 @@ class App {
   }
 
   render() {
+    this.desktop.report();
     if (this.mode !== 'chat') return;
     const st = this.state;
     renderSidebar(this);
@@ -771,6 +782,7 @@ class App {
     input.placeholder = c && c.kind !== 'server' ? this.t('composerPlaceholder', c.name) : this.t('composerNone');
     input.setAttribute('aria-label', input.placeholder);
     this.title.update(st.totalUnread(), this.hidden(), c && c.kind !== 'server' ? c.name + ' · labchat' : 'labchat');
+    this.desktop.setBadge(st.totalUnread());
   }
 }
 

@@ -50,6 +50,7 @@ const iconPaths = {
   trash: 'M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13M10 11v6M14 11v6',
   reply: 'M10 7 4 12l6 5M4 12h10a6 6 0 0 1 6 6',
   smile: 'M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18zM8 14c1 1.5 2.3 2 4 2s3-.5 4-2M9 9.5h.5M15 9.5h.5',
+  power: 'M12 3v9M7 6a8 8 0 1 0 10 0',
 };
 
 export function icon(name, label = '') {
