@@ -81,6 +81,24 @@ func (t *systrayTray) loop() {
 	mute := systray.AddMenuItemCheckbox("Mute sounds", "No sounds for messages and calls", false)
 	systray.AddSeparator()
 	quit := systray.AddMenuItem("Quit", "Quit labchat open")
+	// The library drops a click nobody is receiving at that instant: a goroutine per item
+	// always receives, and the loop takes the clicks from one buffered channel.
+	clicks := make(chan *systray.MenuItem, 8)
+	for _, item := range []*systray.MenuItem{open, away, mute, quit} {
+		go func() {
+			for {
+				select {
+				case <-item.ClickedCh:
+					select {
+					case clicks <- item:
+					default: // eight clicks pending: the user is not waiting for a ninth
+					}
+				case <-t.done:
+					return
+				}
+			}
+		}()
+	}
 	var st pageState
 	shown := ""
 	flash := time.NewTicker(trayFlashInterval)
@@ -133,22 +151,25 @@ func (t *systrayTray) loop() {
 				phase = !phase
 				paint()
 			}
-		case <-open.ClickedCh:
-			t.app.showPage()
-		case <-away.ClickedCh:
-			if st.Away {
-				t.app.broadcast("back")
-			} else {
-				t.app.broadcast("away")
+		case item := <-clicks:
+			switch item {
+			case open:
+				t.app.showPage()
+			case away:
+				if st.Away {
+					t.app.broadcast("back")
+				} else {
+					t.app.broadcast("away")
+				}
+			case mute:
+				if mute.Checked() {
+					t.app.broadcast("unmute")
+				} else {
+					t.app.broadcast("mute")
+				}
+			case quit:
+				t.app.stopApp()
 			}
-		case <-mute.ClickedCh:
-			if mute.Checked() {
-				t.app.broadcast("unmute")
-			} else {
-				t.app.broadcast("mute")
-			}
-		case <-quit.ClickedCh:
-			t.app.stopApp()
 		}
 	}
 }

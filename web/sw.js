@@ -13,8 +13,7 @@ const CACHE = 'labchat-shell-v1';
 
 // SHELL is every file of the app; web_test.go checks it against the embedded files.
 const SHELL = [
-  './',
-  'index.html',
+  './', // index.html: the server redirects /index.html to / (a redirected answer cannot serve a page)
   'offline.html',
   'offline.js',
   'style.css',
@@ -87,8 +86,7 @@ async function navigate(req, isShell) {
     return resp;
   } catch {
     const url = new URL(req.url);
-    const shell = url.pathname === '/' || url.pathname.endsWith('/index.html')
-      ? await cache.match('index.html') : null;
+    const shell = url.pathname === new URL(self.registration.scope).pathname ? await cache.match('./') : null;
     return shell || (await cache.match('offline.html')) ||
       new Response('labchat cannot reach the server; retrying…', { status: 503, headers: { 'Content-Type': 'text/plain; charset=utf-8' } });
   }

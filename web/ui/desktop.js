@@ -75,9 +75,15 @@ export class Desktop {
   quitted() {
     if (this.events) this.events.close();
     this.events = null;
-    if (this.app.client) this.app.client.quit('labchat closed');
-    document.body.replaceChildren(Object.assign(document.createElement('p'), { className: 'quit-note', textContent: this.app.t('quitDone') }));
-    globalThis.close();
+    const app = this.app;
+    if (app.client) app.client.quit('labchat closed');
+    app.client = null;
+    app.stopAllCalls();
+    app.mode = 'quit'; // nothing renders any more
+    this.local = null; // nor reports
+    for (const id of ['login-screen', 'chat-screen']) document.getElementById(id).hidden = true;
+    document.body.append(Object.assign(document.createElement('p'), { className: 'quit-note', textContent: app.t('quitDone') }));
+    globalThis.close(); // closes an app window the page opened; others stay with the note
   }
 
   // state is what the tray shows: attention counts unread DMs and mentions, and ringing calls.
@@ -183,18 +189,20 @@ export class Desktop {
   }
 }
 
-// notify shows a desktop notification through the service worker when there is one (the
-// only way in an installed app, and clicks reach the right window), else from the page.
-// data.open names the conversation a click opens.
+// notifyVia shows a desktop notification from the page (its click handler focuses the tab
+// and opens the conversation), or, where pages may not make notifications (Android, some
+// installed apps), through the service worker, whose click handler does the same with
+// data.open.
 export async function notifyVia(pageNotify, title, body, tag, onclick, data = {}) {
+  const shown = pageNotify(title, body, tag, onclick);
+  if (shown) return shown;
   const N = globalThis.Notification;
-  if (!N || N.permission !== 'granted') return null;
+  if (!N || N.permission !== 'granted' || !('serviceWorker' in navigator) || !navigator.serviceWorker.controller) return null;
   try {
-    const reg = 'serviceWorker' in navigator && navigator.serviceWorker.controller ? await navigator.serviceWorker.ready : null;
-    if (reg) {
-      await reg.showNotification(title, { body, tag, renotify: !!tag, data, icon: 'icons/icon-192.png', badge: 'icons/icon-192.png' });
-      return true;
-    }
-  } catch { /* fall back to the page's own notification */ }
-  return pageNotify(title, body, tag, onclick);
+    const reg = await navigator.serviceWorker.ready;
+    await reg.showNotification(title, { body, tag, renotify: !!tag, data, icon: 'icons/icon-192.png', badge: 'icons/icon-192.png' });
+    return true;
+  } catch {
+    return null;
+  }
 }
