@@ -251,6 +251,8 @@ type ServerConfig struct {
 	WebTrustedProxies         []string         `toml:"web_trusted_proxies"`
 	WebHosts                  []string         `toml:"web_hosts"`
 	WebHeaderTimeout          Duration         `toml:"web_header_timeout"`
+	WebTLSListen              string           `toml:"web_tls_listen"`
+	WebTLSRedirect            bool             `toml:"web_tls_redirect"`
 	TLSListen                 string           `toml:"tls_listen"`
 	TLSCert                   string           `toml:"tls_cert"`
 	TLSKey                    string           `toml:"tls_key"`

@@ -466,6 +466,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "listen", Usage: "listen on `ADDR` (host:port; overrides server.listen)", EnvVars: []string{"LABCHAT_LISTEN"}},
 			&cli.StringFlag{Name: "tls-listen", Usage: "serve IRC over TLS on `ADDR` (overrides server.tls_listen; empty: off)", EnvVars: []string{"LABCHAT_TLS_LISTEN"}},
 			&cli.StringFlag{Name: "web-listen", Usage: "serve the web client and IRC over WebSocket on `ADDR` (overrides server.web_listen; empty: off)", EnvVars: []string{"LABCHAT_WEB_LISTEN"}},
+			&cli.StringFlag{Name: "web-tls-listen", Usage: "serve the web client over HTTPS (and wss) on `ADDR` (overrides server.web_tls_listen; empty: off)", EnvVars: []string{"LABCHAT_WEB_TLS_LISTEN"}},
 		},
 		Action: runServe,
 	}
@@ -491,6 +492,9 @@ func runServe(c *cli.Context) error {
 	if c.IsSet("tls-listen") {
 		cfg.Server.TLSListen = c.String("tls-listen")
 	}
+	if c.IsSet("web-tls-listen") {
+		cfg.Server.WebTLSListen = c.String("web-tls-listen")
+	}
 	log := slog.New(slog.NewTextHandler(c.App.ErrWriter, nil))
 	srv, err := NewServer(cfg.Server, cfg.serverDataDir(), log)
 	if err != nil {
@@ -510,6 +514,9 @@ func runServe(c *cli.Context) error {
 	}
 	if addr := srv.WebAddr(); addr != nil {
 		fmt.Fprintf(c.App.Writer, "labchat serve: web client on %s (IRC over WebSocket too): open %s\n", addr, strings.Join(webURLs(addr), " or "))
+	}
+	if addr := srv.WebTLSAddr(); addr != nil {
+		fmt.Fprintf(c.App.Writer, "labchat serve: web client over HTTPS on %s, certificate SHA-256 fingerprint %s: open %s\n", addr, srv.web.fingerprint, strings.Join(webTLSURLs(addr), " or "))
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
