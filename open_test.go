@@ -40,7 +40,12 @@ type openProcess struct {
 // test ever opens a real browser, unless env sets it.
 func startOpen(t testing.TB, dataDir string, env []string, args ...string) *openProcess {
 	t.Helper()
-	cmd := exec.Command(labchatBinary(t), append([]string{"open", "--data-dir", dataDir, "--addr", "127.0.0.1:0"}, args...)...)
+	return startOpenBinary(t, labchatBinary(t), dataDir, env, args...)
+}
+
+func startOpenBinary(t testing.TB, bin, dataDir string, env []string, args ...string) *openProcess {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"open", "--data-dir", dataDir, "--addr", "127.0.0.1:0"}, args...)...)
 	cmd.Env = append(append(os.Environ(), "LABCHAT_CONFIG=", "LABCHAT_DATA=", "LABCHAT_OPEN_ADDR=", "BROWSER=false", "DBUS_SESSION_BUS_ADDRESS="), env...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -136,16 +136,17 @@ func (t *systrayTray) loop() {
 			}
 		}
 	}
-	describe()
+	// The icon first, then the tooltip: whoever sees the new tooltip sees the new icon.
 	paint()
+	describe()
 	for {
 		select {
 		case <-t.done:
 			return
 		case st = <-t.states:
 			phase = st.Attention > 0
-			describe()
 			paint()
+			describe()
 		case <-flash.C:
 			if st.Attention > 0 {
 				phase = !phase
