@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -42,7 +43,11 @@ func (w *webServer) listenTLS() error {
 	}
 	// HTTP/1.1 only (no h2 in ALPN): a WebSocket upgrade is an HTTP/1.1 request.
 	conf := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
-	w.tlsLn = tls.NewListener(ln, conf)
+	// The budget outside TLS, as on the plain port: the upgrade finds the connection's slot.
+	w.tlsLn = &budgetListener{Listener: tls.NewListener(ln, conf), b: s.budget, kind: portWeb, exempt: func(ip string) bool {
+		a, err := netip.ParseAddr(ip)
+		return err == nil && w.trusted(a.Unmap())
+	}}
 	w.fingerprint = fingerprintText(cert.Certificate[0])
 	w.redirect = s.cfg.WebTLSRedirect && w.ln != nil
 	return nil
@@ -75,4 +80,15 @@ func webTLSURLs(addr net.Addr) []string {
 		urls[i] = "https" + u[len("http"):]
 	}
 	return urls
+}
+
+// isTLS reports whether a request came over the HTTPS listener (net/http sees the budget's
+// wrapper, not the *tls.Conn, so r.TLS is not set).
+func isTLS(r *http.Request) bool {
+	c, ok := r.Context().Value(webConnKey{}).(*slotConn)
+	if !ok {
+		return r.TLS != nil
+	}
+	_, tlsConn := c.Conn.(*tls.Conn)
+	return tlsConn
 }

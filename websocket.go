@@ -288,7 +288,7 @@ func (w *webServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		w.upgrade(rw, r)
 		return
 	}
-	if w.redirect && r.TLS == nil {
+	if w.redirect && !isTLS(r) {
 		w.redirectToTLS(rw, r)
 		return
 	}
