@@ -3,8 +3,10 @@ module labchat
 go 1.26.8
 
 require (
+	fyne.io/systray v1.12.2
 	github.com/BurntSushi/toml v1.6.0
 	github.com/coder/websocket v1.8.15
+	github.com/godbus/dbus/v5 v5.2.4
 	github.com/peterh/liner v1.2.3
 	github.com/pion/logging v0.2.4
 	github.com/pion/stun/v3 v3.0.1

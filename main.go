@@ -38,6 +38,7 @@ const (
 	exitNoAnswer     = 6 // UDP: a reply was expected and none came
 	exitRefused      = 7 // UDP: the port was refused (ICMP port unreachable)
 	exitThreshold    = 8 // UDP: loss above --max-loss
+	exitLocalAddr    = 9 // open: the local address (--addr) is taken by another program
 )
 
 // exitError carries an exit code to main, which alone calls os.Exit.
@@ -74,6 +75,15 @@ func exitCode(err error, stderr io.Writer) int {
 }
 
 func main() {
+	if len(os.Args) == 1 && startedFromExplorer() {
+		// Double-clicked on Windows: the user wants the chat, not the help in a console
+		// window that closes at once.
+		code := run([]string{os.Args[0], "open"}, os.Stdin, os.Stdout, os.Stderr)
+		if code != exitOK {
+			waitForEnter(os.Stdin, os.Stdout)
+		}
+		os.Exit(code)
+	}
 	os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -124,7 +134,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		// help and exits 0, as urfave/cli programs do: asking for nothing is not an error.
 		Action: func(c *cli.Context) error {
 			if c.Args().Present() {
-				return usageErrorf("unknown command %q (commands: serve, connect, history, udp-listen, udp-send, accounts, check; see labchat --help)", c.Args().First())
+				return usageErrorf("unknown command %q (commands: serve, connect, open, history, udp-listen, udp-send, accounts, check; see labchat --help)", c.Args().First())
 			}
 			return cli.ShowAppHelp(c)
 		},
@@ -247,6 +257,8 @@ type ServerConfig struct {
 	UploadMaxBytes            int64            `toml:"upload_max_bytes"`
 	UploadQuotaBytes          int64            `toml:"upload_quota_bytes"`
 	Search                    bool             `toml:"search"`
+	WebTLSListen              string           `toml:"web_tls_listen"`
+	WebTLSRedirect            bool             `toml:"web_tls_redirect"`
 	TLSListen                 string           `toml:"tls_listen"`
 	TLSCert                   string           `toml:"tls_cert"`
 	TLSKey                    string           `toml:"tls_key"`
@@ -376,5 +388,5 @@ func (cfg *Config) clientDataDir() string { return filepath.Join(cfg.DataDir, "c
 
 // commands lists the subcommands; each lives in the file of its concern.
 func commands() []*cli.Command {
-	return []*cli.Command{serveCommand(), connectCommand(), udpListenCommand(), udpSendCommand(), historyCommand(), accountsCommand(), checkCommand()}
+	return []*cli.Command{serveCommand(), connectCommand(), udpListenCommand(), udpSendCommand(), historyCommand(), accountsCommand(), checkCommand(), openCommand()}
 }

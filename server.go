@@ -495,6 +495,7 @@ func serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "tls-listen", Usage: "serve IRC over TLS on `ADDR` (overrides server.tls_listen; empty: off)", EnvVars: []string{"LABCHAT_TLS_LISTEN"}},
 			&cli.StringFlag{Name: "web-listen", Usage: "serve the web client and IRC over WebSocket on `ADDR` (overrides server.web_listen; empty: off)", EnvVars: []string{"LABCHAT_WEB_LISTEN"}},
 			&cli.StringFlag{Name: "turn-listen", Usage: "run a TURN relay for browser calls on UDP `ADDR`, e.g. :3478 (overrides server.turn_listen; empty: off)", EnvVars: []string{"LABCHAT_TURN_LISTEN"}},
+			&cli.StringFlag{Name: "web-tls-listen", Usage: "serve the web client over HTTPS (and wss) on `ADDR` (overrides server.web_tls_listen; empty: off)", EnvVars: []string{"LABCHAT_WEB_TLS_LISTEN"}},
 		},
 		Action: runServe,
 	}
@@ -523,6 +524,9 @@ func runServe(c *cli.Context) error {
 	if c.IsSet("turn-listen") {
 		cfg.Server.TURNListen = c.String("turn-listen")
 	}
+	if c.IsSet("web-tls-listen") {
+		cfg.Server.WebTLSListen = c.String("web-tls-listen")
+	}
 	log := slog.New(slog.NewTextHandler(c.App.ErrWriter, nil))
 	srv, err := NewServer(cfg.Server, cfg.serverDataDir(), log)
 	if err != nil {
@@ -545,6 +549,9 @@ func runServe(c *cli.Context) error {
 	}
 	if addr := srv.TURNAddr(); addr != nil {
 		fmt.Fprintf(c.App.Writer, "labchat serve: TURN relay for browser calls on %s (UDP), relay address %s\n", addr, srv.turn.relayIP)
+	}
+	if addr := srv.WebTLSAddr(); addr != nil {
+		fmt.Fprintf(c.App.Writer, "labchat serve: web client over HTTPS on %s, certificate SHA-256 fingerprint %s: open %s\n", addr, srv.web.fingerprint, strings.Join(webTLSURLs(addr), " or "))
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()

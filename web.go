@@ -7,9 +7,16 @@ package main
 import (
 	"embed"
 	"io/fs"
+	"mime"
 )
 
-//go:embed web/*.html web/*.css web/*.js web/*.svg web/lib web/ui
+func init() {
+	// The web app manifest's type (W3C Web App Manifest); not in Go's built-in table, and
+	// the system's mime.types may lack it (Windows).
+	mime.AddExtensionType(".webmanifest", "application/manifest+json")
+}
+
+//go:embed web/*.html web/*.css web/*.js web/*.svg web/*.webmanifest web/lib web/ui web/icons
 var webEmbed embed.FS
 
 // webFiles is web/ as the root of the site: web/index.html is served as /.

@@ -71,6 +71,10 @@ type webServer struct {
 	origins []string          // server.web_origins
 	proxies []netip.Prefix    // server.web_trusted_proxies
 	hosts   *hostCheck        // the Host names it answers to (webhost.go)
+
+	tlsLn       net.Listener // server.web_tls_listen (web_tls.go); nil when off
+	fingerprint string       // of its certificate
+	redirect    bool         // server.web_tls_redirect: plain-HTTP pages go to HTTPS
 }
 
 // webConnKey is the request-context key of the connection a request came on.
@@ -83,7 +87,12 @@ func validateWebConfig(cfg *ServerConfig) error {
 			return usageErrorf("config server.web_listen %q: %v (want HOST:PORT, e.g. :8080, or empty for off)", cfg.WebListen, err)
 		}
 	}
-	if cfg.WebListen != "" && cfg.WebHeaderTimeout.Duration <= 0 {
+	if cfg.WebTLSListen != "" {
+		if err := checkListenAddr(cfg.WebTLSListen); err != nil {
+			return usageErrorf("config server.web_tls_listen %q: %v (want HOST:PORT, e.g. :8443, or empty for off)", cfg.WebTLSListen, err)
+		}
+	}
+	if (cfg.WebListen != "" || cfg.WebTLSListen != "") && cfg.WebHeaderTimeout.Duration <= 0 {
 		return usageErrorf("config server.web_header_timeout must be positive")
 	}
 	for _, o := range cfg.WebOrigins {
@@ -153,16 +162,19 @@ func parseTrustedProxies(list []string) ([]netip.Prefix, error) {
 
 // listenWeb opens the web port when web_listen is set.
 func (s *Server) listenWeb() error {
-	if s.cfg.WebListen == "" {
+	if s.cfg.WebListen == "" && s.cfg.WebTLSListen == "" {
 		return nil
 	}
-	ln, err := net.Listen("tcp", s.cfg.WebListen)
-	if err != nil {
-		return fmt.Errorf("listen %s (web): %w", s.cfg.WebListen, err)
-	}
-	if s.trace != nil {
-		s.trace.listen("tcp", ln.Addr())
-		ln = tracedListener{ln, s.trace}
+	var ln net.Listener
+	if s.cfg.WebListen != "" {
+		var err error
+		if ln, err = net.Listen("tcp", s.cfg.WebListen); err != nil {
+			return fmt.Errorf("listen %s (web): %w", s.cfg.WebListen, err)
+		}
+		if s.trace != nil {
+			s.trace.listen("tcp", ln.Addr())
+			ln = tracedListener{ln, s.trace}
+		}
 	}
 	proxies, _ := parseTrustedProxies(s.cfg.WebTrustedProxies) // validated by NewServer
 	files := webFiles()
@@ -172,14 +184,16 @@ func (s *Server) listenWeb() error {
 		etags:   fileETags(files),
 		origins: s.cfg.WebOrigins,
 		proxies: proxies,
-		hosts:   newHostCheck(ln.Addr(), s.cfg.Name, s.cfg.WebHosts),
 	}
-	// Outermost, so that the budget sees each connection before net/http reads from it, and
-	// ConnState and the upgrade find its slot.
-	w.ln = &budgetListener{Listener: ln, b: s.budget, kind: portWeb, exempt: func(ip string) bool {
-		a, err := netip.ParseAddr(ip)
-		return err == nil && w.trusted(a.Unmap()) // counted by its clients' addresses at upgrade
-	}}
+	if ln != nil {
+		w.hosts = newHostCheck(ln.Addr(), s.cfg.Name, s.cfg.WebHosts)
+		// Outermost, so that the budget sees each connection before net/http reads from it, and
+		// ConnState and the upgrade find its slot.
+		w.ln = &budgetListener{Listener: ln, b: s.budget, kind: portWeb, exempt: func(ip string) bool {
+			a, err := netip.ParseAddr(ip)
+			return err == nil && w.trusted(a.Unmap()) // counted by its clients' addresses at upgrade
+		}}
+	}
 	w.http = &http.Server{
 		Handler:           w,
 		ReadHeaderTimeout: s.cfg.WebHeaderTimeout.Duration,
@@ -197,22 +211,38 @@ func (s *Server) listenWeb() error {
 			}
 		},
 	}
+	if err := w.listenTLS(); err != nil {
+		if ln != nil {
+			ln.Close()
+		}
+		return err
+	}
+	if w.hosts == nil {
+		w.hosts = newHostCheck(w.tlsLn.Addr(), s.cfg.Name, s.cfg.WebHosts)
+	}
 	s.web = w
 	return nil
 }
 
 // WebAddr is the web port's address, or nil when it is off. Valid after Listen.
 func (s *Server) WebAddr() net.Addr {
-	if s.web == nil {
+	if s.web == nil || s.web.ln == nil {
 		return nil
 	}
 	return s.web.ln.Addr()
 }
 
-// serve runs the HTTP server until close.
+// serve runs the HTTP server until close, on the plain and the HTTPS listener.
 func (w *webServer) serve() {
-	if err := w.http.Serve(w.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		w.srv.log.Error("web port stopped", "addr", w.ln.Addr().String(), "err", err)
+	for _, ln := range []net.Listener{w.ln, w.tlsLn} {
+		if ln == nil {
+			continue
+		}
+		go func() {
+			if err := w.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				w.srv.log.Error("web port stopped", "addr", ln.Addr().String(), "err", err)
+			}
+		}()
 	}
 }
 
@@ -268,6 +298,10 @@ func (w *webServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	}
 	if isWebSocketRequest(r) {
 		w.upgrade(rw, r)
+		return
+	}
+	if w.redirect && !isTLS(r) {
+		w.redirectToTLS(rw, r)
 		return
 	}
 	if isFilesRequest(r.URL.Path) {

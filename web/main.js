@@ -8,7 +8,8 @@ import { Store } from './lib/store.js';
 import { runInput, CommandError } from './lib/commands.js';
 import { pickLanguage, translator, languages } from './lib/i18n.js';
 import { casefold, isRoom, ctcp, splitMessage } from './lib/irc.js';
-import { Sounds, TitleFlasher, notify, askNotificationPermission } from './ui/alerts.js';
+import { Sounds, TitleFlasher, notify as pageNotify, askNotificationPermission } from './ui/alerts.js';
+import { Desktop, notifyVia } from './ui/desktop.js';
 import { $, icon } from './ui/dom.js';
 import { renderLogin, loginErrorView } from './ui/login.js';
 import { renderSidebar, renderHeader, renderMessages, renderMembers, renderCallBar, renderBanner, renderTyping, renderAnnouncements } from './ui/chat.js';
@@ -46,6 +47,7 @@ class App {
     this.renderQueued = false;
     this.hiddenOverride = null;
     this.voice = new Voice(this);
+    this.desktop = new Desktop(this);
     this.newState();
   }
 
@@ -93,6 +95,7 @@ class App {
       $('scrim').classList.remove('open');
       $('scrim').hidden = true;
     });
+    this.desktop.start();
     this.tryStoredLogin();
   }
 
@@ -174,6 +177,7 @@ class App {
   showLoginError(err, ctx = {}) {
     const box = $('login-error');
     if (!err) { box.hidden = true; box.replaceChildren(); return; }
+    if (err.code === 'server-down') this.desktop.serverDown();
     box.replaceChildren(...loginErrorView(this, err, ctx));
     box.hidden = false;
   }
@@ -194,6 +198,10 @@ class App {
     $('chat-screen').hidden = false;
     this.render();
     $('input').focus();
+    if (this.desktop.pendingOpen) {
+      this.open(this.desktop.pendingOpen);
+      this.desktop.pendingOpen = null;
+    }
   }
 
   logout() {
@@ -212,6 +220,8 @@ class App {
     $('chat-screen').hidden = true;
     $('login-screen').hidden = false;
     this.title.update(0, false, 'labchat');
+    this.desktop.setBadge(0);
+    this.desktop.report();
     renderLogin(this);
   }
 
@@ -444,8 +454,9 @@ class App {
     if ((this.hidden() || (e.kind === 'missed' && !seen)) && (e.kind === 'dm' || e.kind === 'mention' || e.kind === 'missed' || e.kind === 'invite')) {
       const title = e.kind === 'dm' ? this.t('notifDM', e.from) : e.kind === 'mention' ? this.t('notifMention', e.from, c.name)
         : e.kind === 'invite' ? this.t('invited', e.from, e.text) : this.t('notifMissed', e.from);
-      const n = notify(title, e.text || '', 'conv:' + c.key, () => this.open(c.name));
-      if (n) this.notes.set(c.key, n);
+      // A page notification is kept so that reading the conversation on another device closes it.
+      notifyVia(pageNotify, title, e.text || '', 'conv:' + c.key, () => this.open(c.name), { open: c.name })
+        .then((n) => { if (n && n !== true) this.notes.set(c.key, n); });
     }
   }
 
@@ -525,7 +536,7 @@ class App {
       }, left));
       const c = this.state.convs.get(k.conv);
       if (!c || !c.muted) this.sounds.ring();
-      if (this.hidden()) notify(this.t('notifCall', k.peer), '', 'call:' + k.id, () => this.showRing());
+      if (this.hidden()) notifyVia(pageNotify, this.t('notifCall', k.peer), '', 'call:' + k.id, () => this.showRing(), { open: k.peer, ring: true });
     } else {
       clearTimeout(this.callTimers.get(k.id));
       this.callTimers.delete(k.id);
@@ -868,6 +879,7 @@ class App {
   }
 
   render() {
+    this.desktop.report();
     if (this.mode !== 'chat') return;
     const st = this.state;
     renderSidebar(this);
@@ -883,6 +895,7 @@ class App {
     input.placeholder = c && c.kind !== 'server' ? this.t('composerPlaceholder', c.name) : this.t('composerNone');
     input.setAttribute('aria-label', input.placeholder);
     this.title.update(st.totalUnread(), this.hidden(), c && c.kind !== 'server' ? c.name + ' · labchat' : 'labchat');
+    this.desktop.setBadge(st.totalUnread());
   }
 }
 

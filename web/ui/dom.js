@@ -52,6 +52,7 @@ const iconPaths = {
   smile: 'M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18zM8 14c1 1.5 2.3 2 4 2s3-.5 4-2M9 9.5h.5M15 9.5h.5',
   clip: 'M20 11l-8.5 8.5a5 5 0 0 1-7-7L13 4a3.5 3.5 0 0 1 5 5l-8.5 8.5a2 2 0 0 1-3-3L14 7',
   search: 'M11 4a7 7 0 1 0 0 14 7 7 0 0 0 0-14zM16 16l5 5',
+  power: 'M12 3v9M7 6a8 8 0 1 0 10 0',
 };
 
 export function icon(name, label = '') {

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"os"
+
+	"github.com/godbus/dbus/v5"
+)
+
+// trayHostMissing says why no tray icon can be shown, or "": there must be a D-Bus session
+// bus with a StatusNotifierWatcher (the tray of KDE, GNOME with AppIndicator, Xfce...).
+func trayHostMissing() string {
+	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" {
+		return "no D-Bus session bus (DBUS_SESSION_BUS_ADDRESS is not set)"
+	}
+	conn, err := dbus.ConnectSessionBus()
+	if err != nil {
+		return "no D-Bus session bus (" + err.Error() + ")"
+	}
+	defer conn.Close()
+	var has bool
+	if err := conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, "org.kde.StatusNotifierWatcher").Store(&has); err != nil {
+		return "the D-Bus session bus did not answer (" + err.Error() + ")"
+	}
+	if !has {
+		return "this desktop has no StatusNotifierItem tray (org.kde.StatusNotifierWatcher)"
+	}
+	return ""
+}
+
+// trayIcon is the PNG itself: StatusNotifierItem takes pixels the library decodes from it.
+func trayIcon(png []byte) []byte { return png }
