@@ -282,3 +282,50 @@ func TestDisplayNameFollowsTheAccount(t *testing.T) {
 	other.expect(` 311 tom zhang \S+ \S+ \* :张三`)
 	again.quit()
 }
+
+// A conversation partner watched with the labchat/unsaved tag pushes presence to that
+// connection alone and never becomes a contact, even when a contact of the same name
+// comes and goes.
+func TestUnsavedMonitorIsNotAContact(t *testing.T) {
+	dir := t.TempDir()
+	ts := startServer(t, testConfig(t), dir)
+	registerAccount(t, ts.addr, "mei", "mei-password").quit()
+	pc, _ := capsLogin(t, ts.addr, "mei", "mei-password", "")
+	phone, _ := capsLogin(t, ts.addr, "mei", "mei-password", "")
+	pc.send("@labchat/unsaved MONITOR + ken")
+	pc.expect(` 731 mei :ken$`)
+	ken := guest(t, ts.addr, "ken")
+	pc.expect(` 730 mei :ken!`)
+	pc.send("MONITOR + ken") // a contact too, then not
+	pc.expect(` 730 mei :ken!`)
+	pc.send("MONITOR - ken")
+	phone.expect(` 732 mei :ken$`)
+	phone.expect(` 733 mei `)
+	for _, line := range phone.sync() {
+		if strings.Contains(line, " 732 ") {
+			t.Errorf("the phone was sent a contact list with the unsaved watch in it: %q", line)
+		}
+	}
+	pc.send("MONITOR L")
+	for _, line := range pc.sync() {
+		if strings.Contains(line, " 732 ") {
+			t.Errorf("MONITOR L lists the unsaved watch: %q", line)
+		}
+	}
+	ken.quit()
+	pc.expect(` 731 mei :ken$`) // still watched: the unsaved list kept it
+	pc.send("@labchat/unsaved MONITOR - ken")
+	pc.sync()
+	guest(t, ts.addr, "ken")
+	for _, line := range pc.sync() {
+		if strings.Contains(line, " 730 ") {
+			t.Errorf("an unwatched nick still pushes: %q", line)
+		}
+	}
+	ts.stop(t)
+	ts = startServer(t, testConfig(t), dir)
+	_, lines := capsLogin(t, ts.addr, "mei", "mei-password", "")
+	if i := lineIndex(lines, ` 732 `); i >= 0 {
+		t.Errorf("after a restart the unsaved watch is a contact: %q", lines[i])
+	}
+}

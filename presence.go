@@ -27,7 +27,15 @@ const maxAwayLen = 390
 type presence struct {
 	away     string            // the away message; "" when present
 	monitors map[string]string // MONITOR list: casefolded nick → as the client wrote it
+	// unsaved is this connection's other watch list (MONITOR tagged labchat/unsaved): the
+	// people it has a conversation open with, whose presence it shows without making them
+	// contacts. Never saved, never in MONITOR L, untouched by the account's contact list.
+	unsaved map[string]string
 }
+
+// unsavedMonitorTag on a MONITOR + or - makes it change the connection's unsaved watch
+// list instead of the account's contacts (the MONITOR list is saved per account).
+const unsavedMonitorTag = "labchat/unsaved"
 
 func validatePresenceConfig(cfg *ServerConfig) error {
 	if cfg.MonitorLimit < 1 {
@@ -162,11 +170,16 @@ var monitorSubcommands = map[string]func(c *Session, targets string){
 func (c *Session) handleMonitor(m *Message) {
 	sub := strings.ToUpper(m.Params[0])
 	run, ok := monitorSubcommands[sub]
+	_, unsaved := m.Tags[unsavedMonitorTag]
 	switch {
 	case !ok:
 		c.reply(ERR_UNKNOWNCOMMAND, "MONITOR", "Unknown MONITOR subcommand "+m.Params[0]+" (use + - C L S)")
 	case (sub == "+" || sub == "-") && m.Param(1) == "":
 		c.reply(ERR_NEEDMOREPARAMS, "MONITOR", "Not enough parameters (MONITOR "+sub+" nick[,nick...])")
+	case unsaved && sub == "+":
+		c.monitorAddTo(m.Param(1), true)
+	case unsaved && sub == "-":
+		c.monitorRemoveFrom(m.Param(1), true)
 	default:
 		run(c, m.Param(1))
 		if sub == "+" || sub == "-" || sub == "C" {
@@ -178,7 +191,10 @@ func (c *Session) handleMonitor(m *Message) {
 // monitorAdd watches each valid nick until the list is full, then answers with 730 for the
 // online ones (followed by their AWAY for extended-monitor + away-notify clients, as
 // away-notify does on join), 731 for the others and 734 for those that did not fit.
-func (c *Session) monitorAdd(targets string) {
+func (c *Session) monitorAdd(targets string) { c.monitorAddTo(targets, false) }
+
+// monitorAddTo adds to the saved MONITOR list, or to the unsaved one.
+func (c *Session) monitorAddTo(targets string, unsaved bool) {
 	s := c.s
 	limit := s.cfg.MonitorLimit
 	var online, offline, full []string
@@ -189,11 +205,15 @@ func (c *Session) monitorAdd(targets string) {
 			continue // masks and junk are not nicks; the spec lets us drop them
 		}
 		key := casefold(nick)
-		if _, have := c.presence.monitors[key]; !have && len(c.presence.monitors) >= limit {
+		list := c.presence.monitors
+		if unsaved {
+			list = c.presence.unsaved
+		}
+		if _, have := list[key]; !have && len(list) >= limit {
 			full = append(full, nick)
 			continue
 		}
-		c.watchLocked(key, nick)
+		c.watchLocked(key, nick, unsaved)
 		if u, as := s.watchedUserLocked(key, nick); u != nil {
 			t := u.first()
 			online = append(online, as)
@@ -215,12 +235,17 @@ func (c *Session) monitorAdd(targets string) {
 	}
 }
 
-// watchLocked adds key to c's MONITOR list and the server's reverse index; s.mu held.
-func (c *Session) watchLocked(key, nick string) {
-	if c.presence.monitors == nil {
-		c.presence.monitors = make(map[string]string)
+// watchLocked adds key to c's MONITOR list (or its unsaved one) and the server's reverse
+// index; s.mu held.
+func (c *Session) watchLocked(key, nick string, unsaved bool) {
+	list := &c.presence.monitors
+	if unsaved {
+		list = &c.presence.unsaved
 	}
-	c.presence.monitors[key] = nick
+	if *list == nil {
+		*list = make(map[string]string)
+	}
+	(*list)[key] = nick
 	w := c.s.watchers[key]
 	if w == nil {
 		w = make(map[*Session]struct{})
@@ -229,9 +254,19 @@ func (c *Session) watchLocked(key, nick string) {
 	w[c] = struct{}{}
 }
 
-// unwatchLocked removes key from c's MONITOR list and the reverse index; s.mu held.
-func (c *Session) unwatchLocked(key string) {
-	delete(c.presence.monitors, key)
+// unwatchLocked removes key from c's MONITOR list (or its unsaved one), and from the
+// reverse index once neither list has it; s.mu held.
+func (c *Session) unwatchLocked(key string, unsaved bool) {
+	other := c.presence.unsaved
+	if unsaved {
+		delete(c.presence.unsaved, key)
+		other = c.presence.monitors
+	} else {
+		delete(c.presence.monitors, key)
+	}
+	if _, still := other[key]; still {
+		return
+	}
 	if w := c.s.watchers[key]; w != nil {
 		delete(w, c)
 		if len(w) == 0 {
@@ -240,24 +275,32 @@ func (c *Session) unwatchLocked(key string) {
 	}
 }
 
-func (c *Session) monitorRemove(targets string) {
+func (c *Session) monitorRemove(targets string) { c.monitorRemoveFrom(targets, false) }
+
+func (c *Session) monitorRemoveFrom(targets string, unsaved bool) {
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
 	for _, nick := range strings.Split(targets, ",") {
-		c.unwatchLocked(casefold(nick))
+		c.unwatchLocked(casefold(nick), unsaved)
 	}
 }
 
+// monitorClear empties the MONITOR list, the contacts; the unsaved list stays.
 func (c *Session) monitorClear() {
 	c.s.mu.Lock()
 	defer c.s.mu.Unlock()
-	c.unwatchAllLocked()
+	for key := range c.presence.monitors {
+		c.unwatchLocked(key, false)
+	}
 }
 
-// unwatchAllLocked empties c's MONITOR list (clear, or the session ending); s.mu held.
+// unwatchAllLocked empties both of c's watch lists as the session ends; s.mu held.
 func (c *Session) unwatchAllLocked() {
 	for key := range c.presence.monitors {
-		c.unwatchLocked(key)
+		c.unwatchLocked(key, false)
+	}
+	for key := range c.presence.unsaved {
+		c.unwatchLocked(key, true)
 	}
 }
 

@@ -240,14 +240,14 @@ func (c *Session) applyContacts(list []string, tell bool) {
 	s.mu.Lock()
 	for key := range c.presence.monitors {
 		if _, keep := want[key]; !keep {
-			c.unwatchLocked(key)
+			c.unwatchLocked(key, false)
 		}
 	}
 	for key, nick := range want {
 		if _, have := c.presence.monitors[key]; have {
 			continue
 		}
-		c.watchLocked(key, nick)
+		c.watchLocked(key, nick, false)
 		if u := s.nicks[key]; u != nil {
 			online = append(online, u.first().prefix())
 		} else {

@@ -37,6 +37,7 @@ class App {
     this.sentHistory = [];
     this.historyPos = -1;
     this.monitored = new Set();
+    this.watchedPartners = new Set(); // the unsaved MONITOR list: open DMs that are not contacts
     this.notes = new Map(); // conversation → its open desktop notification
     this.markPending = new Map(); // conversation → [name, time] of a MARKREAD about to go
     this.fetched = new Set(); // conversations whose latest page was asked for
@@ -212,6 +213,7 @@ class App {
     this.stopAllCalls();
     this.newState();
     this.monitored.clear();
+    this.watchedPartners.clear();
     this.fetched.clear();
     this.renderedConv = null;
     this.renderedKeys = null;
@@ -259,6 +261,7 @@ class App {
     const st = this.state;
     const client = this.client;
     this.monitored.clear();
+    this.watchedPartners.clear();
     const rooms = reconnect
       ? [...st.convs.values()].filter((c) => c.kind === 'room' && c.wasJoined).map((c) => c.name)
       : this.store.rooms(this.account);
@@ -329,6 +332,25 @@ class App {
     }
     for (const k of add) this.monitored.add(k);
     for (const k of del) this.monitored.delete(k);
+    this.syncPartnerWatch();
+  }
+
+  // syncPartnerWatch watches the people one has a conversation with, whose dot the header
+  // and the sidebar show, on this connection only: the server's MONITOR list is the
+  // account's contacts, and the labchat/unsaved tag keeps these out of it. Without
+  // message-tags the tag cannot be sent, and a plain MONITOR would save them as contacts.
+  syncPartnerWatch() {
+    if (!this.client.caps.has('message-tags')) return;
+    const want = new Map(this.state.dmPartners().map((n) => [casefold(n), n]));
+    const add = [...want.keys()].filter((k) => !this.watchedPartners.has(k));
+    const del = [...this.watchedPartners].filter((k) => !want.has(k));
+    const tag = { 'labchat/unsaved': '' };
+    if (del.length) this.client.sendTagged('MONITOR', ['-', del.join(',')], tag);
+    for (let i = 0; i < add.length; i += 20) {
+      this.client.sendTagged('MONITOR', ['+', add.slice(i, i + 20).map((k) => want.get(k)).join(',')], tag);
+    }
+    for (const k of add) this.watchedPartners.add(k);
+    for (const k of del) this.watchedPartners.delete(k);
   }
 
   send(command, ...params) {
@@ -382,6 +404,7 @@ class App {
   // for a target (a "done" waits out the rest), and none after a message, which says it.
   typingActive(target) {
     if (!this.client || !this.client.connected || !this.client.caps.has('message-tags')) return;
+    if (!this.state.maySpeak(this.state.find(target))) return; // it would only be refused
     const now = Date.now();
     const k = casefold(target);
     const last = this.typingSent || this.typingLastDone;

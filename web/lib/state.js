@@ -199,6 +199,14 @@ export class ChatState {
     return [...names.values()];
   }
 
+  // dmPartners is who the user has a one-to-one conversation with (the unsaved watch list).
+  dmPartners() {
+    const names = new Map();
+    for (const c of this.convs.values()) if (c.kind === 'dm') names.set(casefold(c.name), c.name);
+    names.delete(casefold(this.me.nick));
+    return [...names.values()];
+  }
+
   // ---- messages ----
 
   // addMessage appends (or, for history, inserts in time order) a message to a conversation.
@@ -617,6 +625,14 @@ export class ChatState {
     return !!m.msgid && (m.self || this.me.oper || (c.kind === 'room' && this.amOp(c)));
   }
 
+  // maySpeak reports whether the server would take a message from the user in room c, as
+  // far as the client can tell (+m without voice; bans it cannot see).
+  maySpeak(c) {
+    if (!c || c.kind !== 'room' || !c.modes?.has('m')) return true;
+    const me = c.members.get(casefold(this.me.nick));
+    return !!me && /[~&@%+]/.test(me.prefix);
+  }
+
   // amOp reports whether the user runs room c (@, or ~ & of other servers).
   amOp(c) {
     if (this.me.oper && c && c.kind === 'room') return true; // a server operator may moderate any room
@@ -639,7 +655,13 @@ export class ChatState {
     if (quietNumerics.has(msg.command)) return [];
     const text = msg.params.slice(1).filter((p, i, a) => i === a.length - 1 || !/^[#&]/.test(p) || a.length === 2).join(' ');
     const c = (this.active && this.convs.get(this.active)) || this.conv(SERVER);
-    this.system(c, text, { numeric: msg.command, params: msg.params.slice(1) });
+    const params = msg.params.slice(1);
+    // A refusal said twice in a row adds nothing: a typing notification (TAGMSG) and the
+    // message after it are both refused in a room where one may not speak.
+    const prev = c.messages[c.messages.length - 1];
+    if (msg.command[0] === '4' && prev && prev.numeric === msg.command && this.now() - prev.time < 10000 &&
+        prev.params?.join('\x00') === params.join('\x00')) return [];
+    this.system(c, text, { numeric: msg.command, params });
     return [];
   }
 

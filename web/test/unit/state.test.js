@@ -271,3 +271,23 @@ test('the previous-login notice goes to the first conversation shown', () => {
   s.setActive('#lobby');
   assert.equal(s.find('#lobby').messages.filter((x) => x.login).length, 1);
 });
+
+test('one refusal for a typing notice and the message after it; voice lifts +m', () => {
+  const { s, feed, clock } = setup();
+  feed(':alice!a@h JOIN #quiet');
+  feed(':labchat.local 353 alice = #quiet :alice @teacher');
+  feed(':teacher!t@h MODE #quiet +m');
+  const quiet = s.find('#quiet');
+  assert.equal(s.maySpeak(quiet), false, 'moderated and not voiced');
+  s.setActive('#quiet');
+  const refusal = ':labchat.local 404 alice #quiet :Cannot send to channel (the room is moderated (+m): only operators and voiced members speak)';
+  feed(refusal);
+  feed(refusal);
+  assert.equal(quiet.messages.filter((m) => m.numeric === '404').length, 1, 'the same refusal twice in a row is shown once');
+  clock.t += 60000;
+  feed(refusal);
+  assert.equal(quiet.messages.filter((m) => m.numeric === '404').length, 2, 'a refusal a minute later is news');
+  feed(':teacher!t@h MODE #quiet +v alice');
+  assert.equal(s.maySpeak(quiet), true, 'voiced');
+  assert.equal(s.maySpeak(s.conv('bob')), true, 'a DM has no +m');
+});
