@@ -43,6 +43,7 @@ class App {
     this.fetched = new Set(); // conversations whose latest page was asked for
     this.uploadSeq = 0;
     this.loadingOlder = new Set();
+    this.loadingLatest = new Set(); // a LATEST page on its way: its answer says whether older ones exist
     this.callTimers = new Map();
     this.lastActivity = Date.now();
     this.renderQueued = false;
@@ -297,7 +298,12 @@ class App {
       } else {
         if (this.fetched.has(c.key)) return;
         this.fetched.add(c.key);
-        msgs = await this.client.history('LATEST', c.name, '*', this.pageSize);
+        this.loadingLatest.add(c.key);
+        try {
+          msgs = await this.client.history('LATEST', c.name, '*', this.pageSize);
+        } finally {
+          this.loadingLatest.delete(c.key);
+        }
         if (msgs.length < this.pageSize) c.historyDone = true;
       }
       this.state.applyHistory(c.name, msgs);
@@ -306,7 +312,9 @@ class App {
   }
 
   async loadOlder(c) {
-    if (c.historyDone || this.loadingOlder.has(c.key) || !this.client || !this.client.connected) return;
+    // Until the newest page is in, an older one would be asked for blindly (and twice the
+    // work when the newest page turns out to be the whole history).
+    if (c.historyDone || this.loadingOlder.has(c.key) || this.loadingLatest.has(c.key) || !this.client || !this.client.connected) return;
     const first = c.messages.find((m) => m.msgid);
     const ref = first ? 'msgid=' + first.msgid : c.messages.length ? 'timestamp=' + new Date(c.messages[0].time).toISOString() : '*';
     if (ref === '*') return this.fetchLatest(c);
