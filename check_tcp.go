@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -85,15 +86,51 @@ func (p *tcpPeer) abort() {
 	p.conn.Close()
 }
 
+// echoLine sends line and its "\n", and waits for a whole line containing it to come back.
+func (p *tcpPeer) echoLine(timeout time.Duration, line string) (string, bool) {
+	p.conn.SetWriteDeadline(time.Now().Add(timeout))
+	p.conn.Write([]byte(line + "\n"))
+	return p.lineWith(time.Now().Add(timeout), line)
+}
+
+// dial connects to the server under test for step s; when it cannot, it says why in s and
+// returns nil.
+func (ck *checker) dial(s *checkStep, what string) *tcpPeer {
+	p, err := dialPeer(ck.target, ck.timeout)
+	if err != nil {
+		s.Detail, s.Hint = what+": "+err.Error(), connectHint(err)
+		return nil
+	}
+	return p
+}
+
+// sayUntilHeard has from send line again every tenth of the timeout until each of to has
+// received a line containing token, or the timeout has passed; it says who heard it. Sent
+// again because a relay may not have accepted a client yet when connect() returned (the
+// kernel does the handshake).
+func (ck *checker) sayUntilHeard(from *tcpPeer, line, token string, to ...*tcpPeer) []bool {
+	heard := make([]bool, len(to))
+	deadline := time.Now().Add(ck.timeout)
+	for slices.Contains(heard, false) && time.Now().Before(deadline) {
+		from.conn.Write([]byte(line + "\n"))
+		round := time.Now().Add(ck.timeout / 10)
+		for i, p := range to {
+			if !heard[i] {
+				_, heard[i] = p.lineWith(round, token)
+			}
+		}
+	}
+	return heard
+}
+
 const recvLoopHint = "one recv() returns what has arrived so far (at most its buffer size), never \"the message\": " +
 	"call recv in a loop and send what each call returns (sendall), until recv returns b\"\" (0 bytes: the client closed)"
 
 // echoStep sends msg on a new connection and expects exactly msg back.
 func (ck *checker) echoStep(name string, msg []byte, hint string) bool {
 	return ck.step(name, func(s *checkStep) {
-		p, err := dialPeer(ck.target, ck.timeout)
-		if err != nil {
-			s.Detail, s.Hint = "connect: "+err.Error(), connectHint(err)
+		p := ck.dial(s, "connect")
+		if p == nil {
 			return
 		}
 		defer p.conn.Close()
@@ -142,9 +179,8 @@ func (ck *checker) severalClients() {
 	ck.step("several clients at once", func(s *checkStep) {
 		peers := make([]*tcpPeer, 3)
 		for i := range peers {
-			p, err := dialPeer(ck.target, ck.timeout)
-			if err != nil {
-				s.Detail, s.Hint = fmt.Sprintf("connect client %d: %v", i+1, err), connectHint(err)
+			p := ck.dial(s, fmt.Sprintf("connect client %d", i+1))
+			if p == nil {
 				return
 			}
 			defer p.conn.Close()
@@ -154,9 +190,7 @@ func (ck *checker) severalClients() {
 		// A first and it stays connected; then C and B, the later ones first.
 		for _, i := range []int{0, 2, 1} {
 			name := string(rune('A' + i))
-			msg := "from client " + name + "\n"
-			peers[i].conn.Write([]byte(msg))
-			if _, ok := peers[i].lineWith(time.Now().Add(ck.timeout), msg[:len(msg)-1]); !ok {
+			if _, ok := peers[i].echoLine(ck.timeout, "from client "+name); !ok {
 				s.Sent = "one line from each of 3 clients connected at once"
 				s.Received = "echoes for " + strings.Join(append(got, "none for "+name), ", ")
 				s.Detail = fmt.Sprintf("client %s got no echo within %v while client A stayed connected", name, ck.timeout)
@@ -175,14 +209,12 @@ func (ck *checker) severalClients() {
 // clientClosesFirst sends FIN after the echo and expects the server to close its side too.
 func (ck *checker) clientClosesFirst() {
 	ck.step("client closes first", func(s *checkStep) {
-		p, err := dialPeer(ck.target, ck.timeout)
-		if err != nil {
-			s.Detail, s.Hint = "connect: "+err.Error(), connectHint(err)
+		p := ck.dial(s, "connect")
+		if p == nil {
 			return
 		}
 		defer p.conn.Close()
-		p.conn.Write([]byte("bye\n"))
-		p.lineWith(time.Now().Add(ck.timeout), "bye")
+		p.echoLine(ck.timeout, "bye")
 		p.conn.CloseWrite()
 		s.Sent = `"bye\n", then FIN (shutdown: no more data from the client)`
 		p.readUntil(time.Now().Add(ck.timeout), func([]byte) bool { return false })
@@ -204,9 +236,8 @@ func (ck *checker) clientClosesFirst() {
 // resetMidMessage sends half a line, aborts with RST, and checks the server still serves.
 func (ck *checker) resetMidMessage() {
 	ck.step("client disconnects mid-message", func(s *checkStep) {
-		p, err := dialPeer(ck.target, ck.timeout)
-		if err != nil {
-			s.Detail, s.Hint = "connect: "+err.Error(), connectHint(err)
+		p := ck.dial(s, "connect")
+		if p == nil {
 			return
 		}
 		p.conn.Write([]byte("half a mess"))
@@ -220,8 +251,7 @@ func (ck *checker) resetMidMessage() {
 			return
 		}
 		defer q.conn.Close()
-		q.conn.Write([]byte("are you alive?\n"))
-		if _, ok := q.lineWith(time.Now().Add(ck.timeout), "are you alive?"); !ok {
+		if _, ok := q.echoLine(ck.timeout, "are you alive?"); !ok {
 			s.Received = show(q.buf)
 			s.Detail = "a new client got no echo after the reset, " + q.ended()
 			s.Hint = "catch the error recv/send raise after a reset (ConnectionResetError) in that client's code and go on serving the others"
@@ -260,24 +290,15 @@ func checkChatRelay(ck *checker, _ string) {
 		return
 	}
 	token := strconv.FormatInt(time.Now().UnixNano()%1e9, 36)
-	// The server may not have accepted B and C yet when connect() returned (the kernel did
-	// the handshake): C says hello a few times until A and B have heard it.
+	// C says hello a few times until A and B have heard it: the server may not have
+	// accepted B and C yet when connect() returned.
 	if !ck.step("a line from C reaches A and B", func(s *checkStep) {
 		msg := "hello from C " + token
 		s.Sent = strconv.Quote(msg + "\n")
-		deadline := time.Now().Add(ck.timeout)
-		var heardA, heardB bool
-		for !heardA || !heardB {
-			if time.Now().After(deadline) {
-				s.Detail = fmt.Sprintf("A heard it: %v, B heard it: %v (within %v)", heardA, heardB, ck.timeout)
-				s.Hint = "keep a list of the connected sockets; for each line received, send it to every socket in the list but the sender"
-				return
-			}
-			c.conn.Write([]byte(msg + "\n"))
-			step := time.Now().Add(ck.timeout / 10)
-			_, okA := a.lineWith(step, token)
-			_, okB := b.lineWith(step, token)
-			heardA, heardB = heardA || okA, heardB || okB
+		if heard := ck.sayUntilHeard(c, msg, token, a, b); slices.Contains(heard, false) {
+			s.Detail = fmt.Sprintf("A heard it: %v, B heard it: %v (within %v)", heard[0], heard[1], ck.timeout)
+			s.Hint = "keep a list of the connected sockets; for each line received, send it to every socket in the list but the sender"
+			return
 		}
 		l, _ := a.lineWith(time.Now(), token)
 		s.Pass, s.Received = true, "A and B: "+strconv.Quote(l)
@@ -323,20 +344,11 @@ func checkChatRelay(ck *checker, _ string) {
 		}
 		after := "after C left " + token
 		s.Sent = "C resets its connection; D joins; B says " + strconv.Quote(after+"\n")
-		deadline := time.Now().Add(ck.timeout)
-		var okA, okD bool
-		for !okA || !okD {
-			if time.Now().After(deadline) {
-				s.Detail = fmt.Sprintf("A got it: %v, D (the newcomer) got it: %v", okA, okD)
-				s.Hint = "when a client leaves (recv returns b\"\" or raises), remove it from the list; " +
-					"catch the error of sending to a gone client and go on with the others"
-				return
-			}
-			b.conn.Write([]byte(after + "\n"))
-			step := time.Now().Add(ck.timeout / 10)
-			_, ga := a.lineWith(step, after)
-			_, gd := d.lineWith(step, after)
-			okA, okD = okA || ga, okD || gd
+		if heard := ck.sayUntilHeard(b, after, after, a, d); slices.Contains(heard, false) {
+			s.Detail = fmt.Sprintf("A got it: %v, D (the newcomer) got it: %v", heard[0], heard[1])
+			s.Hint = "when a client leaves (recv returns b\"\" or raises), remove it from the list; " +
+				"catch the error of sending to a gone client and go on with the others"
+			return
 		}
 		s.Pass, s.Received = true, "A and the newcomer D both got it"
 	})

@@ -692,19 +692,32 @@ func svgHasScript(b []byte) bool {
 	return false
 }
 
-func (w *webServer) fetchFile(rw http.ResponseWriter, r *http.Request, id string) {
-	fh := w.srv.files
-	if _, err := w.authenticate(r); err != nil {
+// fileRequest is what fetching and deleting a file both start with: who asks (authenticate:
+// an upload token or the account's password) and the file's metadata. When either is missing
+// it has answered the request itself and returns false.
+func (w *webServer) fileRequest(rw http.ResponseWriter, r *http.Request, id string) (uploader, *fileMeta, bool) {
+	who, err := w.authenticate(r)
+	if err != nil {
 		writeFileError(rw, err)
-		return
+		return uploader{}, nil, false
 	}
+	fh := w.srv.files
 	fh.mu.Lock()
 	m := fh.files[id]
 	fh.mu.Unlock()
 	if m == nil {
 		http.Error(rw, "404 not found: no such file (it was deleted, or the link is mistyped)", http.StatusNotFound)
+		return uploader{}, nil, false
+	}
+	return who, m, true
+}
+
+func (w *webServer) fetchFile(rw http.ResponseWriter, r *http.Request, id string) {
+	_, m, ok := w.fileRequest(rw, r, id)
+	if !ok {
 		return
 	}
+	fh := w.srv.files
 	f, err := os.Open(filepath.Join(fh.dir, m.ID))
 	if err != nil {
 		http.Error(rw, "404 not found: the file was deleted", http.StatusNotFound)
@@ -730,19 +743,11 @@ func hexToBase64(s string) string {
 
 // deleteFile lets a file's owner or a server operator delete it.
 func (w *webServer) deleteFile(rw http.ResponseWriter, r *http.Request, id string) {
+	who, m, ok := w.fileRequest(rw, r, id)
+	if !ok {
+		return
+	}
 	fh := w.srv.files
-	who, err := w.authenticate(r)
-	if err != nil {
-		writeFileError(rw, err)
-		return
-	}
-	fh.mu.Lock()
-	m := fh.files[id]
-	fh.mu.Unlock()
-	if m == nil {
-		http.Error(rw, "404 not found: no such file", http.StatusNotFound)
-		return
-	}
 	if casefold(m.Owner) != casefold(who.account) && !who.oper {
 		http.Error(rw, "403 forbidden: only "+m.Owner+" (who uploaded it) or a server operator may delete this file", http.StatusForbidden)
 		return
