@@ -101,6 +101,15 @@ func (cs *clientSession) uploadFile(ctx context.Context, path string, progress i
 	resp, err := http.DefaultClient.Do(req)
 	pr.done()
 	if err != nil {
+		// A file still being written (a capture tshark has open) is longer than the size
+		// sent ahead, and net/http's own words for that name no file.
+		if now, serr := os.Stat(path); serr == nil && (now.Size() != st.Size() || !now.ModTime().Equal(st.ModTime())) {
+			return "", 0, fmt.Errorf("upload %s: the file changed while it was being sent (%d bytes at the start, %d now); upload it again once whatever writes it has finished", name, st.Size(), now.Size())
+		}
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			err = uerr.Err // its text repeats the URL, upload token and all
+		}
 		return "", 0, fmt.Errorf("upload %s to %s: %w", name, redactToken(target), err)
 	}
 	defer resp.Body.Close()
