@@ -256,6 +256,7 @@ func (s *Server) accountsChanged(ch accountChanges) {
 			c.kill("Account " + a.Name + " was deleted by the administrator")
 		}
 		s.files.forgetAccount(a)
+		s.profiles.forget(a.Name) // before the move too: a waiting flush must not write it back
 		n, err := s.detachAccountData(a)
 		s.profiles.forget(a.Name)
 		if err != nil {

@@ -264,6 +264,7 @@ func (c *Session) handleStats(m *Message) {
 		"uptime " + up.Round(time.Second).String() + " (since " + s.created.UTC().Format(time.RFC3339) + ")",
 		fmt.Sprintf("memory heap %s, from the OS %s, goroutines %d", mib(ms.HeapAlloc), mib(ms.Sys), runtime.NumGoroutine()),
 		"messages relayed " + strconv.FormatUint(s.relayed.Load(), 10) + " (PRIVMSG, NOTICE and TAGMSG to rooms, users and $*)",
+		"profile writes " + strconv.FormatUint(s.profiles.writes.Load(), 10) + " (rooms, contacts, display names at once; read markers at most one a second per account)",
 	} {
 		c.reply(RPL_STATSDEBUG, query, line)
 	}

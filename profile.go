@@ -2,8 +2,15 @@ package main
 
 // What follows an account to every device: the rooms it is in, its contacts (its saved
 // MONITOR list), its read markers (draft/read-marker) and its display name. One TOML file per
-// account, <data>/profiles/<casefolded name>.toml, replaced atomically on every change, so a
-// lab PC the student has never used shows the same chat as the last one.
+// account, <data>/profiles/<casefolded name>.toml, replaced atomically (temporary file, fsync,
+// rename), so a lab PC the student has never used shows the same chat as the last one.
+//
+// Rooms, contacts and the display name are written at once: they change rarely. Read markers
+// change with every message a student reads on every device, so they are written behind: a
+// MARKREAD changes the cached profile and marks it dirty, and one goroutine (flushLoop) writes
+// the dirty profiles profileFlushDelay after the first change, and at shutdown. A crash loses
+// at most that last moment of read markers (the file is never torn), and a client, or a
+// student's nc, sending a thousand MARKREADs costs a handful of fsyncs instead of a thousand.
 //
 // A profile file that does not load is moved aside (<name>.toml.damaged-<time>) with a log
 // line and the account starts with an empty profile: a half-written file never keeps anyone
@@ -18,6 +25,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -34,18 +42,91 @@ type Profile struct {
 // maxProfileRooms and the MONITOR limit bound what one account can make the server store.
 const maxProfileRooms = 100
 
-// profileStore caches profiles and writes them through. mu is a leaf lock, never taken with
-// Server.mu held (its writes fsync): callers snapshot what they need first.
+// profileFlushDelay is how long a read marker may wait in memory before its profile is
+// written: short enough that a crash loses little, long enough that a burst is one write.
+const profileFlushDelay = time.Second
+
+// profileStore caches profiles and writes them through (update) or behind (updateLater).
+// mu is a leaf lock, never taken with Server.mu held (its writes fsync): callers snapshot
+// what they need first. The file writes happen under mu, so they reach the disk in the order
+// of the changes; flushLoop takes mu once per profile, so a long flush never holds it long.
 type profileStore struct {
 	dir string
 	log *slog.Logger
 
 	mu    sync.Mutex
-	cache map[string]*Profile // casefolded account → its profile as on disk
+	cache map[string]*Profile // casefolded account → its profile (newer than its file when dirty)
+	dirty map[string]string   // casefolded account → account name, for profiles not yet written
+	kick  chan struct{}       // 1-buffered: a profile became dirty
+	stop  chan struct{}       // closed by close: flush and end flushLoop
+	ended chan struct{}       // closed when flushLoop has flushed and ended
+	once  sync.Once
+
+	writes atomic.Uint64 // profile files written (STATS, and the tests that count fsyncs)
 }
 
 func newProfileStore(dir string, log *slog.Logger) *profileStore {
-	return &profileStore{dir: dir, log: log, cache: make(map[string]*Profile)}
+	ps := &profileStore{dir: dir, log: log, cache: make(map[string]*Profile), dirty: make(map[string]string),
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), ended: make(chan struct{})}
+	go ps.flushLoop()
+	return ps
+}
+
+// flushLoop writes dirty profiles profileFlushDelay after the first change of a burst, and
+// everything still dirty when the store closes.
+func (ps *profileStore) flushLoop() {
+	defer close(ps.ended)
+	for {
+		select {
+		case <-ps.kick:
+		case <-ps.stop:
+			ps.flush()
+			return
+		}
+		timer := time.NewTimer(profileFlushDelay)
+		select {
+		case <-timer.C:
+		case <-ps.stop:
+			timer.Stop()
+			ps.flush()
+			return
+		}
+		ps.flush()
+	}
+}
+
+// flush writes every dirty profile, one at a time. A failed write is logged and the profile
+// stays dirty, to be tried again with the next change or at shutdown.
+func (ps *profileStore) flush() {
+	var failed []string
+	for {
+		ps.mu.Lock()
+		key, account := "", ""
+		for k, a := range ps.dirty {
+			if !slices.Contains(failed, k) {
+				key, account = k, a
+				break
+			}
+		}
+		if key == "" {
+			ps.mu.Unlock()
+			return
+		}
+		if err := ps.writeLocked(account, ps.cache[key]); err != nil {
+			ps.log.Error("profile write failed; the read markers last until the server stops unless a later write succeeds", "account", account, "err", err)
+			failed = append(failed, key)
+		} else {
+			delete(ps.dirty, key)
+		}
+		ps.mu.Unlock()
+	}
+}
+
+// close writes what is dirty and stops the flusher; the store keeps working (writing through)
+// for a straggler afterwards.
+func (ps *profileStore) close() {
+	ps.once.Do(func() { close(ps.stop) })
+	<-ps.ended
 }
 
 func (ps *profileStore) path(account string) string {
@@ -107,25 +188,63 @@ func (ps *profileStore) update(account string, fn func(*Profile) bool) (Profile,
 	if !fn(&next) {
 		return next, nil
 	}
-	var b strings.Builder
-	b.WriteString("# labchat profile of " + account + ": what follows the account to every device.\n")
-	if err := toml.NewEncoder(&b).Encode(&next); err != nil {
-		return cur.clone(), fmt.Errorf("encode profile %s: %w", account, err)
-	}
-	if err := os.MkdirAll(ps.dir, 0o700); err != nil {
-		return cur.clone(), fmt.Errorf("save profile %s: %w", account, err)
-	}
-	if err := writeFileAtomic(ps.path(account), []byte(b.String()), 0o600); err != nil {
-		return cur.clone(), fmt.Errorf("save profile %s: %w", account, err)
+	if err := ps.writeLocked(account, &next); err != nil {
+		return cur.clone(), err
 	}
 	*cur = next.clone()
+	delete(ps.dirty, casefold(account)) // the file has the waiting read markers too
 	return next, nil
+}
+
+// updateLater is update for read markers: the change is kept in memory at once and written
+// behind by flushLoop. It reports the profile after fn.
+func (ps *profileStore) updateLater(account string, fn func(*Profile) bool) Profile {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	cur := ps.loadLocked(account)
+	next := cur.clone()
+	if !fn(&next) {
+		return next
+	}
+	*cur = next.clone()
+	select {
+	case <-ps.stop: // shutting down: nobody flushes any more, so write now
+		if err := ps.writeLocked(account, cur); err != nil {
+			ps.log.Error("profile write failed", "account", account, "err", err)
+		}
+		return next
+	default:
+	}
+	ps.dirty[casefold(account)] = account
+	select {
+	case ps.kick <- struct{}{}:
+	default:
+	}
+	return next
+}
+
+// writeLocked replaces account's profile file with p; ps.mu must be held.
+func (ps *profileStore) writeLocked(account string, p *Profile) error {
+	var b strings.Builder
+	b.WriteString("# labchat profile of " + account + ": what follows the account to every device.\n")
+	if err := toml.NewEncoder(&b).Encode(p); err != nil {
+		return fmt.Errorf("encode profile %s: %w", account, err)
+	}
+	if err := os.MkdirAll(ps.dir, 0o700); err != nil {
+		return fmt.Errorf("save profile %s: %w", account, err)
+	}
+	if err := writeFileAtomic(ps.path(account), []byte(b.String()), 0o600); err != nil {
+		return fmt.Errorf("save profile %s: %w", account, err)
+	}
+	ps.writes.Add(1)
+	return nil
 }
 
 // forget drops a deleted account's cached profile (its file moved to deleted/).
 func (ps *profileStore) forget(account string) {
 	ps.mu.Lock()
 	delete(ps.cache, casefold(account))
+	delete(ps.dirty, casefold(account)) // a flush now would bring the file back
 	ps.mu.Unlock()
 }
 

@@ -8,6 +8,8 @@ package main
 //
 // Markers of an account live in its profile (profile.go), so they survive reconnects and
 // restarts and reach a PC the student never used; a guest's live with its user in memory.
+// They are written behind (profileStore.updateLater): every device answers and relays a
+// MARKREAD at once, and the file follows within profileFlushDelay, one write per burst.
 
 import (
 	"strings"
@@ -54,13 +56,7 @@ func (c *Session) handleMarkread(m *Message) {
 		c.fail("MARKREAD", "INVALID_PARAMS", target, "Timestamp must be timestamp=YYYY-MM-DDThh:mm:ss.sssZ")
 		return
 	}
-	value, err := c.setReadMarker(target, t)
-	if err != nil {
-		c.s.logDiskError("read marker write failed", err)
-		c.fail("MARKREAD", "INTERNAL_ERROR", target, "Could not save the read marker; try again")
-		return
-	}
-	c.sendMarkread(target, value)
+	c.sendMarkread(target, c.setReadMarker(target, t))
 }
 
 // readMarker is the stored marker for target ("" for none).
@@ -79,7 +75,7 @@ func (c *Session) readMarker(target string) string {
 
 // setReadMarker moves the marker forward (never back) and tells the user's other
 // connections when it moved. It returns the marker as stored afterwards.
-func (c *Session) setReadMarker(target string, t time.Time) (string, error) {
+func (c *Session) setReadMarker(target string, t time.Time) string {
 	key := casefold(target)
 	value := t.Format(markreadLayout)
 	newer := func(old string) bool {
@@ -88,7 +84,7 @@ func (c *Session) setReadMarker(target string, t time.Time) (string, error) {
 	}
 	moved := false
 	if c.account != "" && c.s.profiles != nil {
-		p, err := c.s.profiles.update(c.account, func(p *Profile) bool {
+		p := c.s.profiles.updateLater(c.account, func(p *Profile) bool {
 			if !newer(p.Read[key]) {
 				return false
 			}
@@ -98,9 +94,6 @@ func (c *Session) setReadMarker(target string, t time.Time) (string, error) {
 			p.Read[key], moved = value, true
 			return true
 		})
-		if err != nil {
-			return "", err
-		}
 		value = p.Read[key]
 	} else {
 		c.s.mu.Lock()
@@ -125,7 +118,7 @@ func (c *Session) setReadMarker(target string, t time.Time) (string, error) {
 		}
 		c.s.mu.RUnlock()
 	}
-	return value, nil
+	return value
 }
 
 func (c *Session) sendMarkread(target, value string) {

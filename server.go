@@ -396,6 +396,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		err = fmt.Errorf("shutdown: sessions still open: %w", ctx.Err())
 	}
+	s.profiles.close() // the read markers written behind reach the disk
 	if s.history != nil {
 		if cerr := s.history.Close(); cerr != nil {
 			err = errors.Join(err, fmt.Errorf("shutdown: %w", cerr))
