@@ -354,6 +354,9 @@ func (s *Server) unregister(c *Session, reason string) {
 	}
 	c.wentOfflineLocked()
 	for r := range c.rooms {
+		if !s.cfg.RememberRooms {
+			r.accountLeftLocked(c) // no device rejoins it: the account is no member while offline
+		}
 		r.removeLocked(c)
 	}
 	c.releaseNickLocked()

@@ -107,6 +107,7 @@ func (r *Room) addLocked(c *Session, modes memberModes) {
 	r.members[c] = modes
 	r.joinedAt[c] = time.Now()
 	r.hist.joined[c] = msgSeqNow()
+	r.accountJoinedLocked(c)
 	r.list = nil
 	c.rooms[r] = struct{}{}
 }
@@ -424,6 +425,7 @@ func (c *Session) partLocked(name, reason string) bool {
 	} else {
 		r.broadcastPresenceLocked(ev, c)
 	}
+	r.accountLeftLocked(c)
 	r.removeLocked(c)
 	return true
 }
@@ -754,6 +756,7 @@ func (c *Session) kickLocked(room, nick, reason string) (string, string) {
 	r.broadcastLocked(newOutMsg(Message{Source: c.prefix(), Command: "KICK", Params: []string{r.name, u.nick, reason}}), c)
 	name := r.name
 	for _, t := range in {
+		r.accountLeftLocked(t)
 		r.removeLocked(t)
 	}
 	return u.account, name

@@ -19,7 +19,12 @@ package main
 // turning private or public), without fsync; a torn file reads as "none", which hides more,
 // never less. A room that never logged a line writes nothing, so JOINs of made-up names leave
 // no directories behind.
-// Membership is counted per connection for guests and per account for logged-in users.
+// Membership is counted per connection for guests and per account for logged-in users. An
+// account that remembers a room (server.remember_rooms) stays its member while all its
+// connections are offline, so what was said in a private room meanwhile is its to read; its
+// membership ends with PART or KICK (or, without remember_rooms, with its last connection).
+// Within one server run membership is kept as spells per account; a restart keeps no private
+// history open (history-from says "none" while a room is private), which hides more, never less.
 
 import (
 	"math"
@@ -48,6 +53,7 @@ type roomHistory struct {
 	private  uint64      // counter when the current private spell began; 0 while public
 	spells   []histSpell // ended private spells, oldest first
 	joined   map[*Session]uint64
+	accounts map[string][]histSpell // casefolded account → its membership spells, oldest first; the last has to = MaxUint64 while it is a member
 }
 
 // earlierRuns is history-from as read at the room's creation: all of the earlier runs'
@@ -91,7 +97,7 @@ func msgSeqNow() uint64 { return msgidCounter.Load() }
 // of earlier runs; no file, nothing to hide (the room never emptied with a history, or its
 // logs predate the file). s.mu must be write-locked.
 func (s *Server) roomBornLocked(r *Room) {
-	r.hist = roomHistory{floorSeq: msgSeqNow(), joined: make(map[*Session]uint64)}
+	r.hist = roomHistory{floorSeq: msgSeqNow(), joined: make(map[*Session]uint64), accounts: make(map[string][]histSpell)}
 	if s.history == nil {
 		return
 	}
@@ -205,7 +211,7 @@ func (s *Server) writeHistoryFrom(r *Room, value string) {
 // historyFilterLocked is rules 2 and 3 for reader c, a member of r: which logged messages it
 // may read. s.mu must be held.
 func (r *Room) historyFilterLocked(c *Session) func(*histEntry) bool {
-	since := r.memberSinceLocked(c)
+	memberAt := r.membershipLocked(c)
 	h := r.hist
 	runStart := c.s.startSeq
 	spells := slices.Clone(h.spells)
@@ -221,25 +227,71 @@ func (r *Room) historyFilterLocked(c *Session) func(*histEntry) bool {
 			return false
 		}
 		for _, sp := range spells {
-			if seq > sp.from && seq <= sp.to && seq <= since {
-				return false // said while private, before c was there
+			if seq > sp.from && seq <= sp.to && !memberAt(seq) {
+				return false // said while private, while c was no member
 			}
 		}
 		return true
 	}
 }
 
-// memberSinceLocked is when c's account (or c, for a guest) joined r, as a message sequence
-// number: the earliest join of its connections that are in the room now. s.mu must be held.
-func (r *Room) memberSinceLocked(c *Session) uint64 {
+// membershipLocked reports, for reader c, whether it was a member when message seq was said:
+// a guest since its connection joined, an account during one of its spells (offline included).
+// s.mu must be held; the answer is a snapshot, safe to use after the lock is let go.
+func (r *Room) membershipLocked(c *Session) func(seq uint64) bool {
 	since := r.hist.joined[c]
 	if c.account == "" {
-		return since
+		return func(seq uint64) bool { return seq > since }
 	}
-	for m, seq := range r.hist.joined {
-		if m.account != "" && casefold(m.account) == casefold(c.account) && seq < since {
-			since = seq
+	spans := slices.Clone(r.hist.accounts[casefold(c.account)])
+	return func(seq uint64) bool {
+		if seq > since {
+			return true
+		}
+		for _, sp := range spans {
+			if seq > sp.from && seq <= sp.to {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// accountJoinedLocked opens a membership spell for c's account, unless one is open (another
+// device, or the account stayed a member while offline). s.mu must be write-locked.
+func (r *Room) accountJoinedLocked(c *Session) {
+	if c.account == "" {
+		return
+	}
+	if r.hist.accounts == nil {
+		r.hist.accounts = make(map[string][]histSpell)
+	}
+	key := casefold(c.account)
+	spans := r.hist.accounts[key]
+	if n := len(spans); n > 0 && spans[n-1].to == math.MaxUint64 {
+		return
+	}
+	spans = append(spans, histSpell{msgSeqNow(), math.MaxUint64})
+	if len(spans) > maxSpells {
+		spans = spans[1:] // forgetting the oldest spell hides more, never less
+	}
+	r.hist.accounts[key] = spans
+}
+
+// accountLeftLocked ends the membership of c's account when c is its last connection in the
+// room; call it before removeLocked. s.mu must be write-locked.
+func (r *Room) accountLeftLocked(c *Session) {
+	if c.account == "" {
+		return
+	}
+	key := casefold(c.account)
+	for m := range r.members {
+		if m != c && m.account != "" && casefold(m.account) == key {
+			return // the account is still in on another device
 		}
 	}
-	return since
+	spans := r.hist.accounts[key]
+	if n := len(spans); n > 0 && spans[n-1].to == math.MaxUint64 {
+		spans[n-1].to = msgSeqNow()
+	}
 }
