@@ -65,6 +65,7 @@ func connectCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "log in as account `NAME` (also the nick)", EnvVars: []string{"LABCHAT_USER"}},
 			&cli.BoolFlag{Name: "register", Usage: "create the account first, then log in"},
+			&cli.StringFlag{Name: "display-name", Usage: "set the account's display name to `NAME`, in any script (张三, Zoë); others see it beside your nick"},
 			&cli.StringFlag{Name: "password-file", Usage: "read the password from the first line of `FILE`"},
 			&cli.StringFlag{Name: "to", Usage: "send to `TARGET` (a nick or #room; rooms are joined first)"},
 			&cli.StringFlag{Name: "upload", Usage: "upload `FILE` to the server (draft/FILEHOST), send its link to --to, print the link and exit"},
@@ -86,6 +87,7 @@ type clientOptions struct {
 	user         string
 	password     string // never logged, never shown
 	register     bool
+	displayName  string // --display-name: SETNAME after login
 	to           string
 	upload       string // --upload FILE: upload, send the link to to, exit
 	follow       bool
@@ -143,6 +145,7 @@ func connectOptions(c *cli.Context) (*clientOptions, error) {
 		addr:         addr,
 		user:         c.String("user"),
 		register:     c.Bool("register"),
+		displayName:  strings.TrimSpace(c.String("display-name")),
 		to:           c.String("to"),
 		upload:       c.String("upload"),
 		follow:       c.Bool("follow"),
@@ -337,7 +340,14 @@ func connectAndRun(ctx context.Context, opts *clientOptions, sink eventSink, ui 
 		return cs.lost(err)
 	}
 	if ui != nil {
+		if opts.displayName != "" {
+			cs.sendCmd("SETNAME", opts.displayName)
+		}
+		go cs.scanUnread()
 		return cs.lost(cs.runPrompt(ui))
+	}
+	if opts.displayName != "" {
+		cs.sendCmd("SETNAME", opts.displayName)
 	}
 	return cs.lost(cs.runPipeline(ctx, os.Stdin))
 }
@@ -571,6 +581,15 @@ type clientSession struct {
 	secretPrompt    func(string) (string, error) // no-echo question (interactive only); guarded by mu
 	quitting        bool
 	lineErrors      int // server errors about lines we sent (pipeline mode's exit status)
+
+	// Display names and read state (client_read.go); guarded by mu.
+	realnames   map[string]string    // clientFold(nick) → display name
+	quietWhos   map[string]int       // clientFold(mask) → WHOs asked for display names, answers not shown
+	reads       map[string]*convRead // clientFold(conversation) → its read state
+	readFlush   *time.Timer          // the pending MARKREAD flush; nil: none
+	entered     string               // clientFold of the conversation last entered (its unread shown)
+	scanning    bool                 // login's unread scan is running
+	unreadFetch map[string]bool      // targets whose next chathistory batch is their unread part
 }
 
 func newClientSession(cc *clientConn, opts *clientOptions, sink eventSink) *clientSession {
@@ -603,7 +622,7 @@ func (cs *clientSession) setConn(cc *clientConn) { cs.ccp.Store(cc) }
 func (cs *clientSession) closeConn() { cs.conn().close() }
 
 // wantedCaps are the capabilities the client uses when the server offers them.
-var wantedCaps = []string{"sasl", "server-time", "message-tags", "echo-message", "away-notify", "extended-monitor", "batch", "draft/chathistory", "draft/multiline", "draft/message-redaction", "soju.im/search"}
+var wantedCaps = []string{"sasl", "server-time", "message-tags", "echo-message", "away-notify", "extended-monitor", "batch", "draft/chathistory", "draft/multiline", "draft/message-redaction", "soju.im/search", "setname", "extended-join", "draft/read-marker"}
 
 // login runs connection registration up to the end of the MOTD: capabilities, REGISTER when
 // asked, SASL PLAIN (or PASS when the server has no SASL), then the welcome.
@@ -755,7 +774,8 @@ func (lg *loginState) capsToRequest() []string {
 	}
 	var req []string
 	for _, c := range wantedCaps {
-		if _, ok := offered[c]; ok && (c != "echo-message" || lg.cs.opts.interactive) {
+		// Pipelines neither echo what they send nor read: see client_read.go.
+		if _, ok := offered[c]; ok && (c != "echo-message" && c != "draft/read-marker" || lg.cs.opts.interactive) {
 			req = append(req, c)
 		}
 	}
@@ -968,7 +988,12 @@ func (cs *clientSession) roundTrip(prefix string) error {
 func (cs *clientSession) quit(reason string) {
 	cs.mu.Lock()
 	cs.quitting = true
-	cs.mu.Unlock()
+	if cs.readFlush != nil && cs.readFlush.Stop() {
+		cs.mu.Unlock()
+		cs.flushReads() // what was read goes to the other devices before we leave
+	} else {
+		cs.mu.Unlock()
+	}
 	if err := cs.conn().send("QUIT", reason); err != nil { // nil while reconnecting: nothing to wait for
 		return
 	}

@@ -88,7 +88,7 @@ func TestConnectInteractiveUploadAndSearch(t *testing.T) {
 	cmd := fmt.Sprintf("env LABCHAT_DATA=%s LABCHAT_PASSWORD=bobpw123 TERM=xterm %s connect %s --user bob --no-bell", data, labchatBinary(t), addr)
 	tp.tmux("new-session", "-d", "-s", "lc", "-x", "160", "-y", "40", cmd)
 	t.Cleanup(func() { exec.Command("tmux", "-S", tp.sock, "kill-server").Run() })
-	tp.waitScreen("the prompt", lastLineIs("[bob] >"))
+	tp.waitScreen("the prompt", lastLineIs("[bob, 3 unread] >")) // alice's three DMs, not read anywhere yet
 	tp.tmux("send-keys", "-t", "lc", "/query alice", "Enter")
 	tp.waitScreen("the new target", lastLineIs("[bob -> alice] >"))
 	tp.tmux("send-keys", "-t", "lc", "-l", "/upload "+pic)

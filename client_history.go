@@ -25,6 +25,7 @@ type historyReplay struct {
 	shown   []chatEvent // the lines to show, collected until the batch ends
 	calls   callFolder  // CALL lines, folded into one line per call
 	catchUp bool        // fetched after a reconnect: shown as live messages, each at most once
+	unread  bool        // login's fetch of the unread part (client_read.go)
 }
 
 // parseHistoryArgs reads "[TARGET] [N]"; the target defaults to the current one.
@@ -80,7 +81,7 @@ func (cs *clientSession) onBatch(m *Message, raw bool) {
 			want := cs.historyWant[clientFold(m.Param(2))]
 			delete(cs.historyWant, clientFold(m.Param(2)))
 			cs.mu.Unlock()
-			cs.historyBatches[id] = &historyReplay{target: m.Param(2), catchUp: catchUp, want: want}
+			cs.historyBatches[id] = &historyReplay{target: m.Param(2), catchUp: catchUp, want: want, unread: !catchUp && want == 0 && cs.takeUnreadFetch(m.Param(2))}
 		}
 		return
 	}
@@ -90,6 +91,10 @@ func (cs *clientSession) onBatch(m *Message, raw bool) {
 		return
 	}
 	delete(cs.historyBatches, id)
+	if b.unread {
+		cs.onUnreadBatch(b)
+		return
+	}
 	if b.catchUp {
 		if b.count > 0 {
 			cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindInfo, Text: fmt.Sprintf("%s: %d message(s) you missed while reconnecting, above", b.target, b.count)})

@@ -239,6 +239,7 @@ func (pb *presenceBook) ownAway() string {
 // onWhoReply collects "352 me chan user host server nick flags :hops real" during /who.
 func (cs *clientSession) onWhoReply(m *Message, raw bool) {
 	pb := cs.presence
+	cs.noteRealname(m.Param(5), whoRealname(m.Param(7)))
 	self := cs.isSelf(m.Param(5))
 	pb.mu.Lock()
 	collecting := pb.whoRows != nil
@@ -247,7 +248,7 @@ func (cs *clientSession) onWhoReply(m *Message, raw bool) {
 	}
 	pb.mu.Unlock()
 	if !collecting {
-		if !raw {
+		if !raw && !cs.isQuietWho(m.Param(1)) {
 			cs.onOther(m)
 		}
 		return
@@ -551,8 +552,9 @@ func cmdWho(cs *clientSession, _ string) error {
 	if err == nil {
 		err = cs.roundTrip("who")
 	}
+	names := cs.realnamesSnapshot()
 	pb.mu.Lock()
-	rows := pb.tableLocked(time.Now())
+	rows := pb.tableLocked(time.Now(), names)
 	pb.whoRows = nil
 	pb.mu.Unlock()
 	if err != nil {
@@ -566,7 +568,7 @@ func cmdWho(cs *clientSession, _ string) error {
 
 // tableLocked formats /who: online and away users first, then offline ones, by name.
 // pb.mu must be held.
-func (pb *presenceBook) tableLocked(now time.Time) []string {
+func (pb *presenceBook) tableLocked(now time.Time, names map[string]string) []string {
 	show := maps.Clone(pb.whoRows)
 	for _, n := range append(slices.Clone(pb.contacts), pb.partners...) {
 		if _, ok := show[clientFold(n)]; !ok {
@@ -604,6 +606,9 @@ func (pb *presenceBook) tableLocked(now time.Time) []string {
 		msg := u.away
 		if u.state == stateAway && msg == "" {
 			msg = "(no message known)"
+		}
+		if dn := names[clientFold(u.nick)]; dn != "" { // the display name leads the message column
+			msg = strings.TrimSpace("(" + dn + ") " + msg)
 		}
 		out = append(out, strings.TrimRight(fmt.Sprintf("%-16s %-8s %-16s %s", sanitize(u.nick), u.state, sinceText(u.since, now), sanitize(msg)), " "))
 	}

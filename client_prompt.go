@@ -280,6 +280,7 @@ func (cs *clientSession) runPrompt(p *prompt) error {
 	prompting := false
 	for {
 		if !prompting {
+			cs.enteredConversation() // a command may have changed the target: its unread part
 			text := cs.promptText()
 			cs.shown.Store(text)
 			go func(st lineState) {
@@ -389,10 +390,14 @@ func (cs *clientSession) promptText() string {
 	if cs.offline {
 		return "[" + cs.nick + " reconnecting ...] > "
 	}
-	if cs.target == "" {
-		return "[" + cs.nick + "] > "
+	unread := ""
+	if n := cs.unreadElsewhereLocked(); n > 0 {
+		unread = fmt.Sprintf(", %d unread", n)
 	}
-	return "[" + cs.nick + " -> " + cs.target + cs.typingLineLocked() + "] > "
+	if cs.target == "" {
+		return "[" + cs.nick + unread + "] > "
+	}
+	return "[" + cs.nick + " -> " + cs.target + cs.typingLineLocked() + unread + "] > "
 }
 
 func (cs *clientSession) currentTarget() string {

@@ -404,6 +404,9 @@ func (cs *clientSession) onHistoryTarget(m *Message, raw bool) {
 		return
 	}
 	target := m.Param(1)
+	if cs.noteScanTarget(target, m.Param(2)) {
+		return
+	}
 	cs.mu.Lock()
 	since := cs.catchUpSince
 	if !since.IsZero() {
@@ -421,6 +424,7 @@ func (cs *clientSession) onHistoryTarget(m *Message, raw bool) {
 
 // promptChanged asks the prompt to redraw when its text is no longer what it shows.
 func (cs *clientSession) promptChanged() {
+	cs.enteredConversation()
 	cs.mu.Lock()
 	redraw := cs.redraw
 	cs.mu.Unlock()

@@ -144,11 +144,11 @@ func TestInteractiveReconnectAndCtrlC(t *testing.T) {
 	bob.signal(syscall.SIGCONT)
 
 	bob.waitScreen("the reconnecting prompt", lastLineIs("[bob reconnecting ...] > draft"))
-	bob.waitScreen("the prompt back, the line kept", lastLineIs("[bob] > draft"))
+	bob.waitScreen("the prompt back, the line kept", lastLineMatches(`^\[bob(, \d+ unread)?\] > draft$`))
 	bob.shows(`\*alice\* sent while you were away$`)
 	alice.send("PRIVMSG bob :a live one")
 	bob.shows(`\*alice\* a live one$`)
-	screen := bob.waitScreen("the prompt", lastLineIs("[bob] > draft"))
+	screen := bob.waitScreen("the prompt, two DMs unread", lastLineIs("[bob, 2 unread] > draft"))
 	n := 0
 	for _, l := range screen {
 		if strings.HasSuffix(l, "sent while you were away") {
@@ -160,7 +160,7 @@ func TestInteractiveReconnectAndCtrlC(t *testing.T) {
 	}
 
 	bob.tmux("send-keys", "-t", "lc", "C-c")
-	bob.waitScreen("the line cleared", lastLineIs("[bob] >"))
+	bob.waitScreen("the line cleared", lastLineIs("[bob, 2 unread] >"))
 	bob.typeLine("/query alice")
 	bob.waitScreen("the client still there", lastLineIs("[bob -> alice] >"))
 	bob.tmux("send-keys", "-t", "lc", "C-c")

@@ -72,7 +72,8 @@ func init() {
 		},
 		// WHOIS, WHOWAS
 		RPL_WHOISUSER: func(cs *clientSession, p []string) (string, bool) {
-			return say("%s (%s) is connected from %s as %s", arg(p, 0), arg(p, 4), arg(p, 2), arg(p, 1))
+			cs.noteRealname(arg(p, 0), arg(p, 4))
+			return say("%s is connected from %s as %s", cs.withName(arg(p, 0)), arg(p, 2), arg(p, 1))
 		},
 		RPL_WHOWASUSER: func(cs *clientSession, p []string) (string, bool) {
 			cs.whowas = true

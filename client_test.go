@@ -420,6 +420,11 @@ func lastLineIs(want string) func([]string) bool {
 	return func(lines []string) bool { return lines[len(lines)-1] == want }
 }
 
+func lastLineMatches(pattern string) func([]string) bool {
+	re := regexp.MustCompile(pattern)
+	return func(lines []string) bool { return re.MatchString(lines[len(lines)-1]) }
+}
+
 func TestConnectInteractivePromptKeepsTypedText(t *testing.T) {
 	needTmux(t)
 	addr, data := aliceAndBob(t)

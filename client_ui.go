@@ -42,6 +42,7 @@ type chatEvent struct {
 	Time    time.Time `json:"time"`
 	Kind    eventKind `json:"type"`
 	From    string    `json:"from,omitempty"`
+	Name    string    `json:"name,omitempty"` // From's display name (client_read.go)
 	To      string    `json:"to,omitempty"`
 	Text    string    `json:"text"`
 	State   string    `json:"state,omitempty"` // status: online/away/back/offline; call: ringing, answered...
@@ -64,13 +65,13 @@ const timeLayout = "15:04:05"
 var eventFormats = map[eventKind]func(ev chatEvent) string{
 	kindMessage: formatMessage,
 	kindNotice: func(ev chatEvent) string {
-		return roomPrefix(ev) + "-" + ev.From + "- " + ev.Text
+		return roomPrefix(ev) + "-" + ev.who() + "- " + ev.Text
 	},
-	kindAction: func(ev chatEvent) string { return roomPrefix(ev) + "* " + ev.From + " " + ev.Text },
-	kindJoin:   func(ev chatEvent) string { return ev.From + " joined " + ev.To },
-	kindPart:   func(ev chatEvent) string { return ev.From + " left " + ev.To + reason(ev.Text) },
-	kindQuit:   func(ev chatEvent) string { return ev.From + " quit" + reason(ev.Text) },
-	kindNick:   func(ev chatEvent) string { return ev.From + " is now known as " + ev.To },
+	kindAction: func(ev chatEvent) string { return roomPrefix(ev) + "* " + ev.who() + " " + ev.Text },
+	kindJoin:   func(ev chatEvent) string { return ev.who() + " joined " + ev.To },
+	kindPart:   func(ev chatEvent) string { return ev.who() + " left " + ev.To + reason(ev.Text) },
+	kindQuit:   func(ev chatEvent) string { return ev.who() + " quit" + reason(ev.Text) },
+	kindNick:   func(ev chatEvent) string { return ev.who() + " is now known as " + ev.To },
 	kindKick:   func(ev chatEvent) string { return ev.From + " kicked " + ev.Text },
 	kindTopic: func(ev chatEvent) string {
 		if ev.Text == "" {
@@ -81,8 +82,8 @@ var eventFormats = map[eventKind]func(ev chatEvent) string{
 	kindInfo:     func(ev chatEvent) string { return ev.Text },
 	kindError:    func(ev chatEvent) string { return "! " + ev.Text },
 	kindRaw:      func(ev chatEvent) string { return ev.Text },
-	kindReaction: func(ev chatEvent) string { return roomPrefix(ev) + ev.From + " reacted " + ev.Text },
-	kindRedact:   func(ev chatEvent) string { return roomPrefix(ev) + ev.From + " " + ev.Text },
+	kindReaction: func(ev chatEvent) string { return roomPrefix(ev) + ev.who() + " reacted " + ev.Text },
+	kindRedact:   func(ev chatEvent) string { return roomPrefix(ev) + ev.who() + " " + ev.Text },
 	kindLastLogin: func(ev chatEvent) string {
 		return ev.Text
 	},
@@ -93,9 +94,9 @@ func formatMessage(ev chatEvent) string {
 	case ev.direct && ev.self:
 		return "-> *" + ev.To + "* " + ev.Text
 	case ev.direct:
-		return "*" + ev.From + "* " + ev.Text
+		return "*" + ev.who() + "* " + ev.Text
 	default:
-		return ev.To + " <" + ev.From + "> " + ev.Text
+		return ev.To + " <" + ev.who() + "> " + ev.Text
 	}
 }
 
@@ -127,7 +128,7 @@ func (ev chatEvent) String() string {
 		}
 		return sb.String()
 	}
-	ev.From, ev.To, ev.Text = sanitize(ev.From), sanitize(ev.To), sanitize(ev.Text)
+	ev.From, ev.Name, ev.To, ev.Text = sanitize(ev.From), sanitize(ev.Name), sanitize(ev.To), sanitize(ev.Text)
 	format, ok := eventFormats[ev.Kind]
 	if !ok {
 		format = eventFormats[kindInfo]
@@ -184,6 +185,7 @@ func (ps *pipelineSink) event(ev chatEvent) {
 		b, _ := json.Marshal(ev) // cannot fail: strings and a time
 		fmt.Fprintf(ps.stdout, "%s\n", b)
 	default:
+		ev.Name = "" // plain lines keep "<mei>" for scripts; --json has the display name
 		fmt.Fprintln(ps.stdout, ev.String())
 	}
 }
@@ -257,9 +259,14 @@ func (cs *clientSession) isSelf(nick string) bool {
 }
 
 func (cs *clientSession) show(raw bool, ev chatEvent) {
-	if !raw {
-		cs.sink.event(ev)
+	if raw {
+		return
 	}
+	if ev.Name == "" && ev.From != "" && namedKinds[ev.Kind] {
+		ev.Name = cs.displayName(ev.From)
+	}
+	cs.sink.event(ev)
+	cs.noteShown(ev)
 }
 
 func (cs *clientSession) onMessage(m *Message, raw bool) {
@@ -339,7 +346,11 @@ func describeLogin(s string) string {
 
 func (cs *clientSession) onJoin(m *Message, raw bool) {
 	who, room := nickOf(m.Source), m.Param(0)
+	if len(m.Params) >= 3 { // extended-join: JOIN #room account :realname
+		cs.noteRealname(who, m.Param(2))
+	}
 	if cs.isSelf(who) {
+		defer cs.quietWho(room) // the members' display names, which NAMES does not carry
 		cs.mu.Lock()
 		cs.rooms[clientFold(room)] = room
 		if cs.target == "" || cs.askedRoom == clientFold(room) {
@@ -419,9 +430,11 @@ func (cs *clientSession) onNick(m *Message, raw bool) {
 	delete(cs.nicks, clientFold(old))
 	cs.nicks[clientFold(nick)] = nick
 	cs.mu.Unlock()
+	name := cs.displayName(old)
+	cs.renameRealname(old, nick)
 	cs.presence.renamed(old, nick)
 	cs.promptChanged()
-	cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindNick, From: old, To: nick})
+	cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindNick, From: old, Name: name, To: nick})
 }
 
 func (cs *clientSession) onTopic(m *Message, raw bool) {
@@ -471,7 +484,7 @@ func (cs *clientSession) onNames(m *Message, raw bool) {
 	if rejoin {
 		return
 	}
-	cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindInfo, Text: "in " + room + ": " + describeMembers(names)})
+	cs.show(raw, chatEvent{Time: msgTime(m), Kind: kindInfo, Text: "in " + room + ": " + cs.describeNames(names)})
 }
 
 // onOther shows any other line: numerics as their parameters after our nick, error numerics
