@@ -453,7 +453,10 @@ func cmdContacts(cs *clientSession, args string) error {
 		if len(list) == 0 {
 			cs.note("no contacts yet: /contacts add NAME")
 		} else {
-			cs.note("contacts: " + strings.Join(list, " ") + " (/who shows their status)")
+			for i, n := range list {
+				list[i] = cs.withName(n) // mei (Zoë)
+			}
+			cs.note("contacts: " + strings.Join(list, ", ") + " (/who shows their status)")
 		}
 		return nil
 	case (verb != "add" && verb != "del") || !validNickName(name):
