@@ -4,8 +4,10 @@ package main
 // table of users: online, away or offline, since when, away message), /away, /back and
 // /contacts. Status changes come from the server as pushes: AWAY (away-notify, for room
 // peers, and extended-monitor) and MONITOR's 730/731 for the user's contacts and recent
-// conversation partners, which the client MONITORs so they show as offline too. Both lists
-// live in the client data dir: contacts (kept by /contacts) and partners (most recent first).
+// conversation partners, which the client watches so they show as offline too: contacts in
+// the MONITOR list (the account's, on the server), partners in labchat's unsaved one
+// (@labchat/unsaved MONITOR), which does not make them contacts. Both lists live in the
+// client data dir too: contacts (kept by /contacts) and partners (most recent first).
 
 import (
 	"fmt"
@@ -90,6 +92,7 @@ type presenceBook struct {
 	monitorOK  bool     // the server has MONITOR (ISUPPORT)
 	monLimit   int      // its limit; 0 none
 	watched    map[string]bool
+	peeked     map[string]bool   // partners in the unsaved watch list (@labchat/unsaved MONITOR)
 	snapshot   bool              // initial MONITOR answers: record, do not announce
 	whoRows    map[string]string // during /who: the nicks WHO * listed, folded → spelling; nil otherwise
 	active     bool              // presence is tracked (interactive or --follow)
@@ -98,7 +101,7 @@ type presenceBook struct {
 }
 
 func newPresenceBook(dataDir string) *presenceBook {
-	return &presenceBook{dataDir: dataDir, users: map[string]*userStatus{}, watched: map[string]bool{}}
+	return &presenceBook{dataDir: dataDir, users: map[string]*userStatus{}, watched: map[string]bool{}, peeked: map[string]bool{}}
 }
 
 // noteISupport reads MONITOR[=limit] from RPL_ISUPPORT.
@@ -294,6 +297,9 @@ func (cs *clientSession) startPresence() error {
 	if err := cs.monitorAdd(contacts...); err != nil {
 		return err
 	}
+	if err := cs.watchPartners(partners, nil); err != nil {
+		return err
+	}
 	// The round trip also lets the server's auto-join (a default room) arrive first, so
 	// the first prompt shows it as the target.
 	err = cs.roundTrip("presence")
@@ -333,6 +339,42 @@ func (cs *clientSession) monitorAdd(nicks ...string) error {
 	return nil
 }
 
+// watchPartners adds nicks to this connection's unsaved watch list and takes drop off it.
+// The labchat/unsaved tag needs message-tags; without it nothing is sent, since a plain
+// MONITOR would make every partner a contact of the account.
+func (cs *clientSession) watchPartners(nicks, drop []string) error {
+	pb := cs.presence
+	if !cs.caps["message-tags"] {
+		return nil
+	}
+	pb.mu.Lock()
+	var add, del []string
+	for _, n := range nicks {
+		if pb.monitorOK && !pb.peeked[clientFold(n)] && len(pb.peeked) < maxPartners {
+			pb.peeked[clientFold(n)] = true
+			add = append(add, n)
+		}
+	}
+	for _, n := range drop {
+		if pb.peeked[clientFold(n)] {
+			delete(pb.peeked, clientFold(n))
+			del = append(del, n)
+		}
+	}
+	pb.mu.Unlock()
+	tags := map[string]string{unsavedMonitorTag: ""}
+	for op, list := range map[string][]string{"+": add, "-": del} {
+		if len(list) == 0 {
+			continue
+		}
+		m := Message{Tags: tags, Command: "MONITOR", Params: []string{op, strings.Join(list, ",")}}
+		if err := cs.conn().sendMsg(&m); err != nil {
+			return withExit(exitProtocol, err)
+		}
+	}
+	return nil
+}
+
 func (cs *clientSession) monitorRemove(nick string) error {
 	pb := cs.presence
 	pb.mu.Lock()
@@ -359,9 +401,16 @@ func (cs *clientSession) notePartner(nick string) {
 	}
 	pb.partners = slices.DeleteFunc(pb.partners, func(p string) bool { return clientFold(p) == clientFold(nick) })
 	pb.partners = slices.Insert(pb.partners, 0, nick)
-	pb.partners = pb.partners[:min(len(pb.partners), maxPartners)]
+	var dropped []string
+	if len(pb.partners) > maxPartners {
+		dropped = slices.Clone(pb.partners[maxPartners:])
+		pb.partners = pb.partners[:maxPartners]
+	}
 	list := slices.Clone(pb.partners)
 	pb.mu.Unlock()
+	if err := cs.watchPartners([]string{nick}, dropped); err != nil {
+		return
+	}
 	if err := writeNameList(pb.path("partners"), "Recent conversation partners, most recent first (written by labchat).", list); err != nil && !pb.reportedPartnerError() {
 		cs.complain(err.Error())
 	}

@@ -518,3 +518,39 @@ func TestDefaultRoomBecomesTheTarget(t *testing.T) {
 	again := startPane(t, addr, data, "alice", "alicepw1", "--to", "bob") // --to wins over the lobby
 	again.waitScreen("--to as target", lastLineIs("[alice -> bob] >"))
 }
+
+// A recent conversation partner's comings and goings reach the terminal as they happen,
+// and watching them does not make them contacts of the account (the unsaved MONITOR list).
+func TestFollowWatchesPartnersWithoutMakingThemContacts(t *testing.T) {
+	addr := startClientTestServer(t)
+	data := t.TempDir()
+	for _, u := range []string{"bob", "carol", "dave"} {
+		registerViaCLI(t, addr, data, u, u+"-pw1")
+	}
+	if err := writeNameList(filepath.Join(data, "client", "partners"), "test", []string{"dave"}); err != nil {
+		t.Fatal(err)
+	}
+	carol := rawLogin(t, addr, "carol", "carol-pw1")
+	carol.send("JOIN #lab")
+	carol.expect(`JOIN #lab`)
+	bob := startClient(t, clientEnv(data, "bob-pw1"), "connect", addr, "--user", "bob", "--to", "#lab", "--follow", "--json")
+	carol.expect(`:bob!\S+ JOIN #lab`) // the client joins after its MONITOR answers are in
+
+	dave := rawLogin(t, addr, "dave", "dave-pw1")
+	if ev := expectJSON(t, bob, kindStatus, stateOnline); ev.From != "dave" {
+		t.Errorf("online event %+v; want dave", ev)
+	}
+	dave.send("QUIT :bye")
+	if ev := expectJSON(t, bob, kindStatus, stateOffline); ev.From != "dave" {
+		t.Errorf("offline event %+v; want dave", ev)
+	}
+	watcher := rawLogin(t, addr, "bob", "bob-pw1") // bob's other device: his contacts
+	watcher.send("MONITOR L")
+	if line := watcher.expect(` 73[23] `); strings.Contains(line, "dave") {
+		t.Errorf("dave became bob's contact: %q", line)
+	}
+	bob.stdin.Close()
+	if code := bob.wait(t); code != exitOK {
+		t.Errorf("exit %d; stderr %s", code, bob.stderr.String())
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -232,7 +233,8 @@ func (cs *clientSession) goOffline() {
 	}
 	cs.mu.Unlock()
 	cs.presence.mu.Lock()
-	clear(cs.presence.watched) // the new connection's MONITOR list starts empty
+	clear(cs.presence.watched) // the new connection's MONITOR lists start empty
+	clear(cs.presence.peeked)
 	cs.presence.mu.Unlock()
 	cs.promptChanged()
 }
@@ -356,6 +358,7 @@ func (cs *clientSession) resumeSession() {
 	pb := cs.presence
 	pb.mu.Lock()
 	watch := append([]string(nil), pb.contacts...)
+	partners := slices.Clone(pb.partners)
 	active := pb.active
 	pb.mu.Unlock()
 	if active {
@@ -363,6 +366,7 @@ func (cs *clientSession) resumeSession() {
 		pb.snapshot = pb.monitorOK // the answers describe the present, not changes
 		pb.mu.Unlock()
 		cs.monitorAdd(watch...)
+		cs.watchPartners(partners, nil)
 	}
 	err := cs.roundTrip("rejoin")
 	pb.mu.Lock()
