@@ -11,22 +11,34 @@ package main
 //     (joining later, even by INVITE, does not open the private past).
 //
 // State: each room remembers its floor (rule 2) and its private spells (rule 3) in memory, and
-// writes one small file per room that has logs, <logs>/<room conversation>/history-from, so
-// that a restart can tell a room that went on from one that emptied. It holds the log position
-// ("2026-12-01.log 4096": day file, byte offset) from which a room of that name may show its
-// history after a restart, or "none" (a time, written by hand, works too). The file is
-// written under Server.mu on the rare events that change it (emptying, creation after one,
-// turning private or public), without fsync; a torn file reads as "none", which hides more,
-// never less. A room that never logged a line writes nothing, so JOINs of made-up names leave
-// no directories behind.
+// two small files per room that has logs, in <logs>/<room conversation>/:
+//   - history-from: the log position ("2026-12-01.log 4096": day file, byte offset) from which a
+//     room of that name may show its history after a restart, or "none" (a time, written by
+//     hand, works too). It is replaced (temp file and rename) on the rare events that move the
+//     floor; a torn file reads as "none", which hides more, never less.
+//   - spells: rule 3 across restarts, append-only lines, each ending in " .":
+//     "private <day> <off> ." and "public <day> <off> ." where the room turned private and
+//     public again, "join <account> <day> <off> ." and "part <account> <day> <off> ." where an
+//     account's membership began and ended, and "members <day> <off> <account>... ." naming
+//     every account that is a member at that position (written when the room turns private and
+//     at a room's first creation in a run, so that a lost line cannot outlive it). Positions are
+//     where the room's next message is logged (Server.mu is write-locked, so no message of the
+//     room is being logged meanwhile: exact). A line the crash cut short lacks its " ." and is
+//     skipped, and the next append starts on a line of its own. If a line cannot be written,
+//     history-from becomes "none": the next run shows none of the earlier runs' history rather
+//     than a private part to the wrong reader.
+// Both are written under Server.mu without fsync; a room that never logged a line writes no
+// spells and no history-from (join lines wait for the room's directory), so JOINs of made-up
+// names leave no directories behind.
 // Membership is counted per connection for guests and per account for logged-in users. An
 // account that remembers a room (server.remember_rooms) stays its member while all its
-// connections are offline, so what was said in a private room meanwhile is its to read; its
-// membership ends with PART or KICK (or, without remember_rooms, with its last connection).
-// Within one server run membership is kept as spells per account; a restart keeps no private
-// history open (history-from says "none" while a room is private), which hides more, never less.
+// connections are offline, and across a restart, so what was said in a private room meanwhile
+// is its to read; its membership ends with PART or KICK (or, without remember_rooms, with its
+// last connection). Guests are never members of an earlier run's private spell.
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -39,7 +51,10 @@ import (
 // maxSpells bounds the private spells a room remembers; older ones move the floor past them.
 const maxSpells = 16
 
-const historyFromFile = "history-from"
+const (
+	historyFromFile = "history-from"
+	spellsFile      = "spells"
+)
 
 // roomHistory is a room's history visibility state; guarded by Server.mu. Boundaries within
 // this server run are msgid sequence numbers (newMsgID's counter, taken with Server.mu
@@ -56,12 +71,16 @@ type roomHistory struct {
 	accounts map[string][]histSpell // casefolded account → its membership spells, oldest first; the last has to = MaxUint64 while it is a member
 }
 
-// earlierRuns is history-from as read at the room's creation: all of the earlier runs'
-// messages, none, or those from a log position (or, in a hand-written file, a time) on.
+// earlierRuns is history-from and spells as read at the room's creation: all of the earlier
+// runs' messages, none, or those from a log position (or, in a hand-written file, a time) on;
+// and of those, the ones said while the room was private only for who was a member then.
+// Read-only once set (readers use it after Server.mu is let go).
 type earlierRuns struct {
-	all  bool
-	from histPos   // from.day != "": from this position
-	at   time.Time // !at.IsZero(): from this time
+	all     bool
+	from    histPos   // from.day != "": from this position
+	at      time.Time // !at.IsZero(): from this time
+	private []posSpell
+	members map[string][]posSpell // casefolded account → its membership spells
 }
 
 func (e earlierRuns) keep(h *histEntry) bool {
@@ -72,6 +91,27 @@ func (e earlierRuns) keep(h *histEntry) bool {
 		return h.pos.compare(e.from) >= 0
 	case !e.at.IsZero():
 		return !h.Time.Before(e.at)
+	}
+	return false
+}
+
+// keepFor is keep for a reader logged in as account (casefolded; "" for a guest).
+func (e earlierRuns) keepFor(h *histEntry, account string) bool {
+	if !e.keep(h) {
+		return false
+	}
+	return !spellsHold(e.private, h.pos) || account != "" && spellsHold(e.members[account], h.pos)
+}
+
+// posSpell is a spell of an earlier run in log positions: messages logged at or after from
+// and before to; to.day == "" while it was still going on when the log ends.
+type posSpell struct{ from, to histPos }
+
+func spellsHold(spells []posSpell, p histPos) bool {
+	for _, sp := range spells {
+		if p.compare(sp.from) >= 0 && (sp.to.day == "" || p.compare(sp.to) < 0) {
+			return true
+		}
 	}
 	return false
 }
@@ -101,6 +141,38 @@ func (s *Server) roomBornLocked(r *Room) {
 	if s.history == nil {
 		return
 	}
+	s.readHistoryFrom(r)
+	sp := s.readSpells(r)
+	r.hist.earlier.private, r.hist.earlier.members = sp.private, sp.members
+	// Accounts that were members when the server stopped and remember the room are members
+	// still (an offline member is one); without remember_rooms their membership ended then.
+	var members []string
+	if s.cfg.RememberRooms {
+		for _, account := range sp.openMembers {
+			r.hist.accounts[account] = []histSpell{{msgSeqNow(), math.MaxUint64}}
+			members = append(members, account)
+		}
+	}
+	private := r.modeS || r.modeI || r.key != ""
+	switch {
+	case private:
+		r.hist.private = max(msgSeqNow(), 1)
+		if !sp.privateOpen {
+			s.appendSpells(r, "private "+s.logPosNow(r))
+		}
+	case sp.privateOpen:
+		s.appendSpells(r, "public "+s.logPosNow(r)) // its modes were changed while it was down
+	}
+	if sp.exists && !slices.Equal(members, sp.openMembers) {
+		s.appendSpells(r, membersLine(s.logPosNow(r), members))
+	}
+}
+
+// readHistoryFrom sets the room's floor in the earlier runs from its history-from file: a
+// position or time from which they show; "none" (or anything unreadable), nothing of them;
+// no file, nothing to hide (the room never emptied with a history, or its logs predate the
+// file).
+func (s *Server) readHistoryFrom(r *Room) {
 	data, err := os.ReadFile(s.historyFromPath(r))
 	if err != nil {
 		r.hist.earlier.all = true
@@ -120,6 +192,160 @@ func (s *Server) roomBornLocked(r *Room) {
 	}
 	// Say where this room begins, or a restart would hide its history with the old room's.
 	s.writeHistoryFrom(r, s.logPosNow(r))
+}
+
+// savedSpells is a room's spells file, read.
+type savedSpells struct {
+	exists      bool
+	private     []posSpell
+	members     map[string][]posSpell
+	privateOpen bool     // the room was private where the file ends
+	openMembers []string // accounts that were members where it ends, sorted
+}
+
+// readSpells reads the room's spells file; damaged lines are skipped (see the file comment).
+func (s *Server) readSpells(r *Room) savedSpells {
+	data, err := os.ReadFile(s.spellsPath(r))
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			s.log.Error("room spells file unreadable; the room's earlier private history is shown to no one", "file", s.spellsPath(r), "err", err)
+			return savedSpells{exists: true, private: []posSpell{{from: histPos{day: "0"}}}}
+		}
+		return savedSpells{}
+	}
+	return parseSpells(string(data))
+}
+
+func parseSpells(text string) savedSpells {
+	sp := savedSpells{exists: true, members: make(map[string][]posSpell)}
+	open := func(l []posSpell) bool { return len(l) > 0 && l[len(l)-1].to.day == "" }
+	join := func(account string, at histPos) {
+		if l := sp.members[account]; !open(l) {
+			sp.members[account] = append(l, posSpell{from: at})
+		}
+	}
+	part := func(account string, at histPos) {
+		if l := sp.members[account]; open(l) {
+			l[len(l)-1].to = at
+		}
+	}
+	for line := range strings.Lines(text) {
+		f := strings.Fields(line)
+		if !strings.HasSuffix(line, "\n") || len(f) < 4 || f[len(f)-1] != "." {
+			continue // a comment, or a line cut short
+		}
+		f = f[:len(f)-1]
+		var at histPos
+		var ok bool
+		switch f[0] {
+		case "private", "public", "members":
+			at, ok = parseHistPos(f[1], f[2])
+		case "join", "part":
+			at, ok = parseHistPos(f[2], f[3])
+			ok = ok && len(f) == 4
+		}
+		if !ok {
+			continue
+		}
+		switch f[0] {
+		case "private":
+			if !open(sp.private) {
+				sp.private = append(sp.private, posSpell{from: at})
+			}
+		case "public":
+			if open(sp.private) {
+				sp.private[len(sp.private)-1].to = at
+			}
+		case "join":
+			join(casefold(f[1]), at)
+		case "part":
+			part(casefold(f[1]), at)
+		case "members":
+			listed := make(map[string]bool)
+			for _, a := range f[3:] {
+				listed[casefold(a)] = true
+				join(casefold(a), at)
+			}
+			for a := range sp.members {
+				if !listed[a] {
+					part(a, at)
+				}
+			}
+		}
+	}
+	sp.privateOpen = open(sp.private)
+	for a, l := range sp.members {
+		if open(l) {
+			sp.openMembers = append(sp.openMembers, a)
+		}
+	}
+	slices.Sort(sp.openMembers)
+	return sp
+}
+
+func parseHistPos(day, off string) (histPos, bool) {
+	n, err := strconv.ParseInt(off, 10, 64)
+	if err != nil || n < 0 || len(day) != len("2006-01-02.log") || !strings.HasSuffix(day, ".log") {
+		return histPos{}, false
+	}
+	return histPos{day: day, off: n}, true
+}
+
+func membersLine(pos string, accounts []string) string {
+	return strings.TrimSpace("members " + pos + " " + strings.Join(accounts, " "))
+}
+
+func (s *Server) spellsPath(r *Room) string {
+	return filepath.Join(s.history.dir, r.logName, spellsFile)
+}
+
+// appendSpells appends lines (without their " .") to the room's spells file. A torn last
+// line is ended first so that the new line stands on its own. A failure makes history-from
+// "none": the next run hides the earlier runs' history rather than open a private part.
+func (s *Server) appendSpells(r *Room, lines ...string) {
+	if s.history == nil {
+		return
+	}
+	var b []byte
+	for _, l := range lines {
+		b = append(b, l+" .\n"...)
+	}
+	path := s.spellsPath(r)
+	err := os.MkdirAll(filepath.Dir(path), 0o700)
+	var f *os.File
+	if err == nil {
+		f, err = os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	}
+	if err == nil {
+		var info os.FileInfo
+		if info, err = f.Stat(); err == nil {
+			last := []byte{'\n'}
+			if info.Size() > 0 {
+				_, err = f.ReadAt(last, info.Size()-1)
+			} else {
+				b = append([]byte("# labchat: when room "+r.name+" was private and who was a member (written by the server; docs/instructors.md)\n"), b...)
+			}
+			if err == nil && last[0] != '\n' {
+				b = append([]byte("\n"), b...)
+			}
+		}
+		if err == nil {
+			err = appendLogLine(f, b)
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		s.logDiskError("room spells write failed; after a restart this room shows none of its earlier history", fmt.Errorf("append to %s: %w", path, err))
+		s.writeHistoryFrom(r, "none")
+	}
+}
+
+// roomLogged reports whether the room has a log directory, that is, logged something.
+func (s *Server) roomLogged(r *Room) bool {
+	_, err := os.Stat(filepath.Join(s.history.dir, r.logName))
+	return err == nil
 }
 
 // logPosNow is where the room's next message will be logged: the size of today's day file.
@@ -172,7 +398,8 @@ func (s *Server) roomPrivacyLocked(r *Room) {
 	case private && h.private == 0:
 		h.private = max(msgSeqNow(), 1)
 		if s.history != nil {
-			s.writeHistoryFrom(r, "none") // a restart now must not open the private part
+			pos := s.logPosNow(r)
+			s.appendSpells(r, "private "+pos, membersLine(pos, r.openAccountsLocked()))
 		}
 	case !private && h.private != 0:
 		h.spells = append(h.spells, histSpell{h.private, msgSeqNow()})
@@ -183,7 +410,7 @@ func (s *Server) roomPrivacyLocked(r *Room) {
 			h.spells = h.spells[1:]
 		}
 		if s.history != nil {
-			s.writeHistoryFrom(r, s.logPosNow(r)) // after a restart, from here on
+			s.appendSpells(r, "public "+s.logPosNow(r))
 		}
 	}
 }
@@ -214,6 +441,10 @@ func (r *Room) historyFilterLocked(c *Session) func(*histEntry) bool {
 	memberAt := r.membershipLocked(c)
 	h := r.hist
 	runStart := c.s.startSeq
+	account := ""
+	if c.account != "" {
+		account = casefold(c.account)
+	}
 	spells := slices.Clone(h.spells)
 	if h.private != 0 {
 		spells = append(spells, histSpell{h.private, math.MaxUint64})
@@ -221,7 +452,7 @@ func (r *Room) historyFilterLocked(c *Session) func(*histEntry) bool {
 	return func(e *histEntry) bool {
 		seq, thisRun := msgSeq(e.MsgID)
 		if !thisRun || seq <= runStart {
-			return h.earlier.keep(e)
+			return h.earlier.keepFor(e, account)
 		}
 		if seq <= h.floorSeq {
 			return false
@@ -276,6 +507,22 @@ func (r *Room) accountJoinedLocked(c *Session) {
 		spans = spans[1:] // forgetting the oldest spell hides more, never less
 	}
 	r.hist.accounts[key] = spans
+	if s := c.s; s.history != nil && s.roomLogged(r) {
+		s.appendSpells(r, "join "+key+" "+s.logPosNow(r))
+	}
+}
+
+// openAccountsLocked lists the accounts that are members of r now (offline ones included),
+// sorted. s.mu must be held.
+func (r *Room) openAccountsLocked() []string {
+	var out []string
+	for a, spans := range r.hist.accounts {
+		if n := len(spans); n > 0 && spans[n-1].to == math.MaxUint64 {
+			out = append(out, a)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // accountLeftLocked ends the membership of c's account when c is its last connection in the
@@ -293,5 +540,8 @@ func (r *Room) accountLeftLocked(c *Session) {
 	spans := r.hist.accounts[key]
 	if n := len(spans); n > 0 && spans[n-1].to == math.MaxUint64 {
 		spans[n-1].to = msgSeqNow()
+		if s := c.s; s.history != nil && s.roomLogged(r) {
+			s.appendSpells(r, "part "+key+" "+s.logPosNow(r))
+		}
 	}
 }

@@ -149,7 +149,11 @@ func TestRoomHistoryAcrossRestarts(t *testing.T) {
 	joinRoom(a, "#again")
 	sayIn(a, "#again", "second room")
 	ts.stop(t)
-	for room, want := range map[string]string{"room-open": "", "room-priv": "none\n", "room-gone": "", "room-again": ""} {
+	// Turning private writes the spells file (roomhistory.go), not history-from.
+	if data, err := os.ReadFile(filepath.Join(dir, "logs", "room-priv", spellsFile)); err != nil || !regexp.MustCompile(`(?m)^private \d{4}-\d\d-\d\d\.log [1-9]\d* \.$`).Match(data) {
+		t.Errorf("room-priv/spells = %q, %v; want the position where it turned private", data, err)
+	}
+	for room, want := range map[string]string{"room-open": "", "room-priv": "", "room-gone": "", "room-again": ""} {
 		data, err := os.ReadFile(filepath.Join(dir, "logs", room, historyFromFile))
 		switch got := string(data); {
 		case want == "" && !os.IsNotExist(err):
