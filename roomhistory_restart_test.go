@@ -306,3 +306,43 @@ func TestRoomHistoryFromEarlierVersions(t *testing.T) {
 		ts.stop(t)
 	}
 }
+
+// A spells file that cannot be read or written (here a directory in its place) costs the
+// room its earlier runs' history, for everyone, and nothing else: the server starts, the room
+// works, and no private part is shown to the wrong reader, in this run or the next.
+func TestRoomSpellsUnwritable(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t)
+	ts := startServer(t, cfg, dir)
+	registerAccount(t, ts.addr, "tom", "tom-password").quit()
+	tom, _ := capsLogin(t, ts.addr, "tom", "tom-password", historyCaps)
+	joinRoom(tom, "#w")
+	sayIn(tom, "#w", "public")
+	tom.send("MODE #w +i")
+	tom.expect(`MODE #w \+i$`)
+	sayIn(tom, "#w", "secret")
+	ts.stop(t)
+	path := filepath.Join(dir, "logs", "room-w", spellsFile)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+
+	ts = startServer(t, cfg, dir)
+	tom, _ = capsLogin(t, ts.addr, "tom", "tom-password", historyCaps)
+	if got := texts(historyBatch(t, tom, "CHATHISTORY LATEST #w * 10")); got != "" {
+		t.Errorf("with its spells unreadable the room shows %q, want none of the earlier runs", got)
+	}
+	sayIn(tom, "#w", "said with the spells unwritable")
+	ts.stop(t)
+	if data, err := os.ReadFile(filepath.Join(dir, "logs", "room-w", historyFromFile)); err != nil || string(data) != "none\n" {
+		t.Errorf("history-from = %q, %v; want none after failed spells writes", data, err)
+	}
+	ts = startServer(t, cfg, dir)
+	tom, _ = capsLogin(t, ts.addr, "tom", "tom-password", historyCaps)
+	if got := texts(historyBatch(t, tom, "CHATHISTORY LATEST #w * 10")); got != "" {
+		t.Errorf("the next run shows %q, want none of the earlier runs", got)
+	}
+}
