@@ -28,8 +28,9 @@ package main
 //     history-from becomes "none": the next run shows none of the earlier runs' history rather
 //     than a private part to the wrong reader.
 // Both are written under Server.mu without fsync; a room that never logged a line writes no
-// spells and no history-from (join lines wait for the room's directory), so JOINs of made-up
-// names leave no directories behind.
+// spells and no history-from, so JOINs of made-up names leave no directories behind: the
+// memberships that began or ended before the room's first logged line are written as a
+// members line when it turns private, empties or the server stops.
 // Membership is counted per connection for guests and per account for logged-in users. An
 // account that remembers a room (server.remember_rooms) stays its member while all its
 // connections are offline, and across a restart, so what was said in a private room meanwhile
@@ -69,6 +70,9 @@ type roomHistory struct {
 	spells   []histSpell // ended private spells, oldest first
 	joined   map[*Session]uint64
 	accounts map[string][]histSpell // casefolded account → its membership spells, oldest first; the last has to = MaxUint64 while it is a member
+	// membersUnsaved: a membership began or ended before the room had a log directory, so
+	// no line says it; a members line does when the room empties or the server stops.
+	membersUnsaved bool
 }
 
 // earlierRuns is history-from and spells as read at the room's creation: all of the earlier
@@ -368,7 +372,8 @@ func (s *Server) roomEmptiedLocked(r *Room) {
 	}
 	// The room's run so far (its floor, its private spells) goes on when it is joined
 	// again; only rooms that logged something are worth remembering.
-	if _, err := os.Stat(filepath.Join(s.history.dir, r.logName)); err == nil {
+	if s.roomLogged(r) {
+		s.saveMembersLocked(r)
 		h := r.hist
 		h.joined = nil
 		s.emptiedHist[casefold(r.name)] = h
@@ -400,6 +405,7 @@ func (s *Server) roomPrivacyLocked(r *Room) {
 		if s.history != nil {
 			pos := s.logPosNow(r)
 			s.appendSpells(r, "private "+pos, membersLine(pos, r.openAccountsLocked()))
+			h.membersUnsaved = false
 		}
 	case !private && h.private != 0:
 		h.spells = append(h.spells, histSpell{h.private, msgSeqNow()})
@@ -507,8 +513,28 @@ func (r *Room) accountJoinedLocked(c *Session) {
 		spans = spans[1:] // forgetting the oldest spell hides more, never less
 	}
 	r.hist.accounts[key] = spans
-	if s := c.s; s.history != nil && s.roomLogged(r) {
-		s.appendSpells(r, "join "+key+" "+s.logPosNow(r))
+	c.s.membershipChangedLocked(r, "join "+key)
+}
+
+// membershipChangedLocked writes a join or part line, or, while the room has logged nothing
+// (and so has no directory to write it in), notes that a members line is owed. s.mu must be
+// write-locked.
+func (s *Server) membershipChangedLocked(r *Room, event string) {
+	switch {
+	case s.history == nil:
+	case s.roomLogged(r):
+		s.appendSpells(r, event+" "+s.logPosNow(r))
+	default:
+		r.hist.membersUnsaved = true
+	}
+}
+
+// saveMembersLocked writes the members line a room owes, once it has a log directory. s.mu
+// must be write-locked.
+func (s *Server) saveMembersLocked(r *Room) {
+	if r.hist.membersUnsaved && s.history != nil && s.roomLogged(r) {
+		s.appendSpells(r, membersLine(s.logPosNow(r), r.openAccountsLocked()))
+		r.hist.membersUnsaved = false
 	}
 }
 
@@ -540,8 +566,6 @@ func (r *Room) accountLeftLocked(c *Session) {
 	spans := r.hist.accounts[key]
 	if n := len(spans); n > 0 && spans[n-1].to == math.MaxUint64 {
 		spans[n-1].to = msgSeqNow()
-		if s := c.s; s.history != nil && s.roomLogged(r) {
-			s.appendSpells(r, "part "+key+" "+s.logPosNow(r))
-		}
+		c.s.membershipChangedLocked(r, "part "+key)
 	}
 }

@@ -346,3 +346,38 @@ func TestRoomSpellsUnwritable(t *testing.T) {
 		t.Errorf("the next run shows %q, want none of the earlier runs", got)
 	}
 }
+
+// Memberships that began before the room logged anything (no directory to write them in yet)
+// reach the spells file when the server stops: mei, who came before the first word and
+// logged out, is a member across the restart and reads what is said while the room is
+// private and she is offline.
+func TestRoomMembersBeforeFirstWordAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t)
+	ts := startServer(t, cfg, dir)
+	registerAccount(t, ts.addr, "tom", "tom-password").quit()
+	registerAccount(t, ts.addr, "mei", "mei-password").quit()
+	tom, _ := capsLogin(t, ts.addr, "tom", "tom-password", historyCaps)
+	joinRoom(tom, "#m")
+	mei, _ := capsLogin(t, ts.addr, "mei", "mei-password", historyCaps)
+	joinRoom(mei, "#m")
+	sayIn(tom, "#m", "first word")
+	mei.quit()
+	ts.stop(t)
+
+	ts = startServer(t, cfg, dir)
+	tom, lines := capsLogin(t, ts.addr, "tom", "tom-password", historyCaps)
+	if lineIndex(lines, " 366 tom #m ") < 0 {
+		t.Fatalf("tom is not put back in #m: %q", lines)
+	}
+	tom.send("MODE #m +i")
+	tom.expect(`MODE #m \+i$`)
+	sayIn(tom, "#m", "secret while mei is offline")
+	mei, lines = capsLogin(t, ts.addr, "mei", "mei-password", historyCaps)
+	if lineIndex(lines, " 366 mei #m ") < 0 {
+		t.Fatalf("mei is not put back in #m: %q", lines)
+	}
+	if got := texts(historyBatch(t, mei, "CHATHISTORY LATEST #m * 10")); got != "first word|secret while mei is offline" {
+		t.Errorf("mei reads %q", got)
+	}
+}

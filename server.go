@@ -371,6 +371,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.closed = true
 	close(s.shutdown)
+	for _, r := range s.rooms {
+		s.saveMembersLocked(r) // who is a member of a room that has logged since they came
+	}
 	sessions := make([]*Session, 0, len(s.sessions))
 	for c := range s.sessions {
 		sessions = append(sessions, c)
