@@ -20,8 +20,8 @@ package main
 //     "private <day> <off> ." and "public <day> <off> ." where the room turned private and
 //     public again, "join <account> <day> <off> ." and "part <account> <day> <off> ." where an
 //     account's membership began and ended, and "members <day> <off> <account>... ." naming
-//     every account that is a member at that position (written when the room turns private and
-//     at a room's first creation in a run, so that a lost line cannot outlive it). Positions are
+//     every account that is a member at that position (written when the room turns private, so
+//     that a lost line cannot outlive the spell, and when a restart ends memberships). Positions are
 //     where the room's next message is logged (Server.mu is write-locked, so no message of the
 //     room is being logged meanwhile: exact). A line the crash cut short lacks its " ." and is
 //     skipped, and the next append starts on a line of its own. If a line cannot be written,
@@ -136,10 +136,10 @@ func msgSeq(msgid string) (uint64, bool) {
 
 func msgSeqNow() uint64 { return msgidCounter.Load() }
 
-// roomBornLocked sets up a new room's history floor from its history-from file: a time, where
-// the room left off when the server last stopped; "none" (or anything unreadable), nothing
-// of earlier runs; no file, nothing to hide (the room never emptied with a history, or its
-// logs predate the file). s.mu must be write-locked.
+// roomBornLocked sets up a new room's history state from its files: the floor from
+// history-from, the earlier runs' private spells and memberships from spells; the members
+// who remember the room go on being members, and a room private now is private from its
+// first message of this run. s.mu must be write-locked.
 func (s *Server) roomBornLocked(r *Room) {
 	r.hist = roomHistory{floorSeq: msgSeqNow(), joined: make(map[*Session]uint64), accounts: make(map[string][]histSpell)}
 	if s.history == nil {
