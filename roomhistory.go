@@ -336,6 +336,11 @@ func (s *Server) appendSpells(r *Room, lines ...string) {
 		if err == nil {
 			err = appendLogLine(f, b)
 		}
+		// A room turning private is rare, and losing that line to a power cut would show
+		// the private part to everyone after the restart: it alone is worth an fsync.
+		if err == nil && slices.ContainsFunc(lines, func(l string) bool { return strings.HasPrefix(l, "private ") }) {
+			err = f.Sync()
+		}
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
