@@ -278,6 +278,13 @@ test('a notification shown by the service worker opens its conversation when cli
       shown = await within('the service worker to list its notifications', worker.evaluate(async () =>
         (await self.registration.getNotifications()).map((n) => ({ title: n.title, data: n.data }))));
       return shown.some((n) => n.title.includes(C));
+    }, 15000).catch(async (e) => {
+      const seen = await page.evaluate((k) => {
+        const c = window.labchat.state.find(k);
+        return { controller: !!navigator.serviceWorker.controller, permission: Notification.permission, unread: c && c.unread,
+          last: c && c.last && c.last.text, pageNotifications: window.__notifications.slice(-3) };
+      }, C);
+      throw new Error(`${e.message}; the worker shows ${JSON.stringify(shown)}; the page: ${JSON.stringify(seen)}; workers: ${ctx.serviceWorkers().length}`);
     });
     assert.deepEqual(shown.find((n) => n.title.includes(C)).data, { open: C });
     // The desktop's click, as a notificationclick event in the service worker (headless
