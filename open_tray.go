@@ -21,6 +21,13 @@ import (
 // trayFlashInterval is how long each of the two icons of a flash shows.
 const trayFlashInterval = 600 * time.Millisecond
 
+// trayConfirmInterval and trayConfirmFor: how often, and how long at most, the first state is
+// applied again until the tray item shows it (see loop).
+const (
+	trayConfirmInterval = 100 * time.Millisecond
+	trayConfirmFor      = 5 * time.Second
+)
+
 type systrayTray struct {
 	app     *openApp
 	states  chan pageState // capacity 1: the newest state
@@ -114,8 +121,9 @@ func (t *systrayTray) loop() {
 			shown = icon
 		}
 	}
+	tip := ""
 	describe := func() {
-		tip := "labchat: " + st.status()
+		tip = "labchat: " + st.status()
 		switch {
 		case st.Attention > 0 && st.From != "":
 			tip = fmt.Sprintf("labchat: %d unread, new from %s", st.Unread, st.From)
@@ -139,10 +147,35 @@ func (t *systrayTray) loop() {
 	// The icon first, then the tooltip: whoever sees the new tooltip sees the new icon.
 	paint()
 	describe()
+	// fyne.io/systray v1.12.2 runs onReady before it exports the item's properties, and a
+	// SetIcon or SetTooltip that falls in between is lost: the tray host would show no icon
+	// until the page next reports. So the state is applied again until the item shows it.
+	confirm := time.NewTicker(trayConfirmInterval)
+	defer confirm.Stop()
+	confirmC, confirmEnd, confirmed := confirm.C, time.Now().Add(trayConfirmFor), false
 	for {
 		select {
 		case <-t.done:
 			return
+		case <-confirmC:
+			switch {
+			case confirmed || time.Now().After(confirmEnd):
+				// Once more a tick after the tooltip got through: an icon set between the
+				// export and the library's taking the properties in use would still be lost.
+				if confirmed {
+					shown = ""
+					paint()
+					describe()
+				}
+				confirm.Stop()
+				confirmC = nil
+			case trayShowsTooltip(tip):
+				confirmed = true
+			default:
+				shown = ""
+				paint()
+				describe()
+			}
 		case st = <-t.states:
 			phase = st.Attention > 0
 			paint()

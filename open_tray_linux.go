@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"os"
+	"time"
 
 	"github.com/godbus/dbus/v5"
 )
@@ -29,3 +32,30 @@ func trayHostMissing() string {
 
 // trayIcon is the PNG itself: StatusNotifierItem takes pixels the library decodes from it.
 func trayIcon(png []byte) []byte { return png }
+
+// trayShowsTooltip reports whether the tray item exported over D-Bus shows tip, read as a tray
+// host reads it (fyne.io/systray names its item org.kde.StatusNotifierItem-PID-1).
+func trayShowsTooltip(tip string) bool {
+	conn, err := dbus.ConnectSessionBus()
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	item := conn.Object(fmt.Sprintf("org.kde.StatusNotifierItem-%d-1", os.Getpid()), "/StatusNotifierItem")
+	var v dbus.Variant
+	if err := item.CallWithContext(ctx, "org.freedesktop.DBus.Properties.Get", 0, "org.kde.StatusNotifierItem", "ToolTip").Store(&v); err != nil {
+		return false
+	}
+	var shown struct {
+		Name  string
+		Icons []struct {
+			W, H int32
+			Pix  []byte
+		}
+		Title string
+		Text  string
+	}
+	return dbus.Store([]any{v.Value()}, &shown) == nil && shown.Title == tip
+}

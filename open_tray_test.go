@@ -22,11 +22,13 @@ import (
 	"github.com/godbus/dbus/v5"
 )
 
-// trayBinary is labchat built without -race for this test alone. The race detector finds a
-// race inside the libraries (godbus/dbus v5.2.4 prop, as fyne.io/systray v1.12.2 uses it):
-// Properties.Set stores a new IconPixmap into the memory of the old value while a reply to a
-// concurrent Get of it is being encoded. labchat's own code is checked with -race by every
-// other test of labchat open (open_test.go, the browser test).
+// trayBinary is labchat built without -race for this test alone: the race detector finds a
+// race inside fyne.io/systray v1.12.2 that labchat cannot avoid. Its GetLayout (answering the
+// tray host over D-Bus, under menuLock) reads instance.menuVersion while the refresh() it
+// starts 150 ms after the first GetLayout writes it under another mutex
+// (systray_menu_unix.go:91 and :423); with a -race binary it ends labchat open with exit code
+// 66 in about 2 runs of 12 (checked 2026-12-06). labchat's own code is checked with -race by
+// every other test of labchat open (open_test.go, the browser test).
 func trayBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(testBinDir, "labchat-norace")

@@ -5,6 +5,10 @@ import "encoding/binary"
 // trayHostMissing: Windows always has a notification area.
 func trayHostMissing() string { return "" }
 
+// trayShowsTooltip: the Win32 tray takes the tooltip at once (there is nothing exported
+// later to lose it).
+func trayShowsTooltip(string) bool { return true }
+
 // trayIcon wraps a PNG in an .ico file (one image, stored as PNG, as Windows Vista and
 // later read it), since the Win32 tray loads icons only in that format.
 func trayIcon(png []byte) []byte {

@@ -27,7 +27,13 @@ import (
 )
 
 // browserTestTimeout bounds one node run; the whole e2e suite takes about 80 s here.
-const browserTestTimeout = 8 * time.Minute
+// browserCaseTimeout bounds one test() of a scenario file: node --test then fails it with
+// "test timed out" and goes on, so a scenario that waits forever is reported by name instead
+// of stalling the run with no output.
+const (
+	browserTestTimeout = 8 * time.Minute
+	browserCaseTimeout = 4 * time.Minute
+)
 
 func chromiumPath() string {
 	if p := os.Getenv("CHROMIUM"); p != "" {
@@ -70,13 +76,22 @@ func browserTools(browser bool) (node, missing string) {
 }
 
 // runNode runs node --test on dir with env added, and fails t with its output on failure.
+// Every test() has a deadline (browserCaseTimeout); --test-force-exit ends the run once the
+// tests are done even if a failed one left a browser or a child process open, and whatever
+// is left of node's process group is killed, so a run always ends and reports.
 func runNode(t *testing.T, node string, env []string, args ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), browserTestTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, append([]string{"--test"}, args...)...)
+	flags := []string{"--test", "--test-force-exit", fmt.Sprintf("--test-timeout=%d", browserCaseTimeout.Milliseconds())}
+	cmd := exec.CommandContext(ctx, node, append(flags, args...)...)
 	cmd.Env = append(os.Environ(), env...)
+	ownProcessGroup(cmd)
+	cmd.WaitDelay = 10 * time.Second // a grandchild holding the output pipe must not block Wait
 	out, err := cmd.CombinedOutput()
+	if kerr := killProcessGroup(cmd); kerr != nil {
+		t.Errorf("kill what node --test left running: %v", kerr)
+	}
 	if ctx.Err() != nil {
 		t.Fatalf("node --test %s: still running after %v\n%s", strings.Join(args, " "), browserTestTimeout, out)
 	}

@@ -99,16 +99,21 @@ async function navigate(req, isShell) {
 
 self.addEventListener('notificationclick', (event) => {
   event.notification.close();
-  const data = event.notification.data || {};
-  event.waitUntil((async () => {
-    const wins = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
-    const win = wins.find((w) => w.focused) || wins[0];
-    if (win) {
-      await win.focus();
-      win.postMessage({ type: 'notificationclick', data });
-      return;
-    }
-    const q = data.open ? '?open=' + encodeURIComponent(data.open) : '';
-    await self.clients.openWindow(new URL('./' + q, self.registration.scope).href);
-  })());
+  event.waitUntil(openFromNotification(event.notification.data || {}));
 });
+
+// openFromNotification brings labchat's window forward on the notification's conversation,
+// or opens a window on it when none is open. The page is told before focus() is asked: a
+// browser may refuse focus (it allows it only while handling the user's click), and the
+// conversation must open all the same; the page also focuses itself.
+async function openFromNotification(data) {
+  const wins = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  const win = wins.find((w) => w.focused) || wins[0];
+  if (win) {
+    win.postMessage({ type: 'notificationclick', data });
+    try { await win.focus(); } catch { /* refused: the page's own focus() is the fallback */ }
+    return;
+  }
+  const q = data.open ? '?open=' + encodeURIComponent(data.open) : '';
+  await self.clients.openWindow(new URL('./' + q, self.registration.scope).href);
+}

@@ -146,7 +146,9 @@ export class Desktop {
     if (!msg || msg.type !== 'notificationclick') return;
     globalThis.focus();
     const d = msg.data || {};
+    // Before the login (a reload, the login screen) the conversation opens once logged in.
     if (d.open && this.app.mode === 'chat') this.app.open(d.open);
+    else if (d.open) this.pendingOpen = d.open;
     if (d.ring) this.app.showRing();
   }
 
