@@ -331,34 +331,25 @@ class App {
 
   syncMonitor() {
     if (!this.client || !this.client.connected || !this.client.isupport.MONITOR) return;
-    const want = new Map(this.state.watchList().map((n) => [casefold(n), n]));
-    const add = [...want.keys()].filter((k) => !this.monitored.has(k));
-    const del = [...this.monitored].filter((k) => !want.has(k));
-    if (del.length) this.client.send('MONITOR', '-', del.join(','));
-    for (let i = 0; i < add.length; i += 20) {
-      this.client.send('MONITOR', '+', add.slice(i, i + 20).map((k) => want.get(k)).join(','));
-    }
-    for (const k of add) this.monitored.add(k);
-    for (const k of del) this.monitored.delete(k);
-    this.syncPartnerWatch();
+    this.syncWatch(this.state.watchList(), this.monitored, null);
+    // The people one has a conversation with, whose dot the header and the sidebar show,
+    // on this connection only: the server's MONITOR list is the account's contacts, and
+    // the labchat/unsaved tag keeps these out of it. Without message-tags the tag cannot
+    // be sent, and a plain MONITOR would save them as contacts.
+    if (this.client.caps.has('message-tags')) this.syncWatch(this.state.dmPartners(), this.watchedPartners, { 'labchat/unsaved': '' });
   }
 
-  // syncPartnerWatch watches the people one has a conversation with, whose dot the header
-  // and the sidebar show, on this connection only: the server's MONITOR list is the
-  // account's contacts, and the labchat/unsaved tag keeps these out of it. Without
-  // message-tags the tag cannot be sent, and a plain MONITOR would save them as contacts.
-  syncPartnerWatch() {
-    if (!this.client.caps.has('message-tags')) return;
-    const want = new Map(this.state.dmPartners().map((n) => [casefold(n), n]));
-    const add = [...want.keys()].filter((k) => !this.watchedPartners.has(k));
-    const del = [...this.watchedPartners].filter((k) => !want.has(k));
-    const tag = { 'labchat/unsaved': '' };
-    if (del.length) this.client.sendTagged('MONITOR', ['-', del.join(',')], tag);
+  // syncWatch brings the server's MONITOR list (tags picks which) from have to names.
+  syncWatch(names, have, tags) {
+    const want = new Map(names.map((n) => [casefold(n), n]));
+    const add = [...want.keys()].filter((k) => !have.has(k));
+    const del = [...have].filter((k) => !want.has(k));
+    if (del.length) this.client.sendTagged('MONITOR', ['-', del.join(',')], tags);
     for (let i = 0; i < add.length; i += 20) {
-      this.client.sendTagged('MONITOR', ['+', add.slice(i, i + 20).map((k) => want.get(k)).join(',')], tag);
+      this.client.sendTagged('MONITOR', ['+', add.slice(i, i + 20).map((k) => want.get(k)).join(',')], tags);
     }
-    for (const k of add) this.watchedPartners.add(k);
-    for (const k of del) this.watchedPartners.delete(k);
+    for (const k of add) have.add(k);
+    for (const k of del) have.delete(k);
   }
 
   send(command, ...params) {
